@@ -1,0 +1,113 @@
+#include "ingest/config.h"
+
+#include <charconv>
+
+namespace sink {
+
+int64_t ParseDurationMs(const std::string& s) {
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || v < 0) return -1;
+  std::string_view unit(p, static_cast<size_t>(s.data() + s.size() - p));
+  double ms;
+  if (unit.empty() || unit == "s") {
+    ms = v * 1000;
+  } else if (unit == "ms") {
+    ms = v;
+  } else if (unit == "m" || unit == "min") {
+    ms = v * 60000;
+  } else if (unit == "h") {
+    ms = v * 3600000;
+  } else {
+    return -1;
+  }
+  if (ms > 9.0e15) return -1;
+  return static_cast<int64_t>(ms);
+}
+
+bool SplitHostPort(const std::string& s, std::string* host, int* port) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  std::string h = s.substr(0, colon);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  int p = -1;
+  auto [end, ec] = std::from_chars(s.data() + colon + 1, s.data() + s.size(), p);
+  if (ec != std::errc() || end != s.data() + s.size() || p < 0 || p > 65535) return false;
+  *host = h;
+  *port = p;
+  return true;
+}
+
+namespace {
+
+// CLI11 validator/transform for durations: stores milliseconds.
+CLI::Validator Duration() {
+  return CLI::Validator(
+      [](std::string& in) -> std::string {
+        int64_t ms = ParseDurationMs(in);
+        if (ms < 0) return "expected a duration such as 90s, 10m or 1h, got '" + in + "'";
+        in = std::to_string(ms);
+        return {};
+      },
+      "DURATION", "duration");
+}
+
+}  // namespace
+
+void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
+  cmd->option_defaults()->always_capture_default();
+  cmd->add_option("--db", cfg->db_path,
+                  "SQLite database file; created (with its schema) when missing, migrated when "
+                  "older. Its directory must exist.")
+      ->envname("SESSIONSINK_DB");
+  cmd->add_option("--listen", cfg->listen,
+                  "Address to serve HTTP on, HOST:PORT. Port 0 picks a free port (logged).")
+      ->envname("SESSIONSINK_LISTEN")
+      ->check([](const std::string& s) -> std::string {
+        std::string h;
+        int p;
+        return SplitHostPort(s, &h, &p) ? "" : "expected HOST:PORT, got '" + s + "'";
+      });
+  cmd->add_option("--token", cfg->token,
+                  "Shared secret. When set, POST /events needs 'Authorization: Bearer SECRET' or "
+                  "'?token=SECRET' in the sink URL. Prefer the environment variable: "
+                  "command lines are visible to other users.")
+      ->envname("SESSIONSINK_TOKEN")
+      ->capture_default_str();  // never print a default for the secret
+  cmd->add_option("--max-body-bytes", cfg->max_body_bytes,
+                  "Largest request body, after gzip decoding (e.g. 64MiB, 500KB); larger gets 413.")
+      ->envname("SESSIONSINK_MAX_BODY_BYTES")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 32));
+  cmd->add_option("--session-timeout", cfg->session_timeout_ms,
+                  "Finish sessions with no event for this long (close_reason 'sink_timeout'); a "
+                  "later real close still wins. E.g. 90s, 10m, 1h.")
+      ->envname("SESSIONSINK_SESSION_TIMEOUT")
+      ->transform(Duration())
+      ->default_str("10m");
+  cmd->add_option("--synchronous", cfg->synchronous,
+                  "SQLite durability: 'full' survives power loss, 'normal' survives a crash of "
+                  "the process (WAL) and is faster.")
+      ->envname("SESSIONSINK_SYNCHRONOUS")
+      ->transform(CLI::IsMember({"normal", "full"}, CLI::ignore_case));
+  cmd->add_option("--http-threads", cfg->http_threads,
+                  "HTTP worker threads. Each keep-alive connection holds one, so set it at least "
+                  "to the number of media servers posting at once.")
+      ->envname("SESSIONSINK_HTTP_THREADS")
+      ->check(CLI::Range(2, 4096));
+  cmd->add_option("--max-pending-events", cfg->max_pending_events,
+                  "Events queued for the database writer before new requests get 503 with "
+                  "Retry-After (the media server resends them).")
+      ->envname("SESSIONSINK_MAX_PENDING_EVENTS")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{100000000}));
+  cmd->add_option("--request-timeout", cfg->request_timeout_ms,
+                  "How long a request waits for its commit before it is answered 503.")
+      ->envname("SESSIONSINK_REQUEST_TIMEOUT")
+      ->transform(Duration())
+      ->default_str("30s");
+  cmd->add_option("--log-level", cfg->log_level, "trace, debug, info, warn, error or off.")
+      ->envname("SESSIONSINK_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+}
+
+}  // namespace sink

@@ -1,0 +1,40 @@
+// ServeConfig: every setting of `sessionsink serve`, with its default and
+// bounds. Parsed by CLI11 from flags, each with a SESSIONSINK_* fallback.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace sink {
+
+struct ServeConfig {
+  std::string db_path = "./data/sessions.db";
+  std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free port
+  std::string token;                      // empty: no authentication
+  // Largest request body accepted, after gzip decoding. Flussonic resends
+  // everything buffered after an outage in one batch, so keep this generous.
+  uint64_t max_body_bytes = 64ull << 20;
+  int64_t session_timeout_ms = 10 * 60 * 1000;
+  std::string synchronous = "normal";  // normal | full
+  // One thread serves one keep-alive connection at a time (cpp-httplib), so
+  // this is the number of media servers that can post concurrently.
+  int http_threads = 64;
+  uint64_t max_pending_events = 200000;
+  // How long a request waits for its commit before it is answered 503.
+  int64_t request_timeout_ms = 30000;
+  std::string log_level = "info";
+};
+
+// Registers the `serve` options on `cmd`, writing into `cfg`.
+void AddServeOptions(CLI::App* cmd, ServeConfig* cfg);
+
+// Splits "HOST:PORT" ("[::1]:8080" for IPv6). False on malformed input.
+bool SplitHostPort(const std::string& s, std::string* host, int* port);
+
+// Parses a duration: "500ms", "30s", "10m", "1h"; a bare number is seconds.
+// Returns -1 when malformed.
+int64_t ParseDurationMs(const std::string& s);
+
+}  // namespace sink

@@ -1,0 +1,615 @@
+#include "ingest/event_parser.h"
+
+#include <charconv>
+#include <memory>
+#include <cmath>
+#include <string>
+#include <unordered_map>
+
+#include "store/timeutil.h"
+
+namespace sink {
+
+namespace od = simdjson::ondemand;
+using simdjson::error_code;
+using simdjson::SUCCESS;
+
+namespace {
+
+// Inputs above this size get a parser of their own, freed afterwards, so a
+// rare huge batch does not leave every worker thread holding a huge buffer.
+constexpr size_t kKeepParserBelow = 4u << 20;
+
+// The fields we read. Everything else is validated and kept in the body.
+enum class Field {
+  kEvent,
+  kId,
+  kSessionId,
+  kType,
+  kServer,
+  kMedia,
+  kSourceId,
+  kParentId,
+  kUserId,
+  kToken,
+  kIp,
+  kProto,
+  kCountry,
+  kUserAgent,
+  kReferer,
+  kUrl,
+  kReason,
+  kEventId,
+  kUtcMs,
+  kOpenedAt,
+  kAuthorizedAt,
+  kStartedAt,
+  kUpdatedAt,
+  kClosedAt,
+  kBytes,
+  kDuration,
+};
+
+const std::unordered_map<std::string_view, Field>& FieldTable() {
+  static const std::unordered_map<std::string_view, Field> kTable = {
+      {"event", Field::kEvent},
+      {"id", Field::kId},
+      {"session_id", Field::kSessionId},
+      {"type", Field::kType},
+      {"server", Field::kServer},
+      {"media", Field::kMedia},
+      {"source_id", Field::kSourceId},
+      {"parent_id", Field::kParentId},
+      {"user_id", Field::kUserId},
+      {"token", Field::kToken},
+      {"ip", Field::kIp},
+      {"proto", Field::kProto},
+      {"country", Field::kCountry},
+      {"user_agent", Field::kUserAgent},
+      {"referer", Field::kReferer},
+      {"url", Field::kUrl},
+      {"reason", Field::kReason},
+      {"event_id", Field::kEventId},
+      {"utc_ms", Field::kUtcMs},
+      {"opened_at", Field::kOpenedAt},
+      {"authorized_at", Field::kAuthorizedAt},
+      {"started_at", Field::kStartedAt},
+      {"updated_at", Field::kUpdatedAt},
+      {"closed_at", Field::kClosedAt},
+      {"bytes", Field::kBytes},
+      {"duration", Field::kDuration},
+  };
+  return kTable;
+}
+
+// Walks a value completely so that every token is checked (On-Demand skips
+// what it is not asked for). Nesting depth is bounded by the parser.
+error_code Validate(od::value v) {
+  od::json_type t;
+  error_code err = v.type().get(t);
+  if (err) return err;
+  switch (t) {
+    case od::json_type::object: {
+      od::object o;
+      if ((err = v.get_object().get(o))) return err;
+      for (auto field : o) {
+        std::string_view key;
+        od::value fv;
+        if ((err = field.unescaped_key().get(key)) || (err = field.value().get(fv))) return err;
+        if ((err = Validate(fv))) return err;
+      }
+      return SUCCESS;
+    }
+    case od::json_type::array: {
+      od::array a;
+      if ((err = v.get_array().get(a))) return err;
+      for (auto elem : a) {
+        od::value e;
+        if ((err = elem.get(e))) return err;
+        if ((err = Validate(e))) return err;
+      }
+      return SUCCESS;
+    }
+    case od::json_type::string: {
+      std::string_view s;
+      return v.get_string().get(s);
+    }
+    case od::json_type::number: {
+      od::number_type nt;
+      if ((err = v.get_number_type().get(nt))) return err;
+      if (nt == od::number_type::floating_point_number) {
+        double d;
+        return v.get_double().get(d);
+      }
+      // Integers too large for 64 bits are valid JSON; accept them.
+      od::number n;
+      err = v.get_number().get(n);
+      return err == simdjson::NUMBER_OUT_OF_RANGE ? SUCCESS : err;
+    }
+    case od::json_type::boolean: {
+      bool b;
+      return v.get_bool().get(b);
+    }
+    case od::json_type::null: {
+      bool is_null;
+      err = v.is_null().get(is_null);
+      if (err) return err;
+      return is_null ? SUCCESS : simdjson::N_ATOM_ERROR;
+    }
+  }
+  return simdjson::INCORRECT_TYPE;
+}
+
+// Reads a number (or a numeric string) as a double. Other types: absent.
+error_code ReadNumber(od::value v, std::optional<double>* out, std::optional<int64_t>* as_int) {
+  od::json_type t;
+  error_code err = v.type().get(t);
+  if (err) return err;
+  if (t == od::json_type::number) {
+    od::number_type nt;
+    if ((err = v.get_number_type().get(nt))) return err;
+    if (nt == od::number_type::signed_integer) {
+      int64_t i;
+      if ((err = v.get_int64().get(i))) return err;
+      *as_int = i;
+      *out = static_cast<double>(i);
+      return SUCCESS;
+    }
+    double d;
+    err = v.get_double().get(d);
+    if (err == simdjson::NUMBER_OUT_OF_RANGE) return SUCCESS;  // absent
+    if (err) return err;
+    *out = d;
+    return SUCCESS;
+  }
+  if (t == od::json_type::string) {
+    std::string_view s;
+    if ((err = v.get_string().get(s))) return err;
+    double d = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+    if (ec == std::errc() && p == s.data() + s.size() && !s.empty()) *out = d;
+    return SUCCESS;
+  }
+  return Validate(v);
+}
+
+error_code ReadInt(od::value v, std::optional<int64_t>* out) {
+  std::optional<double> d;
+  std::optional<int64_t> i;
+  error_code err = ReadNumber(v, &d, &i);
+  if (err) return err;
+  if (i) {
+    *out = i;
+  } else if (d && std::isfinite(*d) && std::fabs(*d) < 9.0e18) {
+    *out = static_cast<int64_t>(std::llround(*d));
+  }
+  return SUCCESS;
+}
+
+// Timestamps: numbers in seconds or ms (by magnitude), numeric strings, ISO-8601.
+error_code ReadTimestamp(od::value v, std::optional<int64_t>* out) {
+  od::json_type t;
+  error_code err = v.type().get(t);
+  if (err) return err;
+  if (t == od::json_type::string) {
+    std::string_view s;
+    if ((err = v.get_string().get(s))) return err;
+    *out = ParseTimestampText(s);
+    return SUCCESS;
+  }
+  std::optional<double> d;
+  std::optional<int64_t> i;
+  if ((err = ReadNumber(v, &d, &i))) return err;
+  if (i) {
+    *out = NormalizeTimestamp(*i);
+  } else if (d) {
+    *out = NormalizeTimestamp(*d);
+  }
+  return SUCCESS;
+}
+
+// Text fields: strings as they are; numbers as their JSON text (user_id 42 →
+// "42"); null, booleans, objects and arrays: absent.
+error_code ReadText(od::value v, std::optional<std::string>* out) {
+  od::json_type t;
+  error_code err = v.type().get(t);
+  if (err) return err;
+  if (t == od::json_type::string) {
+    std::string_view s;
+    if ((err = v.get_string().get(s))) return err;
+    *out = std::string(s);
+    return SUCCESS;
+  }
+  if (t == od::json_type::number) {
+    std::string_view tok = v.raw_json_token();
+    while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t' || tok.back() == '\n' ||
+                            tok.back() == '\r')) {
+      tok.remove_suffix(1);
+    }
+    if ((err = Validate(v))) return err;
+    *out = std::string(tok);
+    return SUCCESS;
+  }
+  return Validate(v);
+}
+
+std::string_view TrimRight(std::string_view s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// "reason": a string is kept as is; any other value as compact JSON text.
+error_code ReadReason(od::document& doc, od::value v, std::optional<std::string>* out) {
+  od::json_type t;
+  error_code err = v.type().get(t);
+  if (err) return err;
+  if (t == od::json_type::string) {
+    std::string_view s;
+    if ((err = v.get_string().get(s))) return err;
+    *out = std::string(s);
+    return SUCCESS;
+  }
+  if (t == od::json_type::null) return Validate(v);
+  const char* start = v.raw_json_token().data();
+  if ((err = Validate(v))) return err;
+  const char* end = nullptr;
+  if ((err = doc.current_location().get(end))) return err;  // "}" or "," follows
+  std::string_view raw = TrimRight(std::string_view(start, static_cast<size_t>(end - start)));
+  std::string compact(raw.size(), '\0');
+  size_t len = 0;
+  if ((err = simdjson::minify(raw.data(), raw.size(), compact.data(), len))) return err;
+  compact.resize(len);
+  *out = std::move(compact);
+  return SUCCESS;
+}
+
+// Splits "play_opened" into a session kind and a phase.
+void Classify(Event* e, const std::optional<std::string>& type) {
+  std::string_view name = e->name;
+  const size_t us = name.find('_');
+  const std::string_view family = name.substr(0, us);
+  const std::string_view phase = us == std::string_view::npos ? "" : name.substr(us + 1);
+
+  if (family == "play" || family == "publish" || family == "ingest" || family == "push" ||
+      family == "stream") {
+    e->kind = std::string(family);
+    e->kind_explicit = true;
+  } else if (family == "source") {
+    // Flussonic reports publish and ingest sessions both as source_*; "type"
+    // tells which. Without it, a "publish://" URL means publish; otherwise
+    // the source was pulled by the server: ingest.
+    if (type && (*type == "publish" || *type == "ingest")) {
+      e->kind = *type;
+      e->kind_explicit = true;
+    } else {
+      const bool publish_url = e->url && e->url->rfind("publish://", 0) == 0;
+      e->kind = publish_url ? "publish" : "ingest";
+      e->kind_explicit = publish_url;
+    }
+  } else {
+    e->phase = Phase::kNone;
+    return;
+  }
+
+  static const std::unordered_map<std::string_view, Phase> kPhases = {
+      {"opened", Phase::kOpened},         {"connected", Phase::kConnected},
+      {"authorized", Phase::kAuthorized}, {"started", Phase::kStarted},
+      {"updated", Phase::kUpdated},       {"altered", Phase::kAltered},
+      {"overflowed", Phase::kOverflowed}, {"stalled", Phase::kStalled},
+      {"recovered", Phase::kRecovered},   {"denied", Phase::kDenied},
+      {"closed", Phase::kClosed},         {"blocked", Phase::kStalled},
+      {"restored", Phase::kRecovered},    {"stopped", Phase::kClosed},
+  };
+  auto it = kPhases.find(phase);
+  e->phase = it == kPhases.end() ? Phase::kOther : it->second;
+}
+
+std::string Describe(error_code err) {
+  switch (err) {
+    case simdjson::INCORRECT_TYPE:
+    case simdjson::T_ATOM_ERROR:
+    case simdjson::F_ATOM_ERROR:
+    case simdjson::N_ATOM_ERROR:
+      return "malformed value (a misspelt true/false/null, or a bare word)";
+    case simdjson::NUMBER_ERROR:
+      return "malformed number";
+    default:
+      return simdjson::error_message(err);
+  }
+}
+
+// An item is one JSON value: anything after it (on an NDJSON line) is an error.
+Status AtEnd(od::document& doc) {
+  const char* loc = nullptr;
+  if (!doc.current_location().get(loc)) {
+    return Status::Invalid("unexpected content after the value (one JSON value per item)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ParseItem(std::string_view item, size_t capacity, Event* event, std::string* reject_reason) {
+  thread_local od::parser small_parser;
+  std::unique_ptr<od::parser> big_parser;
+  if (item.size() >= kKeepParserBelow) big_parser = std::make_unique<od::parser>();
+  od::parser& parser = big_parser ? *big_parser : small_parser;
+  od::document doc;
+  error_code err = parser.iterate(item.data(), item.size(), capacity).get(doc);
+  if (err) return Status::Invalid(Describe(err));
+  od::json_type t;
+  if ((err = doc.type().get(t))) return Status::Invalid(Describe(err));
+  if (t != od::json_type::object) {
+    // Valid JSON that is not an event: a reject, after checking it is valid.
+    switch (t) {
+      case od::json_type::array: {
+        od::array a;
+        if ((err = doc.get_array().get(a))) return Status::Invalid(Describe(err));
+        for (auto elem : a) {
+          od::value v;
+          if ((err = elem.get(v)) || (err = Validate(v))) return Status::Invalid(Describe(err));
+        }
+        *reject_reason = "event must be a JSON object, got an array";
+        break;
+      }
+      case od::json_type::string: {
+        std::string_view s;
+        if ((err = doc.get_string().get(s))) return Status::Invalid(Describe(err));
+        *reject_reason = "event must be a JSON object, got a string";
+        break;
+      }
+      case od::json_type::number: {
+        double d;
+        err = doc.get_double().get(d);
+        if (err && err != simdjson::NUMBER_OUT_OF_RANGE) return Status::Invalid(Describe(err));
+        *reject_reason = "event must be a JSON object, got a number";
+        break;
+      }
+      case od::json_type::boolean: {
+        bool b;
+        if ((err = doc.get_bool().get(b))) return Status::Invalid(Describe(err));
+        *reject_reason = "event must be a JSON object, got a boolean";
+        break;
+      }
+      case od::json_type::null: {
+        bool is_null = false;
+        if ((err = doc.is_null().get(is_null)) || !is_null) {
+          return Status::Invalid(Describe(err ? err : simdjson::N_ATOM_ERROR));
+        }
+        *reject_reason = "event must be a JSON object, got null";
+        break;
+      }
+      default:
+        return Status::Invalid("unexpected JSON value");
+    }
+    return AtEnd(doc);
+  }
+
+  od::object obj;
+  if ((err = doc.get_object().get(obj))) return Status::Invalid(Describe(err));
+  Event& e = *event;
+  std::optional<std::string> name, type, session_id;
+  bool name_wrong_type = false;
+  const auto& table = FieldTable();
+  for (auto field : obj) {
+    std::string_view key;
+    od::value v;
+    if ((err = field.unescaped_key().get(key)) || (err = field.value().get(v))) {
+      return Status::Invalid(Describe(err));
+    }
+    auto it = table.find(key);
+    if (it == table.end()) {
+      err = Validate(v);
+    } else {
+      switch (it->second) {
+        case Field::kEvent: {
+          od::json_type vt;
+          if ((err = v.type().get(vt))) break;
+          if (vt == od::json_type::string) {
+            std::string_view s;
+            if (!(err = v.get_string().get(s))) {
+              name = std::string(s);
+              name_wrong_type = false;
+            }
+          } else {
+            name.reset();
+            name_wrong_type = true;
+            err = Validate(v);
+          }
+          break;
+        }
+        case Field::kId: err = ReadText(v, &e.id); break;
+        case Field::kSessionId: err = ReadText(v, &session_id); break;
+        case Field::kType: err = ReadText(v, &type); break;
+        case Field::kServer: err = ReadText(v, &e.server); break;
+        case Field::kMedia: err = ReadText(v, &e.media); break;
+        case Field::kSourceId: err = ReadText(v, &e.source_id); break;
+        case Field::kParentId: err = ReadText(v, &e.parent_id); break;
+        case Field::kUserId: err = ReadText(v, &e.user_id); break;
+        case Field::kToken: err = ReadText(v, &e.token); break;
+        case Field::kIp: err = ReadText(v, &e.ip); break;
+        case Field::kProto: err = ReadText(v, &e.proto); break;
+        case Field::kCountry: err = ReadText(v, &e.country); break;
+        case Field::kUserAgent: err = ReadText(v, &e.user_agent); break;
+        case Field::kReferer: err = ReadText(v, &e.referer); break;
+        case Field::kUrl: err = ReadText(v, &e.url); break;
+        case Field::kReason: err = ReadReason(doc, v, &e.reason); break;
+        case Field::kEventId: err = ReadInt(v, &e.event_id); break;
+        case Field::kUtcMs: err = ReadTimestamp(v, &e.utc_ms); break;
+        case Field::kOpenedAt: err = ReadTimestamp(v, &e.opened_at); break;
+        case Field::kAuthorizedAt: err = ReadTimestamp(v, &e.authorized_at); break;
+        case Field::kStartedAt: err = ReadTimestamp(v, &e.started_at); break;
+        case Field::kUpdatedAt: err = ReadTimestamp(v, &e.updated_at); break;
+        case Field::kClosedAt: err = ReadTimestamp(v, &e.closed_at); break;
+        case Field::kBytes: err = ReadInt(v, &e.bytes); break;
+        case Field::kDuration: {
+          std::optional<double> d;
+          std::optional<int64_t> i;
+          err = ReadNumber(v, &d, &i);
+          if (!err && d && std::isfinite(*d) && *d >= 0 && *d < 9.0e15) {
+            e.duration_ms = static_cast<int64_t>(std::llround(*d * 1000.0));
+          }
+          break;
+        }
+      }
+    }
+    if (err) return Status::Invalid(Describe(err));
+  }
+  SINK_RETURN_IF_ERROR(AtEnd(doc));
+
+  if (!name) {
+    *reject_reason = name_wrong_type ? "\"event\" must be a string" : "missing \"event\" field";
+    return Status::Ok();
+  }
+  if (name->empty()) {
+    *reject_reason = "\"event\" is empty";
+    return Status::Ok();
+  }
+  e.name = std::move(*name);
+  if (!e.id && session_id) e.id = std::move(session_id);
+  if (e.id && e.id->empty()) e.id.reset();
+  Classify(&e, type);
+  e.body = std::string(item);
+  return Status::Ok();
+}
+
+namespace {
+
+struct Collector {
+  ParsedBody out;
+  int64_t index = 0;
+
+  // Parses one item whose text is `item` inside a buffer of `capacity` bytes.
+  Status Add(std::string_view item, size_t capacity) {
+    Event e;
+    std::string reason;
+    Status st = ParseItem(item, capacity, &e, &reason);
+    if (!st.ok()) {
+      return Status::Invalid("invalid JSON in item " + std::to_string(index) + ": " +
+                             st.message());
+    }
+    if (reason.empty()) {
+      out.events.push_back(std::move(e));
+    } else {
+      Reject r;
+      r.index = index;
+      r.reason = std::move(reason);
+      r.body = std::string(item);
+      r.server = std::move(e.server);
+      out.rejects.push_back(std::move(r));
+    }
+    ++index;
+    return Status::Ok();
+  }
+};
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+}  // namespace
+
+Result<ParsedBody> ParseBody(simdjson::padded_string_view body) {
+  thread_local od::parser small_parser;
+  std::unique_ptr<od::parser> big_parser;
+  if (body.size() >= kKeepParserBelow) big_parser = std::make_unique<od::parser>();
+  od::parser& parser = big_parser ? *big_parser : small_parser;
+  const char* const buf_end = body.data() + body.capacity();
+  auto capacity_of = [buf_end](std::string_view item) {
+    return static_cast<size_t>(buf_end - item.data());
+  };
+
+  size_t start = 0;
+  if (body.size() >= 3 && static_cast<unsigned char>(body[0]) == 0xEF &&
+      static_cast<unsigned char>(body[1]) == 0xBB && static_cast<unsigned char>(body[2]) == 0xBF) {
+    start = 3;  // UTF-8 byte order mark
+  }
+  while (start < body.size() && IsSpace(body[start])) ++start;
+  if (start == body.size()) return Status::Invalid("empty body: expected a JSON array of events");
+
+  Collector c;
+  od::document doc;
+  error_code err;
+  const char first = body[start];
+  if (first == '[') {
+    if ((err = parser.iterate(body).get(doc))) return Status::Invalid(Describe(err));
+    od::array arr;
+    if ((err = doc.get_array().get(arr))) return Status::Invalid(Describe(err));
+    for (auto elem_result : arr) {
+      od::value v;
+      od::json_type t;
+      if ((err = elem_result.get(v)) || (err = v.type().get(t))) {
+        return Status::Invalid("invalid JSON in item " + std::to_string(c.index) + ": " +
+                               Describe(err));
+      }
+      std::string_view item;
+      if (t == od::json_type::object) {
+        od::object o;
+        if (!(err = v.get_object().get(o))) err = o.raw_json().get(item);
+      } else if (t == od::json_type::array) {
+        od::array a;
+        if (!(err = v.get_array().get(a))) err = a.raw_json().get(item);
+      } else {
+        item = TrimRight(v.raw_json_token());
+        // Scalars are checked by ParseItem; step past this one here.
+        err = Validate(v);
+      }
+      if (err) {
+        return Status::Invalid("invalid JSON in item " + std::to_string(c.index) + ": " +
+                               Describe(err));
+      }
+      item = TrimRight(item);  // raw_json() keeps the whitespace that follows
+      SINK_RETURN_IF_ERROR(c.Add(item, capacity_of(item)));
+    }
+    const char* loc = nullptr;
+    if (!doc.current_location().get(loc)) {
+      return Status::Invalid("unexpected content after the JSON array");
+    }
+    return std::move(c.out);
+  }
+  if (first != '{') {
+    return Status::Invalid(
+        "body must be a JSON array of events, a JSON object or NDJSON (one object per line)");
+  }
+
+  // One object, or NDJSON: one object per line.
+  std::string_view text(body.data(), body.size());
+  size_t pos = start;
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    std::string_view line = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    while (!line.empty() && IsSpace(line.front())) line.remove_prefix(1);
+    line = TrimRight(line);
+    if (line.empty()) continue;
+    if (c.index == 0 && line.front() == '{') {
+      // The first item may be a whole (pretty-printed) object spanning lines.
+      std::string_view rest(line.data(), static_cast<size_t>(text.data() + text.size() - line.data()));
+      if ((err = parser.iterate(rest, capacity_of(rest)).get(doc))) {
+        return Status::Invalid("invalid JSON in item 0: " + Describe(err));
+      }
+      od::object o;
+      std::string_view item;
+      if ((err = doc.get_object().get(o)) || (err = o.raw_json().get(item))) {
+        return Status::Invalid("invalid JSON in item 0: " + Describe(err));
+      }
+      item = TrimRight(item);
+      SINK_RETURN_IF_ERROR(c.Add(item, capacity_of(item)));
+      const size_t after = static_cast<size_t>(item.data() + item.size() - text.data());
+      size_t next = after;
+      while (next < text.size() && (text[next] == ' ' || text[next] == '\t' || text[next] == '\r')) {
+        ++next;
+      }
+      if (next < text.size() && text[next] != '\n') {
+        return Status::Invalid("unexpected content after item 0 (NDJSON needs one object per line)");
+      }
+      pos = next + 1;
+      continue;
+    }
+    SINK_RETURN_IF_ERROR(c.Add(line, capacity_of(line)));
+  }
+  return std::move(c.out);
+}
+
+}  // namespace sink

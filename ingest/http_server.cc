@@ -1,0 +1,396 @@
+#include "ingest/http_server.h"
+
+#include <httplib.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+
+#include "ingest/event_parser.h"
+
+namespace sink {
+
+namespace {
+
+constexpr const char* kJson = "application/json";
+// Seconds a client should wait before resending after a 503.
+constexpr const char* kRetryAfterSeconds = "1";
+// The kernel's accept queue; cpp-httplib hard-wires 5, which drops SYNs
+// (1 s retransmits) as soon as a few media servers reconnect together.
+constexpr int kListenBacklog = 1024;
+
+}  // namespace
+
+// Request counters for /metrics, by route and answer.
+struct HttpCounters {
+  static constexpr std::array<int, 10> kCodes = {200, 400, 401, 404, 405, 413, 415, 500, 503, 0};
+  std::array<std::atomic<uint64_t>, kCodes.size()> events_by_code{};
+  std::atomic<uint64_t> body_bytes{0};
+  std::atomic<uint64_t> request_us_total{0};
+
+  void Count(int code) {
+    for (size_t i = 0; i < kCodes.size(); ++i) {
+      if (kCodes[i] == code || kCodes[i] == 0) {
+        ++events_by_code[i];
+        return;
+      }
+    }
+  }
+};
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  // Always walk the expected secret's full length; fold the length difference in.
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < b.size(); ++i) {
+    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    diff |= static_cast<unsigned char>(x ^ static_cast<unsigned char>(b[i]));
+  }
+  return diff == 0;
+}
+
+void AppendJsonString(std::string* out, std::string_view s) {
+  out->push_back('"');
+  for (char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        *out += "\\\"";
+        break;
+      case '\\':
+        *out += "\\\\";
+        break;
+      case '\n':
+        *out += "\\n";
+        break;
+      case '\r':
+        *out += "\\r";
+        break;
+      case '\t':
+        *out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          *out += buf;
+        } else {
+          out->push_back(ch);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+namespace {
+
+void SetError(httplib::Response& res, int code, std::string_view message) {
+  std::string body = "{\"error\":";
+  AppendJsonString(&body, message);
+  body += "}\n";
+  res.status = code;
+  res.set_content(body, kJson);
+  if (code == 503) res.set_header("Retry-After", kRetryAfterSeconds);
+}
+
+// A request whose body we did not read leaves bytes on the socket; close the
+// connection after answering instead of parsing them as the next request.
+void CloseAfter(httplib::Response& res) { res.set_header("Connection", "close"); }
+
+}  // namespace
+
+HttpServer::HttpServer(const ServeConfig& cfg, Writer* writer, const Clock* clock)
+    : cfg_(cfg),
+      writer_(writer),
+      clock_(clock),
+      svr_(std::make_unique<httplib::Server>()),
+      counters_(std::make_unique<HttpCounters>()) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::Routes() {
+  httplib::Server& s = *svr_;
+
+  s.Post("/events", [this](const httplib::Request& req, httplib::Response& res,
+                           const httplib::ContentReader& read) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const int64_t received_at = clock_->NowMs();
+    auto finish = [&](int code) {
+      counters_->Count(code);
+      counters_->request_us_total += static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                t0)
+              .count());
+    };
+
+    if (!cfg_.token.empty()) {
+      std::string given;
+      const std::string auth = req.get_header_value("Authorization");
+      if (auth.size() > 7 && (auth.compare(0, 7, "Bearer ") == 0 ||
+                              auth.compare(0, 7, "bearer ") == 0)) {
+        given = auth.substr(7);
+      } else if (req.has_param("token")) {
+        given = req.get_param_value("token");
+      }
+      if (given.empty() || !ConstantTimeEquals(given, cfg_.token)) {
+        SetError(res, 401, given.empty() ? "missing credentials: send Authorization: Bearer "
+                                           "<token> or ?token=<token>"
+                                         : "invalid token");
+        res.set_header("WWW-Authenticate", "Bearer");
+        CloseAfter(res);
+        return finish(401);
+      }
+    }
+
+    uint64_t declared = 0;
+    if (req.has_header("Content-Length")) {
+      const std::string v = req.get_header_value("Content-Length");
+      std::from_chars(v.data(), v.data() + v.size(), declared);
+    }
+    if (declared > cfg_.max_body_bytes) {
+      SetError(res, 413, "body of " + std::to_string(declared) + " bytes exceeds the limit of " +
+                             std::to_string(cfg_.max_body_bytes) + " bytes");
+      CloseAfter(res);
+      return finish(413);
+    }
+    std::string body;
+    body.reserve(declared + simdjson::SIMDJSON_PADDING);
+    bool too_large = false;
+    const bool complete = read([&](const char* data, size_t n) {
+      if (body.size() + n > cfg_.max_body_bytes) {
+        too_large = true;
+        return false;
+      }
+      body.append(data, n);
+      return true;
+    });
+    counters_->body_bytes += body.size();
+    if (too_large || res.status == 413) {
+      SetError(res, 413, "body exceeds the limit of " + std::to_string(cfg_.max_body_bytes) +
+                             " bytes (after decoding)");
+      CloseAfter(res);
+      return finish(413);
+    }
+    if (!complete && res.status == 415) {
+      SetError(res, 415, "unsupported Content-Encoding '" +
+                             req.get_header_value("Content-Encoding") +
+                             "' (gzip and deflate are accepted)");
+      CloseAfter(res);
+      return finish(415);
+    }
+
+    WriteBatch batch;
+    batch.received_at = received_at;
+    batch.remote_addr = req.remote_addr;
+    std::string unreadable;
+    if (!complete) {
+      unreadable = "could not read the body: truncated, or corrupt Content-Encoding data";
+      CloseAfter(res);
+    } else {
+      const size_t size = body.size();
+      body.append(simdjson::SIMDJSON_PADDING, ' ');
+      Result<ParsedBody> parsed =
+          ParseBody(simdjson::padded_string_view(body.data(), size, body.size()));
+      body.resize(size);
+      if (parsed.ok()) {
+        batch.events = std::move(parsed->events);
+        batch.rejects = std::move(parsed->rejects);
+      } else {
+        unreadable = parsed.status().message();
+      }
+    }
+    // The per-item errors for the answer (the rejects move into the batch).
+    std::string errors;
+    for (const Reject& r : batch.rejects) {
+      if (!errors.empty()) errors += ',';
+      errors += "{\"index\":" + std::to_string(r.index) + ",\"reason\":";
+      AppendJsonString(&errors, r.reason);
+      errors += '}';
+    }
+    if (!unreadable.empty()) {
+      Reject r;
+      r.index = -1;
+      r.reason = unreadable;
+      r.body = std::move(body);
+      batch.rejects.push_back(std::move(r));
+    }
+
+    Result<Writer::Future> queued = writer_->Submit(std::move(batch));
+    if (!queued.ok()) {
+      SetError(res, 503, queued.status().message());
+      return finish(503);
+    }
+    Writer::Future& f = queued.value();
+    if (f.wait_for(std::chrono::milliseconds(cfg_.request_timeout_ms)) !=
+        std::future_status::ready) {
+      // Not lost: if the commit lands later, the resend is a duplicate.
+      SetError(res, 503, "timed out waiting for the database commit");
+      return finish(503);
+    }
+    Result<WriteOutcome> outcome = f.get();
+    if (!outcome.ok()) {
+      SetError(res, 503, outcome.status().message());
+      return finish(503);
+    }
+    if (!unreadable.empty()) {
+      SetError(res, 400, unreadable);
+      return finish(400);
+    }
+    const WriteOutcome& o = outcome.value();
+    std::string out = "{\"accepted\":" + std::to_string(o.accepted) +
+                      ",\"duplicates\":" + std::to_string(o.duplicates) +
+                      ",\"rejected\":" + std::to_string(o.rejected) + ",\"errors\":[" +
+                      errors + "]}\n";
+    res.status = 200;
+    res.set_content(out, kJson);
+    return finish(200);
+  });
+
+  auto method_not_allowed = [this](const httplib::Request&, httplib::Response& res) {
+    SetError(res, 405, "use POST for /events");
+    res.set_header("Allow", "POST");
+    counters_->Count(405);
+  };
+  s.Get("/events", method_not_allowed);
+  s.Put("/events", method_not_allowed);
+  s.Delete("/events", method_not_allowed);
+  s.Patch("/events", method_not_allowed);
+  s.Options("/events", method_not_allowed);
+
+  s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{\"status\":\"ok\"}\n", kJson);
+  });
+  s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    if (draining_) {
+      SetError(res, 503, "draining");
+    } else if (!writer_->Healthy()) {
+      SetError(res, 503, "the last database commit failed");
+    } else {
+      res.set_content("{\"status\":\"ready\"}\n", kJson);
+    }
+  });
+  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    const WriterStats w = writer_->Stats();
+    std::string m;
+    auto line = [&m](std::string_view name, std::string_view help, std::string_view type,
+                     uint64_t v) {
+      m += "# HELP ";
+      m += name;
+      m += ' ';
+      m += help;
+      m += "\n# TYPE ";
+      m += name;
+      m += ' ';
+      m += type;
+      m += '\n';
+      m += name;
+      m += ' ';
+      m += std::to_string(v);
+      m += '\n';
+    };
+    m += "# HELP sessionsink_http_requests_total POST /events requests by answer.\n";
+    m += "# TYPE sessionsink_http_requests_total counter\n";
+    for (size_t i = 0; i < HttpCounters::kCodes.size(); ++i) {
+      const int code = HttpCounters::kCodes[i];
+      m += "sessionsink_http_requests_total{code=\"" +
+           (code ? std::to_string(code) : std::string("other")) + "\"} " +
+           std::to_string(counters_->events_by_code[i].load()) + "\n";
+    }
+    line("sessionsink_http_body_bytes_total", "Request body bytes read (decoded).", "counter",
+         counters_->body_bytes.load());
+    line("sessionsink_http_request_seconds_sum_us", "Total POST /events handling time, µs.",
+         "counter", counters_->request_us_total.load());
+    line("sessionsink_events_accepted_total", "Distinct events committed.", "counter",
+         w.events_accepted);
+    line("sessionsink_events_duplicate_total", "Events already stored (resends).", "counter",
+         w.events_duplicate);
+    line("sessionsink_rejected_total", "Items and bodies stored in `rejected`.", "counter",
+         w.items_rejected);
+    line("sessionsink_commits_total", "Group commits.", "counter", w.commits);
+    line("sessionsink_commit_failures_total", "Transactions rolled back.", "counter",
+         w.commit_failures);
+    line("sessionsink_commit_us_total", "Time spent in transactions, µs.", "counter",
+         w.commit_us_total);
+    line("sessionsink_batches_total", "Requests written (batches).", "counter", w.batches);
+    line("sessionsink_sessions_written_total", "Session rows upserted.", "counter",
+         w.sessions_written);
+    line("sessionsink_sessions_timed_out_total", "Sessions finished by the idle timeout.",
+         "counter", w.sessions_timed_out);
+    line("sessionsink_sessions_server_restart_total",
+         "Sessions finished because their server restarted.", "counter",
+         w.sessions_server_restart);
+    line("sessionsink_queue_refusals_total", "Requests refused because the queue was full.",
+         "counter", w.queue_refusals);
+    line("sessionsink_pending_events", "Events queued for the writer.", "gauge",
+         w.pending_events);
+    res.set_content(m, "text/plain; version=0.0.4");
+  });
+
+  s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (res.body.empty()) {
+      SetError(res, res.status, res.status == 404 ? "not found" : "request failed");
+    }
+  });
+  s.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "internal error";
+        try {
+          if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        spdlog::error("request failed: {}", what);
+        SetError(res, 500, "internal error");
+      });
+}
+
+Status HttpServer::Start() {
+  std::string host;
+  int port = 0;
+  if (!SplitHostPort(cfg_.listen, &host, &port)) {
+    return Status::Invalid("--listen: expected HOST:PORT, got '" + cfg_.listen + "'");
+  }
+  Routes();
+  httplib::Server& s = *svr_;
+  const int threads = cfg_.http_threads;
+  s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  s.set_tcp_nodelay(true);  // else every answer waits ~40 ms for a delayed ACK
+  s.set_keep_alive_max_count(1000000);
+  s.set_keep_alive_timeout(10);
+  s.set_read_timeout(10, 0);
+  s.set_write_timeout(10, 0);
+  s.set_payload_max_length(cfg_.max_body_bytes);
+  // Not SO_REUSEPORT (cpp-httplib's default): a second sink on the same port
+  // must fail to start rather than silently share the traffic.
+  std::shared_ptr<int> listen_fd = std::make_shared<int>(-1);
+  s.set_socket_options([listen_fd](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    if (*listen_fd < 0) *listen_fd = sock;
+  });
+  if (port == 0) {
+    port_ = s.bind_to_any_port(host);
+    if (port_ < 0) return Status::IoError("cannot listen on " + cfg_.listen);
+  } else {
+    if (!s.bind_to_port(host, port)) {
+      return Status::IoError("cannot listen on " + cfg_.listen +
+                             " (address in use, or not an address of this host)");
+    }
+    port_ = port;
+  }
+  if (*listen_fd >= 0) ::listen(*listen_fd, kListenBacklog);  // Linux re-listen widens the queue
+  thread_ = std::thread([this] { svr_->listen_after_bind(); });
+  return Status::Ok();
+}
+
+void HttpServer::Stop() {
+  draining_ = true;
+  if (svr_) svr_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace sink

@@ -1,0 +1,63 @@
+// HttpServer: the HTTP face of the sink (cpp-httplib).
+//
+//   POST /events    a batch of events → 200 {"accepted","duplicates","rejected","errors"}
+//                   after COMMIT; 400 unreadable (kept in `rejected`), 401, 413, 415,
+//                   503 + Retry-After when the writer cannot take or commit it.
+//   GET  /healthz   200 while the process runs.
+//   GET  /readyz    200 when the database is writable and we are not draining.
+//   GET  /metrics   Prometheus text.
+//
+// The server binds at Start() (so port 0 resolves immediately) and serves on
+// its own thread. Thread-safety: Start/Stop from the owner; handlers run on
+// the worker pool and share only the Writer (thread-safe) and atomics.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "ingest/config.h"
+#include "store/status.h"
+#include "store/writer.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace sink {
+
+struct HttpCounters;
+
+class HttpServer {
+ public:
+  HttpServer(const ServeConfig& cfg, Writer* writer, const Clock* clock);
+  ~HttpServer();
+
+  // Binds and starts serving. Fails when the address cannot be bound.
+  Status Start();
+  // The bound port (useful with port 0). REQUIRES: Start() succeeded.
+  int port() const { return port_; }
+  // Stops accepting, finishes in-flight requests and joins the thread.
+  void Stop();
+
+ private:
+  void Routes();
+
+  const ServeConfig cfg_;
+  Writer* writer_;
+  const Clock* clock_;
+  std::unique_ptr<httplib::Server> svr_;
+  std::unique_ptr<HttpCounters> counters_;
+  std::atomic<bool> draining_{false};
+  int port_ = 0;
+  std::thread thread_;
+};
+
+// Compares two secrets in time that depends only on their lengths.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+// Appends `s` to `out` as a JSON string literal (with quotes).
+void AppendJsonString(std::string* out, std::string_view s);
+
+}  // namespace sink

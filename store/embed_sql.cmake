@@ -1,0 +1,13 @@
+# Writes OUT, a C++ file defining sink::Migrations() from every schemas/sql/NNN_*.sql file.
+file(GLOB files "${SQL_DIR}/*.sql")
+list(SORT files)
+set(body "")
+foreach(f IN LISTS files)
+  get_filename_component(name "${f}" NAME)
+  string(REGEX MATCH "^[0-9]+" ver "${name}")
+  math(EXPR ver "${ver}")
+  file(READ "${f}" sql)
+  string(APPEND body "      {${ver}, \"${name}\", R\"sinksql(${sql})sinksql\"},\n")
+endforeach()
+file(WRITE "${OUT}.tmp" "// Generated from schemas/sql by store/embed_sql.cmake. Do not edit.\n#include \"store/schema.h\"\n\nnamespace sink {\n\nconst std::vector<Migration>& Migrations() {\n  static const std::vector<Migration> kAll = {\n${body}  };\n  return kAll;\n}\n\n}  // namespace sink\n")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)

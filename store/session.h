@@ -1,0 +1,131 @@
+// Session: the merged state of one streaming session, built from its events.
+//
+// The merge is order-independent: Apply() is commutative and, because the
+// store drops duplicate events before they get here, the row that Row()
+// returns is a function of the *set* of distinct events seen (design §3).
+// Each rule is a lattice operation:
+//   - timestamps: earliest opened/authorized/started, latest updated;
+//   - bytes and duration: maximum (both are cumulative);
+//   - descriptive fields (media, ip, user_id, …): the value carried by the
+//     earliest event that has one; equal times pick the smaller value;
+//   - stalls: the set of stalled/recovered instants, replayed in time order;
+//   - closed/denied: terminal; a later "updated" never reopens the session.
+// Sessions the sink finishes itself (idle timeout, server restart) are marked
+// synthetic; a real closed event arriving later replaces that.
+//
+// Not thread-safe; a Session is owned by the writer thread while it merges.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/event.h"
+#include "store/status.h"
+
+namespace sink {
+
+inline constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+
+// Why the sink (not the media server) finished a session.
+enum class SyntheticClose : uint8_t { kNone = 0, kSinkTimeout = 1, kServerRestart = 2 };
+std::string_view SyntheticCloseName(SyntheticClose s);
+
+// Descriptive fields, in the order of the sessions table columns.
+enum DescField : int {
+  kServer,
+  kMedia,
+  kSourceId,
+  kParentId,
+  kUserId,
+  kToken,
+  kIp,
+  kProto,
+  kCountry,
+  kUserAgent,
+  kReferer,
+  kUrl,
+  kDescCount,
+};
+extern const std::array<const char*, kDescCount> kDescColumn;
+
+// A value and the time of the event that supplied it (kNever when unknown).
+struct Attr {
+  std::optional<std::string> value;
+  int64_t t = kNever;
+  // Keeps the value of the earliest event; ties go to the smaller value.
+  void Offer(const std::string& v, int64_t at);
+};
+
+struct StallMark {
+  int64_t t;
+  bool stall;  // true: stalled, false: recovered
+  // Stalled sorts before recovered at the same instant.
+  bool operator<(const StallMark& o) const { return t != o.t ? t < o.t : stall > o.stall; }
+  bool operator==(const StallMark& o) const { return t == o.t && stall == o.stall; }
+};
+
+// The session as the `sessions` table shows it (contract columns, design §4).
+struct SessionRow {
+  std::string id;
+  std::string kind;
+  std::string state;
+  std::array<std::optional<std::string>, kDescCount> desc;
+  std::optional<int64_t> opened_at, authorized_at, started_at, updated_at, closed_at;
+  std::optional<int64_t> bytes, duration_ms;
+  int64_t stall_count = 0;
+  int64_t stalled_ms = 0;
+  bool denied = false;
+  std::optional<std::string> close_reason;
+  int64_t event_count = 0;
+  std::optional<int64_t> first_event_at, last_event_at;
+  int64_t seen_at = 0;  // receive time of the newest event (sink clock)
+};
+
+class Session {
+ public:
+  explicit Session(std::string id) : id_(std::move(id)) {}
+
+  // Merges one distinct event. REQUIRES: e.HasSession() and *e.id == id().
+  void Apply(const Event& e, int64_t received_at_ms);
+  // Finishes the session on the sink's authority. No effect once a real
+  // closed/denied event was seen or the session is already finished.
+  void CloseSynthetic(SyntheticClose why);
+
+  bool Finished() const { return closed_ || synthetic_ != SyntheticClose::kNone; }
+  const std::string& id() const { return id_; }
+  const std::optional<std::string>& server() const { return desc_[kServer].value; }
+  std::optional<int64_t> last_event_at() const { return last_event_at_; }
+
+  SessionRow Row() const;
+
+  // Persistence: the store writes Row() plus MergeState() and reads them
+  // back with FromStored(). MergeState() holds what the row cannot show
+  // (provenance times, stall instants, flags) as a short text.
+  std::string MergeState() const;
+  static Result<Session> FromStored(const SessionRow& row, std::string_view merge_state);
+
+ private:
+  std::string id_;
+  Attr kind_;
+  bool kind_explicit_ = false;
+  std::array<Attr, kDescCount> desc_;
+  std::optional<int64_t> opened_at_, authorized_at_, started_at_, updated_at_;
+  std::optional<int64_t> bytes_, duration_ms_;
+  std::optional<int64_t> first_event_at_, last_event_at_;
+  int64_t seen_at_ = 0;
+  int64_t event_count_ = 0;
+  bool running_ = false;  // saw started/updated/recovered
+  bool closed_ = false;   // saw a closed or denied event
+  bool denied_ = false;
+  std::optional<int64_t> real_closed_at_;
+  Attr close_reason_;
+  SyntheticClose synthetic_ = SyntheticClose::kNone;
+  std::vector<StallMark> marks_;  // sorted, unique
+};
+
+}  // namespace sink

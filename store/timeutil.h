@@ -1,0 +1,28 @@
+// Time parsing shared by the parser (event timestamps) and the CLI (--from/--to).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace sink {
+
+// Values below this are seconds since the epoch; values at or above it are
+// milliseconds (1e11 s is the year 5138; 1e11 ms is March 1973).
+inline constexpr double kSecondsBelow = 1e11;
+
+// A numeric timestamp in seconds or milliseconds (by magnitude, see above),
+// possibly fractional, as integer milliseconds rounded to nearest. Zero,
+// negative and out-of-range values give nullopt (treated as absent).
+std::optional<int64_t> NormalizeTimestamp(double v);
+std::optional<int64_t> NormalizeTimestamp(int64_t v);
+
+// ISO-8601 / RFC 3339 date-time: "2021-11-16T20:36:34Z", with optional
+// fraction ("…34.250Z"), offset ("+03:00", "+0300") or a space for "T".
+// A value without offset is UTC. Returns ms since the epoch.
+std::optional<int64_t> ParseIso8601(std::string_view s);
+
+// A timestamp as text: ISO-8601, or a number (seconds or ms, by magnitude).
+std::optional<int64_t> ParseTimestampText(std::string_view s);
+
+}  // namespace sink

@@ -1,0 +1,633 @@
+#include "store/writer.h"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <map>
+#include <unordered_map>
+#include <utility>
+
+#include "store/schema.h"
+#include "store/session.h"
+#include "store/sqlite.h"
+
+namespace sink {
+
+namespace {
+
+// FNV-1a over the dedup key, with a terminator per field so that ("ab","c")
+// and ("a","bc") differ, and a final avalanche so the low bits mix.
+class KeyHash {
+ public:
+  void Add(const std::optional<std::string>& s) {
+    if (!s) return Byte(0x00);
+    Byte(0x01);
+    for (unsigned char c : *s) Byte(c);
+    Byte(0xff);
+  }
+  void Add(const std::string& s) { Add(std::optional<std::string>(s)); }
+  void Add(const std::optional<int64_t>& v) {
+    if (!v) return Byte(0x00);
+    Byte(0x01);
+    uint64_t u = static_cast<uint64_t>(*v);
+    for (int i = 0; i < 8; ++i) Byte(static_cast<unsigned char>(u >> (8 * i)));
+  }
+  int64_t Finish() const {
+    uint64_t x = h_;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return static_cast<int64_t>(x);
+  }
+
+ private:
+  void Byte(unsigned char c) {
+    h_ ^= c;
+    h_ *= 0x100000001b3ULL;
+  }
+  uint64_t h_ = 0xcbf29ce484222325ULL;
+};
+
+int64_t DedupHash(const Event& e) {
+  KeyHash h;
+  h.Add(e.server);
+  h.Add(e.name);
+  h.Add(e.id);
+  h.Add(e.utc_ms);
+  h.Add(e.event_id);
+  return h.Finish();
+}
+
+bool SameOpt(const std::optional<std::string>& a, const Stmt& s, int col) {
+  if (s.IsNull(col)) return !a.has_value();
+  return a.has_value() && *a == s.Text(col);
+}
+
+bool SameOpt(const std::optional<int64_t>& a, const Stmt& s, int col) {
+  if (s.IsNull(col)) return !a.has_value();
+  return a.has_value() && *a == s.Int(col);
+}
+
+// The sessions table columns, in the order Load() reads and Save() binds them.
+constexpr std::array<std::string_view, 31> kSessionCols = {
+    "id",         "kind",          "state",        "server",        "media",
+    "source_id",  "parent_id",     "user_id",      "token",         "ip",
+    "proto",      "country",       "user_agent",   "referer",       "url",
+    "opened_at",  "authorized_at", "started_at",   "updated_at",    "closed_at",
+    "bytes",      "duration_ms",   "stall_count",  "stalled_ms",    "denied",
+    "close_reason", "event_count", "last_event_at", "first_event_at", "seen_at",
+    "merge_state",
+};
+
+struct ServerDelta {
+  int64_t events = 0;
+  int64_t duplicates = 0;
+  int64_t rejected = 0;
+  std::optional<int64_t> last_event_at;
+  int64_t last_seen_at = 0;
+  std::optional<int64_t> restart_at;
+};
+
+}  // namespace
+
+// Everything that touches SQLite. Used only by the writer thread.
+class Writer::Impl {
+ public:
+  static Result<std::unique_ptr<Impl>> Open(const WriterOptions& o) {
+    auto impl = std::make_unique<Impl>();
+    Result<Db> db = Db::Open(o.db_path, /*create=*/true);
+    if (!db.ok()) return db.status();
+    impl->db_ = std::move(db.value());
+    Db& d = impl->db_;
+    // WAL: readers (reports) never block the writer, and commits append.
+    {
+      Result<Stmt> jm = d.Prepare("PRAGMA journal_mode=WAL");
+      if (!jm.ok()) return jm.status();
+      Result<bool> row = jm->Step();
+      if (!row.ok()) return row.status();
+      if (!row.value() || jm->Text(0) != "wal") {
+        return Status::IoError("cannot switch " + o.db_path + " to WAL mode");
+      }
+    }
+    std::string pragmas = std::string("PRAGMA synchronous=") +
+                          (o.synchronous_full ? "FULL" : "NORMAL") +
+                          "; PRAGMA busy_timeout=5000; PRAGMA temp_store=MEMORY;"
+                          " PRAGMA cache_size=-" +
+                          std::to_string(std::max<int64_t>(o.cache_bytes / 1024, 2048)) + ";";
+    SINK_RETURN_IF_ERROR(d.Exec(pragmas));
+    SINK_RETURN_IF_ERROR(Migrate(d));
+    SINK_RETURN_IF_ERROR(impl->PrepareAll());
+    return impl;
+  }
+
+  Status Begin() { return db_.Exec("BEGIN IMMEDIATE"); }
+  Status Commit() { return db_.Exec("COMMIT"); }
+  void Rollback() {
+    if (!sqlite3_get_autocommit(db_.get())) db_.Exec("ROLLBACK");
+    sessions_.clear();
+    servers_.clear();
+    restart_cache_.clear();
+  }
+
+  // Appends the batch's distinct events and rejects; records which sessions
+  // and servers they touch. Counts go to `out`.
+  Status AddBatch(const WriteBatch& b, WriteOutcome* out) {
+    for (const Event& e : b.events) {
+      const int64_t dedup = DedupHash(e);
+      Result<bool> dup = IsDuplicate(e, dedup);
+      if (!dup.ok()) return dup.status();
+      ServerDelta& sd = servers_[e.server.value_or("")];
+      sd.last_seen_at = std::max(sd.last_seen_at, b.received_at);
+      if (dup.value()) {
+        ++out->duplicates;
+        ++sd.duplicates;
+        continue;
+      }
+      Stmt& s = insert_event_;
+      s.Bind(1, b.received_at);
+      s.Bind(2, e.server);
+      s.Bind(3, std::string_view(e.name));
+      if (e.kind.empty()) {
+        s.BindNull(4);
+      } else {
+        s.Bind(4, std::string_view(e.kind));
+      }
+      if (e.phase == Phase::kNone) {
+        s.BindNull(5);
+      } else {
+        s.Bind(5, PhaseName(e.phase));
+      }
+      s.Bind(6, e.id);
+      s.Bind(7, e.utc_ms);
+      s.Bind(8, e.event_id);
+      s.Bind(9, dedup);
+      s.Bind(10, std::string_view(e.body));
+      Status st = s.Run();
+      s.Reset();
+      SINK_RETURN_IF_ERROR(st);
+      ++out->accepted;
+      ++sd.events;
+      const std::optional<int64_t> te = e.EventTime();
+      if (te && (!sd.last_event_at || *te > *sd.last_event_at)) sd.last_event_at = te;
+
+      if (e.HasSession()) {
+        Result<Session*> sess = Load(*e.id);
+        if (!sess.ok()) return sess.status();
+        sess.value()->Apply(e, b.received_at);
+      } else if (e.name == "server_started" && e.server) {
+        const int64_t at = te.value_or(b.received_at);
+        if (!sd.restart_at || at > *sd.restart_at) sd.restart_at = at;
+      }
+    }
+    for (const Reject& r : b.rejects) {
+      Stmt& s = insert_reject_;
+      s.Bind(1, b.received_at);
+      s.Bind(2, std::string_view(b.remote_addr));
+      s.Bind(3, std::string_view(r.reason));
+      if (r.index >= 0) {
+        s.Bind(4, r.index);
+      } else {
+        s.BindNull(4);
+      }
+      s.Bind(5, r.server);
+      s.BindBlob(6, r.body);
+      Status st = s.Run();
+      s.Reset();
+      SINK_RETURN_IF_ERROR(st);
+      ++out->rejected;
+      ServerDelta& sd = servers_[r.server.value_or("")];
+      ++sd.rejected;
+      sd.last_seen_at = std::max(sd.last_seen_at, b.received_at);
+    }
+    return Status::Ok();
+  }
+
+  // Applies server restarts, writes every touched session once and the
+  // per-server counters. Returns the number of sessions written.
+  Result<int64_t> Finish(WriterStats* stats) {
+    for (auto& [server, sd] : servers_) {
+      if (server.empty()) continue;
+      // Record counters and the restart time first: the restart rule below
+      // reads restart_at back from the table.
+      Stmt& s = upsert_server_;
+      s.Bind(1, std::string_view(server));
+      s.Bind(2, sd.events);
+      s.Bind(3, sd.duplicates);
+      s.Bind(4, sd.rejected);
+      s.Bind(5, sd.last_event_at);
+      s.Bind(6, sd.last_seen_at);
+      s.Bind(7, sd.restart_at);
+      Status st = s.Run();
+      s.Reset();
+      SINK_RETURN_IF_ERROR(st);
+      if (sd.restart_at) {
+        // Sessions of this server that were open when it restarted.
+        Stmt& q = open_before_restart_;
+        q.Bind(1, std::string_view(server));
+        q.Bind(2, *sd.restart_at);
+        std::vector<std::string> ids;
+        for (;;) {
+          Result<bool> row = q.Step();
+          if (!row.ok()) {
+            q.Reset();
+            return row.status();
+          }
+          if (!row.value()) break;
+          ids.emplace_back(q.Text(0));
+        }
+        q.Reset();
+        for (const std::string& id : ids) {
+          Result<Session*> sess = Load(id);
+          if (!sess.ok()) return sess.status();
+        }
+      }
+    }
+    // A session of a server that restarted after its last event cannot still
+    // be open: finish it, whatever order its events and the restart came in.
+    for (auto& [id, sess] : sessions_) {
+      if (sess.Finished() || !sess.server() || !sess.last_event_at()) continue;
+      Result<std::optional<int64_t>> restart = RestartAt(*sess.server());
+      if (!restart.ok()) return restart.status();
+      if (restart.value() && *sess.last_event_at() < *restart.value()) {
+        sess.CloseSynthetic(SyntheticClose::kServerRestart);
+        ++stats->sessions_server_restart;
+      }
+    }
+    for (auto& [id, sess] : sessions_) SINK_RETURN_IF_ERROR(Save(sess));
+    const int64_t n = static_cast<int64_t>(sessions_.size());
+    sessions_.clear();
+    servers_.clear();
+    restart_cache_.clear();
+    return n;
+  }
+
+  // Finishes sessions idle since before `cutoff_ms` (sink clock). Runs in
+  // its own transaction. Returns how many it finished.
+  Result<int64_t> SweepIdle(int64_t cutoff_ms) {
+    int64_t total = 0;
+    for (;;) {
+      SINK_RETURN_IF_ERROR(Begin());
+      Stmt& q = idle_sessions_;
+      q.Bind(1, cutoff_ms);
+      std::vector<std::string> ids;
+      for (;;) {
+        Result<bool> row = q.Step();
+        if (!row.ok()) {
+          q.Reset();
+          Rollback();
+          return row.status();
+        }
+        if (!row.value()) break;
+        ids.emplace_back(q.Text(0));
+      }
+      q.Reset();
+      for (const std::string& id : ids) {
+        Result<Session*> sess = Load(id);
+        if (!sess.ok()) {
+          Rollback();
+          return sess.status();
+        }
+        sess.value()->CloseSynthetic(SyntheticClose::kSinkTimeout);
+        Status st = Save(*sess.value());
+        if (!st.ok()) {
+          Rollback();
+          return st;
+        }
+      }
+      sessions_.clear();
+      Status st = Commit();
+      if (!st.ok()) {
+        Rollback();
+        return st;
+      }
+      total += static_cast<int64_t>(ids.size());
+      if (ids.size() < kSweepChunk) return total;
+    }
+  }
+
+ private:
+  static constexpr size_t kSweepChunk = 10000;
+
+  Status PrepareAll() {
+    auto prep = [this](Stmt* out, std::string_view sql) -> Status {
+      Result<Stmt> s = db_.Prepare(sql);
+      if (!s.ok()) return s.status();
+      *out = std::move(s.value());
+      return Status::Ok();
+    };
+    SINK_RETURN_IF_ERROR(prep(&find_dup_,
+                              "SELECT server, event, session_id, event_id FROM events "
+                              "WHERE utc_ms IS ?1 AND dedup = ?2"));
+    SINK_RETURN_IF_ERROR(prep(&insert_event_,
+                              "INSERT INTO events(received_at, server, event, kind, phase, "
+                              "session_id, utc_ms, event_id, dedup, body) "
+                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+    SINK_RETURN_IF_ERROR(prep(&insert_reject_,
+                              "INSERT INTO rejected(received_at, remote_addr, reason, item_index, "
+                              "server, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    std::string cols, params, updates;
+    for (size_t i = 0; i < kSessionCols.size(); ++i) {
+      const std::string_view c = kSessionCols[i];
+      if (i > 0) {
+        cols += ", ";
+        params += ", ";
+      }
+      cols += c;
+      params += '?';
+      params += std::to_string(i + 1);
+      if (c != "id") {
+        if (!updates.empty()) updates += ", ";
+        updates.append(c).append(" = excluded.").append(c);
+      }
+    }
+    SINK_RETURN_IF_ERROR(
+        prep(&load_session_, "SELECT " + cols + " FROM sessions WHERE id = ?1"));
+    std::string upsert = "INSERT INTO sessions(" + cols + ") VALUES (" + params +
+                         ") ON CONFLICT(id) DO UPDATE SET " + updates;
+    SINK_RETURN_IF_ERROR(prep(&save_session_, upsert));
+    SINK_RETURN_IF_ERROR(prep(
+        &upsert_server_,
+        "INSERT INTO servers(server, events, duplicates, rejected, last_event_at, last_seen_at, "
+        "restart_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(server) DO UPDATE SET "
+        "events = events + excluded.events, duplicates = duplicates + excluded.duplicates, "
+        "rejected = rejected + excluded.rejected, "
+        "last_event_at = max(coalesce(last_event_at, excluded.last_event_at), "
+        "coalesce(excluded.last_event_at, last_event_at)), "
+        "last_seen_at = max(coalesce(last_seen_at, 0), excluded.last_seen_at), "
+        "restart_at = max(coalesce(restart_at, excluded.restart_at), "
+        "coalesce(excluded.restart_at, restart_at))"));
+    SINK_RETURN_IF_ERROR(prep(&restart_at_, "SELECT restart_at FROM servers WHERE server = ?1"));
+    SINK_RETURN_IF_ERROR(prep(&open_before_restart_,
+                              "SELECT id FROM sessions WHERE server = ?1 AND state <> 'finished' "
+                              "AND last_event_at < ?2"));
+    SINK_RETURN_IF_ERROR(prep(&idle_sessions_,
+                              "SELECT id FROM sessions WHERE state <> 'finished' AND seen_at < ?1 "
+                              "LIMIT " +
+                                  std::to_string(kSweepChunk)));
+    return Status::Ok();
+  }
+
+  Result<bool> IsDuplicate(const Event& e, int64_t dedup) {
+    Stmt& s = find_dup_;
+    s.Bind(1, e.utc_ms);
+    s.Bind(2, dedup);
+    bool dup = false;
+    for (;;) {
+      Result<bool> row = s.Step();
+      if (!row.ok()) {
+        s.Reset();
+        return row.status();
+      }
+      if (!row.value()) break;
+      if (SameOpt(e.server, s, 0) && s.Text(1) == e.name && SameOpt(e.id, s, 2) &&
+          SameOpt(e.event_id, s, 3)) {
+        dup = true;
+        break;
+      }
+    }
+    s.Reset();
+    return dup;
+  }
+
+  // The session being merged in this transaction, loaded once per group.
+  Result<Session*> Load(const std::string& id) {
+    auto it = sessions_.find(id);
+    if (it != sessions_.end()) return &it->second;
+    Stmt& s = load_session_;
+    s.Bind(1, std::string_view(id));
+    Result<bool> row = s.Step();
+    if (!row.ok()) {
+      s.Reset();
+      return row.status();
+    }
+    if (!row.value()) {
+      s.Reset();
+      return &sessions_.emplace(id, Session(id)).first->second;
+    }
+    SessionRow r;
+    r.id = id;
+    r.kind = std::string(s.Text(1));
+    for (int i = 0; i < kDescCount; ++i) r.desc[i] = s.OptText(3 + i);
+    r.opened_at = s.OptInt(15);
+    r.authorized_at = s.OptInt(16);
+    r.started_at = s.OptInt(17);
+    r.updated_at = s.OptInt(18);
+    r.closed_at = s.OptInt(19);
+    r.bytes = s.OptInt(20);
+    r.duration_ms = s.OptInt(21);
+    r.denied = s.Int(24) != 0;
+    r.close_reason = s.OptText(25);
+    r.event_count = s.Int(26);
+    r.last_event_at = s.OptInt(27);
+    r.first_event_at = s.OptInt(28);
+    r.seen_at = s.Int(29);
+    std::string merge(s.Text(30));
+    s.Reset();
+    Result<Session> sess = Session::FromStored(r, merge);
+    if (!sess.ok()) return sess.status();
+    return &sessions_.emplace(id, std::move(sess.value())).first->second;
+  }
+
+  Status Save(const Session& sess) {
+    const SessionRow r = sess.Row();
+    Stmt& s = save_session_;
+    s.Bind(1, std::string_view(r.id));
+    s.Bind(2, std::string_view(r.kind));
+    s.Bind(3, std::string_view(r.state));
+    for (int i = 0; i < kDescCount; ++i) s.Bind(4 + i, r.desc[i]);
+    s.Bind(16, r.opened_at);
+    s.Bind(17, r.authorized_at);
+    s.Bind(18, r.started_at);
+    s.Bind(19, r.updated_at);
+    s.Bind(20, r.closed_at);
+    s.Bind(21, r.bytes);
+    s.Bind(22, r.duration_ms);
+    s.Bind(23, r.stall_count);
+    s.Bind(24, r.stalled_ms);
+    s.Bind(25, static_cast<int64_t>(r.denied));
+    s.Bind(26, r.close_reason);
+    s.Bind(27, r.event_count);
+    s.Bind(28, r.last_event_at);
+    s.Bind(29, r.first_event_at);
+    s.Bind(30, r.seen_at);
+    s.Bind(31, std::string_view(sess.MergeState()));
+    Status st = s.Run();
+    s.Reset();
+    return st;
+  }
+
+  Result<std::optional<int64_t>> RestartAt(const std::string& server) {
+    auto it = restart_cache_.find(server);
+    if (it != restart_cache_.end()) return it->second;
+    Stmt& s = restart_at_;
+    s.Bind(1, std::string_view(server));
+    Result<bool> row = s.Step();
+    std::optional<int64_t> v;
+    if (row.ok() && row.value()) v = s.OptInt(0);
+    s.Reset();
+    if (!row.ok()) return row.status();
+    restart_cache_.emplace(server, v);
+    return v;
+  }
+
+ public:
+  Db db_;  // declared first: statements below are finalized before it closes
+
+ private:
+  Stmt find_dup_, insert_event_, insert_reject_, load_session_, save_session_;
+  Stmt upsert_server_, restart_at_, open_before_restart_, idle_sessions_;
+  // Per-transaction state; cleared on commit and on rollback.
+  std::map<std::string, Session> sessions_;
+  std::map<std::string, ServerDelta> servers_;
+  std::unordered_map<std::string, std::optional<int64_t>> restart_cache_;
+};
+
+Result<std::unique_ptr<Writer>> Writer::Open(const WriterOptions& options, const Clock* clock) {
+  Result<std::unique_ptr<Impl>> impl = Impl::Open(options);
+  if (!impl.ok()) return impl.status();
+  return std::unique_ptr<Writer>(new Writer(options, clock, std::move(impl.value())));
+}
+
+Writer::Writer(const WriterOptions& options, const Clock* clock, std::unique_ptr<Impl> impl)
+    : options_(options), clock_(clock), impl_(std::move(impl)) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+Writer::~Writer() { Stop(); }
+
+Result<Writer::Future> Writer::Submit(WriteBatch batch) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return Status::Unavailable("shutting down");
+  const size_t n = batch.events.size() + batch.rejects.size();
+  if (!queue_.empty() && queued_events_ + n > options_.max_pending_events) {
+    ++stats_.queue_refusals;
+    return Status::Unavailable("writer queue is full (" + std::to_string(queued_events_) +
+                               " events pending)");
+  }
+  queued_events_ += n;
+  queue_.push_back(Pending{std::move(batch), {}});
+  Future f = queue_.back().done.get_future();
+  cv_.notify_one();
+  return f;
+}
+
+void Writer::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+WriterStats Writer::Stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  WriterStats s = stats_;
+  s.pending_events = queued_events_;
+  return s;
+}
+
+Status Writer::SweepNow() {
+  std::future<Status> f;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return Status::Unavailable("shutting down");
+    sweep_done_ = std::promise<Status>();
+    f = sweep_done_.get_future();
+    sweep_requested_ = true;
+  }
+  cv_.notify_one();
+  return f.get();
+}
+
+void Writer::Run() {
+  int64_t next_sweep = clock_->NowMs() + options_.sweep_interval_ms;
+  for (;;) {
+    std::deque<Pending> group;
+    bool sweep = false;
+    bool explicit_sweep = false;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(options_.sweep_interval_ms), [this] {
+        return !queue_.empty() || stopping_ || sweep_requested_;
+      });
+      if (queue_.empty() && stopping_) break;
+      group.swap(queue_);
+      explicit_sweep = sweep_requested_;
+      sweep_requested_ = false;
+      sweep = explicit_sweep || clock_->NowMs() >= next_sweep;
+    }
+
+    if (!group.empty()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      std::vector<WriteOutcome> outcomes(group.size());
+      WriterStats delta;
+      Status st = impl_->Begin();
+      for (size_t i = 0; st.ok() && i < group.size(); ++i) {
+        st = impl_->AddBatch(group[i].batch, &outcomes[i]);
+      }
+      int64_t written = 0;
+      if (st.ok()) {
+        Result<int64_t> n = impl_->Finish(&delta);
+        if (n.ok()) {
+          written = n.value();
+        } else {
+          st = n.status();
+        }
+      }
+      if (st.ok()) st = impl_->Commit();
+      if (!st.ok()) impl_->Rollback();
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - t0)
+                          .count();
+      healthy_ = st.ok();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        size_t n = 0;
+        for (const Pending& p : group) n += p.batch.events.size() + p.batch.rejects.size();
+        queued_events_ -= n;
+        stats_.batches += group.size();
+        if (st.ok()) {
+          ++stats_.commits;
+          stats_.commit_us_total += static_cast<uint64_t>(us);
+          stats_.sessions_written += static_cast<uint64_t>(written);
+          stats_.sessions_server_restart += delta.sessions_server_restart;
+          for (const WriteOutcome& o : outcomes) {
+            stats_.events_accepted += static_cast<uint64_t>(o.accepted);
+            stats_.events_duplicate += static_cast<uint64_t>(o.duplicates);
+            stats_.items_rejected += static_cast<uint64_t>(o.rejected);
+          }
+        } else {
+          ++stats_.commit_failures;
+        }
+      }
+      for (size_t i = 0; i < group.size(); ++i) {
+        if (st.ok()) {
+          group[i].done.set_value(outcomes[i]);
+        } else {
+          group[i].done.set_value(Status::Unavailable("database write failed: " + st.message()));
+        }
+      }
+    }
+
+    if (sweep) {
+      next_sweep = clock_->NowMs() + options_.sweep_interval_ms;
+      Result<int64_t> n = impl_->SweepIdle(clock_->NowMs() - options_.session_timeout_ms);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (n.ok()) stats_.sessions_timed_out += static_cast<uint64_t>(n.value());
+        if (explicit_sweep) sweep_done_.set_value(n.ok() ? Status::Ok() : n.status());
+      }
+    }
+  }
+  // Fail anything that raced with shutdown (Submit refuses once stopping_).
+  std::lock_guard<std::mutex> lock(mu_);
+  if (sweep_requested_) sweep_done_.set_value(Status::Unavailable("shutting down"));
+  for (Pending& p : queue_) p.done.set_value(Status::Unavailable("shutting down"));
+  queue_.clear();
+}
+
+}  // namespace sink
