@@ -1,0 +1,57 @@
+// Timestamp normalization: seconds vs milliseconds, fractions, ISO-8601.
+#include "store/timeutil.h"
+#include "tests/test_util.h"
+
+namespace sink {
+namespace {
+
+TEST(TimeUtilTest, TenDigitValuesAreSeconds) {
+  EXPECT_EQ(NormalizeTimestamp(int64_t{1637094994}), 1637094994000);
+  EXPECT_EQ(NormalizeTimestamp(1637094994.0), 1637094994000);
+}
+
+TEST(TimeUtilTest, ThirteenDigitValuesAreMilliseconds) {
+  EXPECT_EQ(NormalizeTimestamp(int64_t{1637094994123}), 1637094994123);
+  EXPECT_EQ(NormalizeTimestamp(1637094994123.0), 1637094994123);
+}
+
+TEST(TimeUtilTest, FractionsRoundToNearestMillisecond) {
+  EXPECT_EQ(NormalizeTimestamp(1637094994.5), 1637094994500);
+  EXPECT_EQ(NormalizeTimestamp(1637094994.1236), 1637094994124);
+  EXPECT_EQ(NormalizeTimestamp(1637094994123.6), 1637094994124);
+}
+
+TEST(TimeUtilTest, BoundaryAt1e11) {
+  EXPECT_EQ(NormalizeTimestamp(int64_t{99999999999}), 99999999999000);
+  EXPECT_EQ(NormalizeTimestamp(int64_t{100000000000}), 100000000000);
+}
+
+TEST(TimeUtilTest, ZeroAndNegativeAreAbsent) {
+  EXPECT_EQ(NormalizeTimestamp(int64_t{0}), std::nullopt);
+  EXPECT_EQ(NormalizeTimestamp(-5.0), std::nullopt);
+  EXPECT_EQ(NormalizeTimestamp(1e300), std::nullopt);
+}
+
+TEST(TimeUtilTest, Iso8601) {
+  EXPECT_EQ(ParseIso8601("2021-11-16T20:36:34Z"), 1637094994000);
+  EXPECT_EQ(ParseIso8601("2021-11-16T20:36:34.250Z"), 1637094994250);
+  EXPECT_EQ(ParseIso8601("2021-11-16T23:36:34+03:00"), 1637094994000);
+  EXPECT_EQ(ParseIso8601("2021-11-16T15:36:34-0500"), 1637094994000);
+  EXPECT_EQ(ParseIso8601("2021-11-16 20:36:34"), 1637094994000);
+  EXPECT_EQ(ParseIso8601("2021-11-16"), 1637020800000);
+  EXPECT_EQ(ParseIso8601("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(ParseIso8601("2021-13-16T20:36:34Z"), std::nullopt);
+  EXPECT_EQ(ParseIso8601("2021-11-16T20:36:34Zjunk"), std::nullopt);
+  EXPECT_EQ(ParseIso8601("yesterday"), std::nullopt);
+}
+
+TEST(TimeUtilTest, TimestampText) {
+  EXPECT_EQ(ParseTimestampText("1637094994"), 1637094994000);
+  EXPECT_EQ(ParseTimestampText("1637094994000"), 1637094994000);
+  EXPECT_EQ(ParseTimestampText("2021-11-16T20:36:34Z"), 1637094994000);
+  EXPECT_EQ(ParseTimestampText("12abc"), std::nullopt);
+  EXPECT_EQ(ParseTimestampText(""), std::nullopt);
+}
+
+}  // namespace
+}  // namespace sink

@@ -1,0 +1,50 @@
+// Helpers shared by the test binaries.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "ingest/event_parser.h"
+#include "store/sqlite.h"
+#include "store/status.h"
+
+#define ASSERT_OK(expr)                                   \
+  do {                                                    \
+    const ::sink::Status _s = (expr);                     \
+    ASSERT_TRUE(_s.ok()) << _s.ToString();                \
+  } while (0)
+#define EXPECT_OK(expr)                                   \
+  do {                                                    \
+    const ::sink::Status _s = (expr);                     \
+    EXPECT_TRUE(_s.ok()) << _s.ToString();                \
+  } while (0)
+
+namespace sink::test {
+
+// A fresh directory under $TMPDIR, removed (with its contents) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Parses `body` as the HTTP handler does (padded copy).
+Result<ParsedBody> Parse(std::string_view body);
+
+// Reads a whole file; fails the test when it cannot.
+std::string ReadFile(const std::string& path);
+
+// Runs `sql` and returns the rows as tab-separated lines, NULL as "NULL".
+std::vector<std::string> QueryRows(Db& db, const std::string& sql);
+std::vector<std::string> QueryRows(const std::string& db_path, const std::string& sql);
+
+}  // namespace sink::test
