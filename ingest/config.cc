@@ -100,6 +100,11 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
                   "Retry-After (the media server resends them).")
       ->envname("SESSIONSINK_MAX_PENDING_EVENTS")
       ->check(CLI::Range(uint64_t{1}, uint64_t{100000000}));
+  cmd->add_option("--max-db-bytes", cfg->max_db_bytes,
+                  "Cap on the database file size (e.g. 20GiB; 0 = no cap). When reached, "
+                  "requests get 503 and nothing is acknowledged until space is freed.")
+      ->envname("SESSIONSINK_MAX_DB_BYTES")
+      ->transform(CLI::AsSizeValue(false));
   cmd->add_option("--request-timeout", cfg->request_timeout_ms,
                   "How long a request waits for its commit before it is answered 503.")
       ->envname("SESSIONSINK_REQUEST_TIMEOUT")

@@ -1,8 +1,8 @@
 #include "ingest/event_parser.h"
 
 #include <charconv>
-#include <memory>
 #include <cmath>
+#include <memory>
 #include <string>
 #include <unordered_map>
 
@@ -222,8 +222,8 @@ error_code ReadText(od::value v, std::optional<std::string>* out) {
   }
   if (t == od::json_type::number) {
     std::string_view tok = v.raw_json_token();
-    while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t' || tok.back() == '\n' ||
-                            tok.back() == '\r')) {
+    while (!tok.empty() &&
+           (tok.back() == ' ' || tok.back() == '\t' || tok.back() == '\n' || tok.back() == '\r')) {
       tok.remove_suffix(1);
     }
     if ((err = Validate(v))) return err;
@@ -234,7 +234,8 @@ error_code ReadText(od::value v, std::optional<std::string>* out) {
 }
 
 std::string_view TrimRight(std::string_view s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
     s.remove_suffix(1);
   }
   return s;
@@ -420,30 +421,78 @@ Status ParseItem(std::string_view item, size_t capacity, Event* event, std::stri
           }
           break;
         }
-        case Field::kId: err = ReadText(v, &e.id); break;
-        case Field::kSessionId: err = ReadText(v, &session_id); break;
-        case Field::kType: err = ReadText(v, &type); break;
-        case Field::kServer: err = ReadText(v, &e.server); break;
-        case Field::kMedia: err = ReadText(v, &e.media); break;
-        case Field::kSourceId: err = ReadText(v, &e.source_id); break;
-        case Field::kParentId: err = ReadText(v, &e.parent_id); break;
-        case Field::kUserId: err = ReadText(v, &e.user_id); break;
-        case Field::kToken: err = ReadText(v, &e.token); break;
-        case Field::kIp: err = ReadText(v, &e.ip); break;
-        case Field::kProto: err = ReadText(v, &e.proto); break;
-        case Field::kCountry: err = ReadText(v, &e.country); break;
-        case Field::kUserAgent: err = ReadText(v, &e.user_agent); break;
-        case Field::kReferer: err = ReadText(v, &e.referer); break;
-        case Field::kUrl: err = ReadText(v, &e.url); break;
-        case Field::kReason: err = ReadReason(doc, v, &e.reason); break;
-        case Field::kEventId: err = ReadInt(v, &e.event_id); break;
-        case Field::kUtcMs: err = ReadTimestamp(v, &e.utc_ms); break;
-        case Field::kOpenedAt: err = ReadTimestamp(v, &e.opened_at); break;
-        case Field::kAuthorizedAt: err = ReadTimestamp(v, &e.authorized_at); break;
-        case Field::kStartedAt: err = ReadTimestamp(v, &e.started_at); break;
-        case Field::kUpdatedAt: err = ReadTimestamp(v, &e.updated_at); break;
-        case Field::kClosedAt: err = ReadTimestamp(v, &e.closed_at); break;
-        case Field::kBytes: err = ReadInt(v, &e.bytes); break;
+        case Field::kId:
+          err = ReadText(v, &e.id);
+          break;
+        case Field::kSessionId:
+          err = ReadText(v, &session_id);
+          break;
+        case Field::kType:
+          err = ReadText(v, &type);
+          break;
+        case Field::kServer:
+          err = ReadText(v, &e.server);
+          break;
+        case Field::kMedia:
+          err = ReadText(v, &e.media);
+          break;
+        case Field::kSourceId:
+          err = ReadText(v, &e.source_id);
+          break;
+        case Field::kParentId:
+          err = ReadText(v, &e.parent_id);
+          break;
+        case Field::kUserId:
+          err = ReadText(v, &e.user_id);
+          break;
+        case Field::kToken:
+          err = ReadText(v, &e.token);
+          break;
+        case Field::kIp:
+          err = ReadText(v, &e.ip);
+          break;
+        case Field::kProto:
+          err = ReadText(v, &e.proto);
+          break;
+        case Field::kCountry:
+          err = ReadText(v, &e.country);
+          break;
+        case Field::kUserAgent:
+          err = ReadText(v, &e.user_agent);
+          break;
+        case Field::kReferer:
+          err = ReadText(v, &e.referer);
+          break;
+        case Field::kUrl:
+          err = ReadText(v, &e.url);
+          break;
+        case Field::kReason:
+          err = ReadReason(doc, v, &e.reason);
+          break;
+        case Field::kEventId:
+          err = ReadInt(v, &e.event_id);
+          break;
+        case Field::kUtcMs:
+          err = ReadTimestamp(v, &e.utc_ms);
+          break;
+        case Field::kOpenedAt:
+          err = ReadTimestamp(v, &e.opened_at);
+          break;
+        case Field::kAuthorizedAt:
+          err = ReadTimestamp(v, &e.authorized_at);
+          break;
+        case Field::kStartedAt:
+          err = ReadTimestamp(v, &e.started_at);
+          break;
+        case Field::kUpdatedAt:
+          err = ReadTimestamp(v, &e.updated_at);
+          break;
+        case Field::kClosedAt:
+          err = ReadTimestamp(v, &e.closed_at);
+          break;
+        case Field::kBytes:
+          err = ReadInt(v, &e.bytes);
+          break;
         case Field::kDuration: {
           std::optional<double> d;
           std::optional<int64_t> i;
@@ -487,8 +536,7 @@ struct Collector {
     std::string reason;
     Status st = ParseItem(item, capacity, &e, &reason);
     if (!st.ok()) {
-      return Status::Invalid("invalid JSON in item " + std::to_string(index) + ": " +
-                             st.message());
+      return Status::Invalid("invalid JSON in item " + std::to_string(index) + ": " + st.message());
     }
     if (reason.empty()) {
       out.events.push_back(std::move(e));
@@ -585,7 +633,8 @@ Result<ParsedBody> ParseBody(simdjson::padded_string_view body) {
     if (line.empty()) continue;
     if (c.index == 0 && line.front() == '{') {
       // The first item may be a whole (pretty-printed) object spanning lines.
-      std::string_view rest(line.data(), static_cast<size_t>(text.data() + text.size() - line.data()));
+      std::string_view rest(line.data(),
+                            static_cast<size_t>(text.data() + text.size() - line.data()));
       if ((err = parser.iterate(rest, capacity_of(rest)).get(doc))) {
         return Status::Invalid("invalid JSON in item 0: " + Describe(err));
       }
@@ -598,11 +647,13 @@ Result<ParsedBody> ParseBody(simdjson::padded_string_view body) {
       SINK_RETURN_IF_ERROR(c.Add(item, capacity_of(item)));
       const size_t after = static_cast<size_t>(item.data() + item.size() - text.data());
       size_t next = after;
-      while (next < text.size() && (text[next] == ' ' || text[next] == '\t' || text[next] == '\r')) {
+      while (next < text.size() &&
+             (text[next] == ' ' || text[next] == '\t' || text[next] == '\r')) {
         ++next;
       }
       if (next < text.size() && text[next] != '\n') {
-        return Status::Invalid("unexpected content after item 0 (NDJSON needs one object per line)");
+        return Status::Invalid(
+            "unexpected content after item 0 (NDJSON needs one object per line)");
       }
       pos = next + 1;
       continue;

@@ -120,25 +120,26 @@ void HttpServer::Routes() {
     const int64_t received_at = clock_->NowMs();
     auto finish = [&](int code) {
       counters_->Count(code);
-      counters_->request_us_total += static_cast<uint64_t>(
-          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                                t0)
-              .count());
+      counters_->request_us_total +=
+          static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                    std::chrono::steady_clock::now() - t0)
+                                    .count());
     };
 
     if (!cfg_.token.empty()) {
       std::string given;
       const std::string auth = req.get_header_value("Authorization");
-      if (auth.size() > 7 && (auth.compare(0, 7, "Bearer ") == 0 ||
-                              auth.compare(0, 7, "bearer ") == 0)) {
+      if (auth.size() > 7 &&
+          (auth.compare(0, 7, "Bearer ") == 0 || auth.compare(0, 7, "bearer ") == 0)) {
         given = auth.substr(7);
       } else if (req.has_param("token")) {
         given = req.get_param_value("token");
       }
       if (given.empty() || !ConstantTimeEquals(given, cfg_.token)) {
-        SetError(res, 401, given.empty() ? "missing credentials: send Authorization: Bearer "
-                                           "<token> or ?token=<token>"
-                                         : "invalid token");
+        SetError(res, 401,
+                 given.empty() ? "missing credentials: send Authorization: Bearer "
+                                 "<token> or ?token=<token>"
+                               : "invalid token");
         res.set_header("WWW-Authenticate", "Bearer");
         CloseAfter(res);
         return finish(401);
@@ -151,8 +152,9 @@ void HttpServer::Routes() {
       std::from_chars(v.data(), v.data() + v.size(), declared);
     }
     if (declared > cfg_.max_body_bytes) {
-      SetError(res, 413, "body of " + std::to_string(declared) + " bytes exceeds the limit of " +
-                             std::to_string(cfg_.max_body_bytes) + " bytes");
+      SetError(res, 413,
+               "body of " + std::to_string(declared) + " bytes exceeds the limit of " +
+                   std::to_string(cfg_.max_body_bytes) + " bytes");
       CloseAfter(res);
       return finish(413);
     }
@@ -169,15 +171,16 @@ void HttpServer::Routes() {
     });
     counters_->body_bytes += body.size();
     if (too_large || res.status == 413) {
-      SetError(res, 413, "body exceeds the limit of " + std::to_string(cfg_.max_body_bytes) +
-                             " bytes (after decoding)");
+      SetError(res, 413,
+               "body exceeds the limit of " + std::to_string(cfg_.max_body_bytes) +
+                   " bytes (after decoding)");
       CloseAfter(res);
       return finish(413);
     }
     if (!complete && res.status == 415) {
-      SetError(res, 415, "unsupported Content-Encoding '" +
-                             req.get_header_value("Content-Encoding") +
-                             "' (gzip and deflate are accepted)");
+      SetError(res, 415,
+               "unsupported Content-Encoding '" + req.get_header_value("Content-Encoding") +
+                   "' (gzip and deflate are accepted)");
       CloseAfter(res);
       return finish(415);
     }
@@ -242,8 +245,8 @@ void HttpServer::Routes() {
     const WriteOutcome& o = outcome.value();
     std::string out = "{\"accepted\":" + std::to_string(o.accepted) +
                       ",\"duplicates\":" + std::to_string(o.duplicates) +
-                      ",\"rejected\":" + std::to_string(o.rejected) + ",\"errors\":[" +
-                      errors + "]}\n";
+                      ",\"rejected\":" + std::to_string(o.rejected) + ",\"errors\":[" + errors +
+                      "]}\n";
     res.status = 200;
     res.set_content(out, kJson);
     return finish(200);
@@ -320,12 +323,10 @@ void HttpServer::Routes() {
     line("sessionsink_sessions_timed_out_total", "Sessions finished by the idle timeout.",
          "counter", w.sessions_timed_out);
     line("sessionsink_sessions_server_restart_total",
-         "Sessions finished because their server restarted.", "counter",
-         w.sessions_server_restart);
+         "Sessions finished because their server restarted.", "counter", w.sessions_server_restart);
     line("sessionsink_queue_refusals_total", "Requests refused because the queue was full.",
          "counter", w.queue_refusals);
-    line("sessionsink_pending_events", "Events queued for the writer.", "gauge",
-         w.pending_events);
+    line("sessionsink_pending_events", "Events queued for the writer.", "gauge", w.pending_events);
     res.set_content(m, "text/plain; version=0.0.4");
   });
 

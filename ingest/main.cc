@@ -57,6 +57,7 @@ int Serve(const sink::ServeConfig& cfg) {
   wo.synchronous_full = cfg.synchronous == "full";
   wo.session_timeout_ms = cfg.session_timeout_ms;
   wo.max_pending_events = cfg.max_pending_events;
+  wo.max_db_bytes = static_cast<int64_t>(cfg.max_db_bytes);
   auto writer = sink::Writer::Open(wo, &clock);
   if (!writer.ok()) {
     spdlog::critical("{}", writer.status().message());

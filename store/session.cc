@@ -6,8 +6,8 @@
 namespace sink {
 
 const std::array<const char*, kDescCount> kDescColumn = {
-    "server", "media", "source_id", "parent_id", "user_id",    "token",
-    "ip",     "proto", "country",   "user_agent", "referer",   "url",
+    "server", "media", "source_id", "parent_id",  "user_id", "token",
+    "ip",     "proto", "country",   "user_agent", "referer", "url",
 };
 
 std::string_view SyntheticCloseName(SyntheticClose s) {
@@ -55,8 +55,8 @@ void Session::Apply(const Event& e, int64_t received_at_ms) {
   if (e.kind_explicit == kind_explicit_) kind_.Offer(e.kind, at);
 
   const std::optional<std::string>* fields[kDescCount] = {
-      &e.server, &e.media,   &e.source_id, &e.parent_id,  &e.user_id, &e.token,
-      &e.ip,     &e.proto,   &e.country,   &e.user_agent, &e.referer, &e.url,
+      &e.server, &e.media, &e.source_id, &e.parent_id,  &e.user_id, &e.token,
+      &e.ip,     &e.proto, &e.country,   &e.user_agent, &e.referer, &e.url,
   };
   for (int i = 0; i < kDescCount; ++i) {
     if (*fields[i]) desc_[i].Offer(**fields[i], at);

@@ -73,8 +73,8 @@ Result<Db> Db::Open(const std::string& path, bool create, bool read_only) {
   }
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   if (rc != SQLITE_OK) {
-    std::string msg = "cannot open database " + path + ": " +
-                      (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc));
+    std::string msg =
+        "cannot open database " + path + ": " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc));
     sqlite3_close(raw);
     return Status::IoError(std::move(msg));
   }

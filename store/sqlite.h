@@ -38,7 +38,9 @@ class Stmt {
   }
   void BindNull(int i) { sqlite3_bind_null(s_, i); }
   void Bind(int i, const std::optional<int64_t>& v) { v ? Bind(i, *v) : BindNull(i); }
-  void Bind(int i, const std::optional<std::string>& v) { v ? Bind(i, std::string_view(*v)) : BindNull(i); }
+  void Bind(int i, const std::optional<std::string>& v) {
+    v ? Bind(i, std::string_view(*v)) : BindNull(i);
+  }
 
   // Runs one step. Returns true when a row is available, false when done.
   Result<bool> Step();

@@ -46,7 +46,7 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(v_); }
@@ -68,8 +68,8 @@ class Result {
 }  // namespace sink
 
 // Returns early from the enclosing function when `expr` yields a non-OK Status.
-#define SINK_RETURN_IF_ERROR(expr)              \
-  do {                                          \
-    ::sink::Status _st = (expr);                \
-    if (!_st.ok()) return _st;                  \
+#define SINK_RETURN_IF_ERROR(expr) \
+  do {                             \
+    ::sink::Status _st = (expr);   \
+    if (!_st.ok()) return _st;     \
   } while (0)

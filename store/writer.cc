@@ -72,12 +72,12 @@ bool SameOpt(const std::optional<int64_t>& a, const Stmt& s, int col) {
 
 // The sessions table columns, in the order Load() reads and Save() binds them.
 constexpr std::array<std::string_view, 31> kSessionCols = {
-    "id",         "kind",          "state",        "server",        "media",
-    "source_id",  "parent_id",     "user_id",      "token",         "ip",
-    "proto",      "country",       "user_agent",   "referer",       "url",
-    "opened_at",  "authorized_at", "started_at",   "updated_at",    "closed_at",
-    "bytes",      "duration_ms",   "stall_count",  "stalled_ms",    "denied",
-    "close_reason", "event_count", "last_event_at", "first_event_at", "seen_at",
+    "id",           "kind",          "state",         "server",         "media",
+    "source_id",    "parent_id",     "user_id",       "token",          "ip",
+    "proto",        "country",       "user_agent",    "referer",        "url",
+    "opened_at",    "authorized_at", "started_at",    "updated_at",     "closed_at",
+    "bytes",        "duration_ms",   "stall_count",   "stalled_ms",     "denied",
+    "close_reason", "event_count",   "last_event_at", "first_event_at", "seen_at",
     "merge_state",
 };
 
@@ -111,12 +111,18 @@ class Writer::Impl {
         return Status::IoError("cannot switch " + o.db_path + " to WAL mode");
       }
     }
-    std::string pragmas = std::string("PRAGMA synchronous=") +
-                          (o.synchronous_full ? "FULL" : "NORMAL") +
-                          "; PRAGMA busy_timeout=5000; PRAGMA temp_store=MEMORY;"
-                          " PRAGMA cache_size=-" +
-                          std::to_string(std::max<int64_t>(o.cache_bytes / 1024, 2048)) + ";";
+    std::string pragmas =
+        std::string("PRAGMA synchronous=") + (o.synchronous_full ? "FULL" : "NORMAL") +
+        "; PRAGMA temp_store=MEMORY; PRAGMA busy_timeout=" + std::to_string(o.busy_timeout_ms) +
+        "; PRAGMA cache_size=-" + std::to_string(std::max<int64_t>(o.cache_bytes / 1024, 2048)) +
+        ";";
     SINK_RETURN_IF_ERROR(d.Exec(pragmas));
+    if (o.max_db_bytes > 0) {
+      Result<int64_t> page = d.QueryInt("PRAGMA page_size");
+      if (!page.ok()) return page.status();
+      const int64_t pages = std::max<int64_t>(o.max_db_bytes / page.value(), 1);
+      SINK_RETURN_IF_ERROR(d.Exec("PRAGMA max_page_count=" + std::to_string(pages)));
+    }
     SINK_RETURN_IF_ERROR(Migrate(d));
     SINK_RETURN_IF_ERROR(impl->PrepareAll());
     return impl;
@@ -342,8 +348,7 @@ class Writer::Impl {
         updates.append(c).append(" = excluded.").append(c);
       }
     }
-    SINK_RETURN_IF_ERROR(
-        prep(&load_session_, "SELECT " + cols + " FROM sessions WHERE id = ?1"));
+    SINK_RETURN_IF_ERROR(prep(&load_session_, "SELECT " + cols + " FROM sessions WHERE id = ?1"));
     std::string upsert = "INSERT INTO sessions(" + cols + ") VALUES (" + params +
                          ") ON CONFLICT(id) DO UPDATE SET " + updates;
     SINK_RETURN_IF_ERROR(prep(&save_session_, upsert));
@@ -551,9 +556,8 @@ void Writer::Run() {
     bool explicit_sweep = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock, std::chrono::milliseconds(options_.sweep_interval_ms), [this] {
-        return !queue_.empty() || stopping_ || sweep_requested_;
-      });
+      cv_.wait_for(lock, std::chrono::milliseconds(options_.sweep_interval_ms),
+                   [this] { return !queue_.empty() || stopping_ || sweep_requested_; });
       if (queue_.empty() && stopping_) break;
       group.swap(queue_);
       explicit_sweep = sweep_requested_;

@@ -46,6 +46,11 @@ struct WriterOptions {
   size_t max_pending_events = 200000;
   // SQLite page cache for the writer connection.
   int64_t cache_bytes = 64ll << 20;
+  // Cap on the database file size (0: none). When reached, commits fail and
+  // requests get 503 until space is freed; nothing already stored is lost.
+  int64_t max_db_bytes = 0;
+  // How long a commit waits for another process holding the write lock.
+  int64_t busy_timeout_ms = 5000;
 };
 
 // One request's worth of input.
@@ -114,12 +119,12 @@ class Writer {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Pending> queue_;   // guarded by mu_
-  size_t queued_events_ = 0;    // guarded by mu_
-  bool stopping_ = false;       // guarded by mu_
-  bool sweep_requested_ = false;  // guarded by mu_
+  std::deque<Pending> queue_;        // guarded by mu_
+  size_t queued_events_ = 0;         // guarded by mu_
+  bool stopping_ = false;            // guarded by mu_
+  bool sweep_requested_ = false;     // guarded by mu_
   std::promise<Status> sweep_done_;  // guarded by mu_
-  WriterStats stats_;           // guarded by mu_
+  WriterStats stats_;                // guarded by mu_
 
   std::atomic<bool> healthy_{true};
   std::thread thread_;

@@ -26,6 +26,55 @@ Result<ParsedBody> Parse(std::string_view body) {
   return ParseBody(simdjson::padded_string_view(buf.data(), body.size(), buf.size()));
 }
 
+std::vector<Event> Lifecycle(std::mt19937& rng, const std::string& id) {
+  static const char* kinds[] = {"play", "push", "publish", "ingest", "stream"};
+  const std::string kind = kinds[rng() % 5];
+  int64_t t = 1637094994000 + static_cast<int64_t>(rng() % 100000);
+  std::vector<Event> ev;
+  auto add = [&](const std::string& phase_name, Phase phase) {
+    Event e;
+    e.name = kind + "_" + phase_name;
+    e.kind = kind;
+    e.kind_explicit = true;
+    e.phase = phase;
+    e.id = id;
+    e.server = "edge" + std::to_string(rng() % 2);
+    e.utc_ms = t;
+    e.event_id = static_cast<int64_t>(ev.size());
+    e.media = "ch" + std::to_string(rng() % 3);
+    e.ip = "10.0.0." + std::to_string(rng() % 4);
+    if (rng() % 3 == 0) e.user_id = "user" + std::to_string(rng() % 3);
+    e.bytes = static_cast<int64_t>(ev.size()) * 1000 + static_cast<int64_t>(rng() % 500);
+    if (rng() % 4 == 0) {  // no utc_ms: the phase's own timestamp stands in
+      e.utc_ms.reset();
+      e.opened_at = e.started_at = e.updated_at = e.closed_at = t;
+    }
+    e.body = "{\"event\":\"" + e.name + "\",\"id\":\"" + id + "\"}";
+    ev.push_back(e);
+    t += 1 + static_cast<int64_t>(rng() % 3000);
+  };
+  add("opened", Phase::kOpened);
+  add("authorized", Phase::kAuthorized);
+  add("started", Phase::kStarted);
+  const int updates = static_cast<int>(rng() % 12);
+  for (int i = 0; i < updates; ++i) {
+    const uint32_t r = rng() % 6;
+    if (r == 0) {
+      add("stalled", Phase::kStalled);
+    } else if (r == 1) {
+      add("recovered", Phase::kRecovered);
+    } else {
+      add("updated", Phase::kUpdated);
+    }
+  }
+  if (rng() % 4 != 0) {
+    add("closed", Phase::kClosed);
+    ev.back().reason = rng() % 2 ? std::string(R"({"status":"ok"})") : std::string("timeout");
+    ev.back().duration_ms = (t - 1637094994000) / 1000 * 1000;
+  }
+  return ev;
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   EXPECT_TRUE(in.good()) << "cannot read " << path;

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -10,15 +11,15 @@
 #include "store/sqlite.h"
 #include "store/status.h"
 
-#define ASSERT_OK(expr)                                   \
-  do {                                                    \
-    const ::sink::Status _s = (expr);                     \
-    ASSERT_TRUE(_s.ok()) << _s.ToString();                \
+#define ASSERT_OK(expr)                    \
+  do {                                     \
+    const ::sink::Status _s = (expr);      \
+    ASSERT_TRUE(_s.ok()) << _s.ToString(); \
   } while (0)
-#define EXPECT_OK(expr)                                   \
-  do {                                                    \
-    const ::sink::Status _s = (expr);                     \
-    EXPECT_TRUE(_s.ok()) << _s.ToString();                \
+#define EXPECT_OK(expr)                    \
+  do {                                     \
+    const ::sink::Status _s = (expr);      \
+    EXPECT_TRUE(_s.ok()) << _s.ToString(); \
   } while (0)
 
 namespace sink::test {
@@ -42,6 +43,11 @@ Result<ParsedBody> Parse(std::string_view body);
 
 // Reads a whole file; fails the test when it cannot.
 std::string ReadFile(const std::string& path);
+
+// A generated session lifecycle for property tests: opened, authorized,
+// started, random updated/stalled/recovered, usually closed; random kinds,
+// fields that differ between events, some events without utc_ms.
+std::vector<Event> Lifecycle(std::mt19937& rng, const std::string& id);
 
 // Runs `sql` and returns the rows as tab-separated lines, NULL as "NULL".
 std::vector<std::string> QueryRows(Db& db, const std::string& sql);

@@ -35,8 +35,8 @@ TEST(ConfigTest, Defaults) {
 
 TEST(ConfigTest, UnitsAreParsed) {
   ServeConfig cfg;
-  EXPECT_EQ(ParseServe({"--max-body-bytes", "1MiB", "--session-timeout", "90s",
-                        "--synchronous", "FULL", "--request-timeout", "1500ms"},
+  EXPECT_EQ(ParseServe({"--max-body-bytes", "1MiB", "--session-timeout", "90s", "--synchronous",
+                        "FULL", "--request-timeout", "1500ms"},
                        &cfg),
             "");
   EXPECT_EQ(cfg.max_body_bytes, 1u << 20);

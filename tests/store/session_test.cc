@@ -1,1 +1,203 @@
+// The session merge: rules, and the property that the row depends only on
+// the set of events (any order), also across a save/reload in between.
+#include <algorithm>
+#include <random>
+
+#include "store/session.h"
 #include "tests/test_util.h"
+
+namespace sink {
+namespace {
+
+constexpr int64_t kT0 = 1637094994000;
+
+Event Ev(const std::string& name, Phase phase, int64_t utc_ms, const std::string& kind = "play") {
+  Event e;
+  e.name = name;
+  e.kind = kind;
+  e.kind_explicit = true;
+  e.phase = phase;
+  e.id = "s1";
+  e.server = "edge1";
+  e.utc_ms = utc_ms;
+  return e;
+}
+
+SessionRow Merge(const std::vector<Event>& events) {
+  Session s("s1");
+  for (const Event& e : events) s.Apply(e, 1);
+  return s.Row();
+}
+
+// Everything a user can see in the row, as one comparable string.
+std::string Describe(const SessionRow& r) {
+  auto opt = [](const auto& v) -> std::string {
+    if (!v) return "NULL";
+    if constexpr (std::is_same_v<std::decay_t<decltype(*v)>, std::string>) {
+      return *v;
+    } else {
+      return std::to_string(*v);
+    }
+  };
+  std::string s = r.id + "|" + r.kind + "|" + r.state;
+  for (const auto& d : r.desc) s += "|" + opt(d);
+  s += "|" + opt(r.opened_at) + "|" + opt(r.authorized_at) + "|" + opt(r.started_at) + "|" +
+       opt(r.updated_at) + "|" + opt(r.closed_at) + "|" + opt(r.bytes) + "|" + opt(r.duration_ms) +
+       "|" + std::to_string(r.stall_count) + "|" + std::to_string(r.stalled_ms) + "|" +
+       std::to_string(r.denied) + "|" + opt(r.close_reason) + "|" + std::to_string(r.event_count) +
+       "|" + opt(r.first_event_at) + "|" + opt(r.last_event_at);
+  return s;
+}
+
+TEST(SessionTest, LifecycleStates) {
+  std::vector<Event> ev = {Ev("play_opened", Phase::kOpened, kT0)};
+  EXPECT_EQ(Merge(ev).state, "establishing");
+  ev.push_back(Ev("play_authorized", Phase::kAuthorized, kT0 + 100));
+  EXPECT_EQ(Merge(ev).state, "establishing");
+  ev.push_back(Ev("play_started", Phase::kStarted, kT0 + 2000));
+  EXPECT_EQ(Merge(ev).state, "running");
+  ev.push_back(Ev("play_stalled", Phase::kStalled, kT0 + 5000));
+  EXPECT_EQ(Merge(ev).state, "stalling");
+  ev.push_back(Ev("play_recovered", Phase::kRecovered, kT0 + 6500));
+  EXPECT_EQ(Merge(ev).state, "running");
+  ev.push_back(Ev("play_closed", Phase::kClosed, kT0 + 9000));
+  SessionRow r = Merge(ev);
+  EXPECT_EQ(r.state, "finished");
+  EXPECT_EQ(r.opened_at, kT0);
+  EXPECT_EQ(r.authorized_at, kT0 + 100);
+  EXPECT_EQ(r.started_at, kT0 + 2000);
+  EXPECT_EQ(r.closed_at, kT0 + 9000);
+  EXPECT_EQ(r.stall_count, 1);
+  EXPECT_EQ(r.stalled_ms, 1500);
+  EXPECT_EQ(r.event_count, 6);
+}
+
+TEST(SessionTest, LateUpdateNeverReopensAFinishedSession) {
+  Event upd = Ev("play_updated", Phase::kUpdated, kT0 + 50000);
+  upd.bytes = 999;
+  SessionRow r = Merge({Ev("play_opened", Phase::kOpened, kT0),
+                        Ev("play_closed", Phase::kClosed, kT0 + 10000), upd});
+  EXPECT_EQ(r.state, "finished");
+  EXPECT_EQ(r.closed_at, kT0 + 10000);
+  EXPECT_EQ(r.bytes, 999);  // the data still counts
+  EXPECT_EQ(r.updated_at, kT0 + 50000);
+}
+
+TEST(SessionTest, OpenStallRunsToCloseTime) {
+  SessionRow r = Merge({Ev("push_started", Phase::kStarted, kT0, "push"),
+                        Ev("push_blocked", Phase::kStalled, kT0 + 1000, "push"),
+                        Ev("push_closed", Phase::kClosed, kT0 + 4000, "push")});
+  EXPECT_EQ(r.stall_count, 1);
+  EXPECT_EQ(r.stalled_ms, 3000);
+}
+
+TEST(SessionTest, RepeatedStallWithoutRecoverIsOneInterval) {
+  SessionRow r = Merge({Ev("play_started", Phase::kStarted, kT0),
+                        Ev("play_stalled", Phase::kStalled, kT0 + 1000),
+                        Ev("play_stalled", Phase::kStalled, kT0 + 2000),
+                        Ev("play_recovered", Phase::kRecovered, kT0 + 3000),
+                        Ev("play_recovered", Phase::kRecovered, kT0 + 3500)});
+  EXPECT_EQ(r.stall_count, 1);
+  EXPECT_EQ(r.stalled_ms, 2000);
+  EXPECT_EQ(r.state, "running");
+}
+
+TEST(SessionTest, EarliestEventSuppliesDescriptiveFields) {
+  Event late = Ev("play_updated", Phase::kUpdated, kT0 + 1000);
+  late.ip = "10.0.0.2";
+  late.user_id = "u1";
+  Event early = Ev("play_opened", Phase::kOpened, kT0);
+  early.ip = "10.0.0.1";
+  SessionRow a = Merge({late, early});
+  SessionRow b = Merge({early, late});
+  EXPECT_EQ(a.desc[kIp], "10.0.0.1");
+  EXPECT_EQ(a.desc[kUserId], "u1");  // only the later event has it
+  EXPECT_EQ(Describe(a), Describe(b));
+}
+
+TEST(SessionTest, CloseReasonFromTheClosingEvent) {
+  Event closed = Ev("play_closed", Phase::kClosed, kT0 + 5000);
+  closed.reason = R"({"code":"timeout"})";
+  SessionRow r = Merge({Ev("play_opened", Phase::kOpened, kT0), closed});
+  EXPECT_EQ(r.close_reason, R"({"code":"timeout"})");
+  EXPECT_FALSE(r.denied);
+}
+
+TEST(SessionTest, DeniedIsTerminal) {
+  Event denied = Ev("play_denied", Phase::kDenied, kT0 + 20);
+  denied.reason = "forbidden";
+  SessionRow r = Merge({Ev("play_opened", Phase::kOpened, kT0), denied});
+  EXPECT_EQ(r.state, "finished");
+  EXPECT_TRUE(r.denied);
+  EXPECT_EQ(r.closed_at, kT0 + 20);
+  EXPECT_EQ(r.close_reason, "forbidden");
+}
+
+TEST(SessionTest, SyntheticCloseAndARealCloseLaterWins) {
+  Session s("s1");
+  s.Apply(Ev("play_started", Phase::kStarted, kT0), 1);
+  s.Apply(Ev("play_updated", Phase::kUpdated, kT0 + 30000), 1);
+  s.CloseSynthetic(SyntheticClose::kSinkTimeout);
+  SessionRow r = s.Row();
+  EXPECT_EQ(r.state, "finished");
+  EXPECT_EQ(r.close_reason, "sink_timeout");
+  EXPECT_EQ(r.closed_at, kT0 + 30000);
+
+  Event closed = Ev("play_closed", Phase::kClosed, kT0 + 45000);
+  closed.reason = "normal";
+  s.Apply(closed, 2);
+  r = s.Row();
+  EXPECT_EQ(r.close_reason, "normal");
+  EXPECT_EQ(r.closed_at, kT0 + 45000);
+
+  s.CloseSynthetic(SyntheticClose::kServerRestart);  // no effect on a real close
+  EXPECT_EQ(s.Row().close_reason, "normal");
+}
+
+TEST(SessionTest, InferredKindGivesWayToStatedKind) {
+  Event inferred = Ev("source_opened", Phase::kOpened, kT0, "ingest");
+  inferred.kind_explicit = false;
+  Event stated = Ev("source_closed", Phase::kClosed, kT0 + 100, "publish");
+  EXPECT_EQ(Merge({inferred, stated}).kind, "publish");
+  EXPECT_EQ(Merge({stated, inferred}).kind, "publish");
+}
+
+TEST(SessionPropertyTest, AnyOrderGivesTheSameRow) {
+  for (uint32_t seed = 1; seed <= 300; ++seed) {
+    std::mt19937 rng(seed);
+    std::vector<Event> ev = test::Lifecycle(rng, "s1");
+    const std::string want = Describe(Merge(ev));
+    for (int round = 0; round < 20; ++round) {
+      std::shuffle(ev.begin(), ev.end(), rng);
+      ASSERT_EQ(Describe(Merge(ev)), want) << "seed " << seed << " round " << round;
+    }
+  }
+}
+
+TEST(SessionPropertyTest, SaveAndReloadBetweenEventsChangesNothing) {
+  for (uint32_t seed = 1; seed <= 300; ++seed) {
+    std::mt19937 rng(seed);
+    std::vector<Event> ev = test::Lifecycle(rng, "s1");
+    std::shuffle(ev.begin(), ev.end(), rng);
+    const std::string want = Describe(Merge(ev));
+    // Reload from the stored row after every event, as separate commits would.
+    Session s("s1");
+    for (const Event& e : ev) {
+      s.Apply(e, 1);
+      Result<Session> back = Session::FromStored(s.Row(), s.MergeState());
+      ASSERT_TRUE(back.ok()) << back.status().ToString();
+      s = std::move(back.value());
+    }
+    ASSERT_EQ(Describe(s.Row()), want) << "seed " << seed;
+  }
+}
+
+TEST(SessionTest, CorruptMergeStateIsAnError) {
+  SessionRow row;
+  row.id = "s1";
+  EXPECT_FALSE(Session::FromStored(row, "garbage").ok());
+  EXPECT_FALSE(Session::FromStored(row, "2 0 0").ok());
+}
+
+}  // namespace
+}  // namespace sink
