@@ -287,7 +287,7 @@ void Classify(Event* e, const std::optional<std::string>& type) {
     } else {
       const bool publish_url = e->url && e->url->rfind("publish://", 0) == 0;
       e->kind = publish_url ? "publish" : "ingest";
-      e->kind_explicit = publish_url;
+      e->kind_explicit = false;  // inferred: a stated "type" elsewhere wins
     }
   } else {
     e->phase = Phase::kNone;

@@ -113,6 +113,14 @@ void Session::CloseSynthetic(SyntheticClose why) {
   synthetic_ = why;
 }
 
+bool Session::ApplyServerRestart(std::optional<int64_t> restart_at) {
+  if (closed_ || synthetic_ == SyntheticClose::kSinkTimeout) return false;
+  const bool was = synthetic_ == SyntheticClose::kServerRestart;
+  const bool now = restart_at && last_event_at_ && *last_event_at_ < *restart_at;
+  synthetic_ = now ? SyntheticClose::kServerRestart : SyntheticClose::kNone;
+  return now && !was;
+}
+
 SessionRow Session::Row() const {
   SessionRow r;
   r.id = id_;

@@ -95,6 +95,11 @@ class Session {
   // Finishes the session on the sink's authority. No effect once a real
   // closed/denied event was seen or the session is already finished.
   void CloseSynthetic(SyntheticClose why);
+  // Applies the server-restart rule for a server that last restarted at
+  // `restart_at`: finished if the session's last event is earlier, open again
+  // otherwise (so the outcome does not depend on arrival order). Returns true
+  // when this call finished the session. No effect on real or timeout closes.
+  bool ApplyServerRestart(std::optional<int64_t> restart_at);
 
   bool Finished() const { return closed_ || synthetic_ != SyntheticClose::kNone; }
   const std::string& id() const { return id_; }

@@ -253,13 +253,10 @@ class Writer::Impl {
     // A session of a server that restarted after its last event cannot still
     // be open: finish it, whatever order its events and the restart came in.
     for (auto& [id, sess] : sessions_) {
-      if (sess.Finished() || !sess.server() || !sess.last_event_at()) continue;
+      if (!sess.server()) continue;
       Result<std::optional<int64_t>> restart = RestartAt(*sess.server());
       if (!restart.ok()) return restart.status();
-      if (restart.value() && *sess.last_event_at() < *restart.value()) {
-        sess.CloseSynthetic(SyntheticClose::kServerRestart);
-        ++stats->sessions_server_restart;
-      }
+      if (sess.ApplyServerRestart(restart.value())) ++stats->sessions_server_restart;
     }
     for (auto& [id, sess] : sessions_) SINK_RETURN_IF_ERROR(Save(sess));
     const int64_t n = static_cast<int64_t>(sessions_.size());
