@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -82,9 +83,76 @@ const std::unordered_map<std::string_view, Field>& FieldTable() {
   return kTable;
 }
 
+// Nesting accepted inside one item. Events are flat; the bound keeps the
+// validating walk's recursion (and simdjson's own depth limit) far away.
+constexpr int kMaxDepth = 1000;
+
+std::string_view TrimRight(std::string_view s) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// The JSON number grammar (RFC 8259 §6). simdjson refuses to convert some
+// valid numbers (1e400, 30-digit integers); they are still valid JSON.
+bool IsJsonNumber(std::string_view s) {
+  size_t i = 0;
+  auto digits = [&] {
+    const size_t from = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    return i > from;
+  };
+  if (i < s.size() && s[i] == '-') ++i;
+  if (i < s.size() && s[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (!digits()) return false;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == s.size();
+}
+
+// Number text → an exact int64 when it is one, else a finite double.
+// Leaves both absent when the text is not a number or does not fit.
+void NumberFromText(std::string_view s, std::optional<double>* out,
+                    std::optional<int64_t>* as_int) {
+  const char* end = s.data() + s.size();
+  int64_t i = 0;
+  auto [pi, ei] = std::from_chars(s.data(), end, i);
+  if (!s.empty() && ei == std::errc() && pi == end) {
+    *as_int = i;
+    *out = static_cast<double>(i);
+    return;
+  }
+  double d = 0;
+  auto [pd, ed] = std::from_chars(s.data(), end, d);
+  if (s.empty() || pd != end) return;
+  if (ed == std::errc::result_out_of_range) {
+    // Overflow (1e400) stays absent; underflow (1e-400) is zero.
+    d = std::strtod(std::string(s).c_str(), nullptr);
+    if (std::isfinite(d)) *out = d;
+  } else if (ed == std::errc() && std::isfinite(d)) {
+    *out = d;
+  }
+}
+
+// The text of a scalar token (number, true, false), without trailing blanks.
+std::string_view Token(od::value& v) { return TrimRight(v.raw_json_token()); }
+
 // Walks a value completely so that every token is checked (On-Demand skips
-// what it is not asked for). Nesting depth is bounded by the parser.
-error_code Validate(od::value v) {
+// what it is not asked for).
+error_code Validate(od::value v, int depth) {
+  if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
   od::json_type t;
   error_code err = v.type().get(t);
   if (err) return err;
@@ -96,7 +164,7 @@ error_code Validate(od::value v) {
         std::string_view key;
         od::value fv;
         if ((err = field.unescaped_key().get(key)) || (err = field.value().get(fv))) return err;
-        if ((err = Validate(fv))) return err;
+        if ((err = Validate(fv, depth + 1))) return err;
       }
       return SUCCESS;
     }
@@ -105,8 +173,7 @@ error_code Validate(od::value v) {
       if ((err = v.get_array().get(a))) return err;
       for (auto elem : a) {
         od::value e;
-        if ((err = elem.get(e))) return err;
-        if ((err = Validate(e))) return err;
+        if ((err = elem.get(e)) || (err = Validate(e, depth + 1))) return err;
       }
       return SUCCESS;
     }
@@ -114,18 +181,8 @@ error_code Validate(od::value v) {
       std::string_view s;
       return v.get_string().get(s);
     }
-    case od::json_type::number: {
-      od::number_type nt;
-      if ((err = v.get_number_type().get(nt))) return err;
-      if (nt == od::number_type::floating_point_number) {
-        double d;
-        return v.get_double().get(d);
-      }
-      // Integers too large for 64 bits are valid JSON; accept them.
-      od::number n;
-      err = v.get_number().get(n);
-      return err == simdjson::NUMBER_OUT_OF_RANGE ? SUCCESS : err;
-    }
+    case od::json_type::number:
+      return IsJsonNumber(Token(v)) ? SUCCESS : simdjson::NUMBER_ERROR;
     case od::json_type::boolean: {
       bool b;
       return v.get_bool().get(b);
@@ -140,37 +197,25 @@ error_code Validate(od::value v) {
   return simdjson::INCORRECT_TYPE;
 }
 
-// Reads a number (or a numeric string) as a double. Other types: absent.
+// Reads a number or a numeric string. Numbers that do not fit, and other
+// types: absent.
 error_code ReadNumber(od::value v, std::optional<double>* out, std::optional<int64_t>* as_int) {
   od::json_type t;
   error_code err = v.type().get(t);
   if (err) return err;
   if (t == od::json_type::number) {
-    od::number_type nt;
-    if ((err = v.get_number_type().get(nt))) return err;
-    if (nt == od::number_type::signed_integer) {
-      int64_t i;
-      if ((err = v.get_int64().get(i))) return err;
-      *as_int = i;
-      *out = static_cast<double>(i);
-      return SUCCESS;
-    }
-    double d;
-    err = v.get_double().get(d);
-    if (err == simdjson::NUMBER_OUT_OF_RANGE) return SUCCESS;  // absent
-    if (err) return err;
-    *out = d;
+    const std::string_view tok = Token(v);
+    if (!IsJsonNumber(tok)) return simdjson::NUMBER_ERROR;
+    NumberFromText(tok, out, as_int);
     return SUCCESS;
   }
   if (t == od::json_type::string) {
     std::string_view s;
     if ((err = v.get_string().get(s))) return err;
-    double d = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-    if (ec == std::errc() && p == s.data() + s.size() && !s.empty()) *out = d;
+    NumberFromText(s, out, as_int);
     return SUCCESS;
   }
-  return Validate(v);
+  return Validate(v, 1);
 }
 
 error_code ReadInt(od::value v, std::optional<int64_t>* out) {
@@ -180,7 +225,7 @@ error_code ReadInt(od::value v, std::optional<int64_t>* out) {
   if (err) return err;
   if (i) {
     *out = i;
-  } else if (d && std::isfinite(*d) && std::fabs(*d) < 9.0e18) {
+  } else if (d && std::fabs(*d) < 9.0e18) {
     *out = static_cast<int64_t>(std::llround(*d));
   }
   return SUCCESS;
@@ -221,24 +266,12 @@ error_code ReadText(od::value v, std::optional<std::string>* out) {
     return SUCCESS;
   }
   if (t == od::json_type::number) {
-    std::string_view tok = v.raw_json_token();
-    while (!tok.empty() &&
-           (tok.back() == ' ' || tok.back() == '\t' || tok.back() == '\n' || tok.back() == '\r')) {
-      tok.remove_suffix(1);
-    }
-    if ((err = Validate(v))) return err;
+    const std::string_view tok = Token(v);
+    if (!IsJsonNumber(tok)) return simdjson::NUMBER_ERROR;
     *out = std::string(tok);
     return SUCCESS;
   }
-  return Validate(v);
-}
-
-std::string_view TrimRight(std::string_view s) {
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
+  return Validate(v, 1);
 }
 
 // "reason": a string is kept as is; any other value as compact JSON text.
@@ -252,9 +285,15 @@ error_code ReadReason(od::document& doc, od::value v, std::optional<std::string>
     *out = std::string(s);
     return SUCCESS;
   }
-  if (t == od::json_type::null) return Validate(v);
+  if (t == od::json_type::null) return Validate(v, 1);
+  if (t == od::json_type::number || t == od::json_type::boolean) {
+    const std::string_view tok = Token(v);
+    if ((err = Validate(v, 1))) return err;
+    *out = std::string(tok);
+    return SUCCESS;
+  }
   const char* start = v.raw_json_token().data();
-  if ((err = Validate(v))) return err;
+  if ((err = Validate(v, 1))) return err;
   const char* end = nullptr;
   if ((err = doc.current_location().get(end))) return err;  // "}" or "," follows
   std::string_view raw = TrimRight(std::string_view(start, static_cast<size_t>(end - start)));
@@ -350,7 +389,7 @@ Status ParseItem(std::string_view item, size_t capacity, Event* event, std::stri
         if ((err = doc.get_array().get(a))) return Status::Invalid(Describe(err));
         for (auto elem : a) {
           od::value v;
-          if ((err = elem.get(v)) || (err = Validate(v))) return Status::Invalid(Describe(err));
+          if ((err = elem.get(v)) || (err = Validate(v, 1))) return Status::Invalid(Describe(err));
         }
         *reject_reason = "event must be a JSON object, got an array";
         break;
@@ -362,11 +401,11 @@ Status ParseItem(std::string_view item, size_t capacity, Event* event, std::stri
         break;
       }
       case od::json_type::number: {
-        double d;
-        err = doc.get_double().get(d);
-        if (err && err != simdjson::NUMBER_OUT_OF_RANGE) return Status::Invalid(Describe(err));
+        // The item is exactly one number ("42 43" is not).
+        if (!IsJsonNumber(TrimRight(item)))
+          return Status::Invalid(Describe(simdjson::NUMBER_ERROR));
         *reject_reason = "event must be a JSON object, got a number";
-        break;
+        return Status::Ok();
       }
       case od::json_type::boolean: {
         bool b;
@@ -402,7 +441,7 @@ Status ParseItem(std::string_view item, size_t capacity, Event* event, std::stri
     }
     auto it = table.find(key);
     if (it == table.end()) {
-      err = Validate(v);
+      err = Validate(v, 1);
     } else {
       switch (it->second) {
         case Field::kEvent: {
@@ -417,7 +456,7 @@ Status ParseItem(std::string_view item, size_t capacity, Event* event, std::stri
           } else {
             name.reset();
             name_wrong_type = true;
-            err = Validate(v);
+            err = Validate(v, 1);
           }
           break;
         }
@@ -517,8 +556,9 @@ Status ParseItem(std::string_view item, size_t capacity, Event* event, std::stri
     return Status::Ok();
   }
   e.name = std::move(*name);
-  if (!e.id && session_id) e.id = std::move(session_id);
   if (e.id && e.id->empty()) e.id.reset();
+  if (session_id && session_id->empty()) session_id.reset();
+  if (!e.id) e.id = std::move(session_id);
   Classify(&e, type);
   e.body = std::string(item);
   return Status::Ok();
@@ -580,7 +620,10 @@ Result<ParsedBody> ParseBody(simdjson::padded_string_view body) {
   error_code err;
   const char first = body[start];
   if (first == '[') {
-    if ((err = parser.iterate(body).get(doc))) return Status::Invalid(Describe(err));
+    if ((err = parser.iterate(body.data() + start, body.size() - start, body.capacity() - start)
+                   .get(doc))) {
+      return Status::Invalid(Describe(err));
+    }
     od::array arr;
     if ((err = doc.get_array().get(arr))) return Status::Invalid(Describe(err));
     for (auto elem_result : arr) {
@@ -600,7 +643,7 @@ Result<ParsedBody> ParseBody(simdjson::padded_string_view body) {
       } else {
         item = TrimRight(v.raw_json_token());
         // Scalars are checked by ParseItem; step past this one here.
-        err = Validate(v);
+        err = Validate(v, 1);
       }
       if (err) {
         return Status::Invalid("invalid JSON in item " + std::to_string(c.index) + ": " +
@@ -620,9 +663,20 @@ Result<ParsedBody> ParseBody(simdjson::padded_string_view body) {
         "body must be a JSON array of events, a JSON object or NDJSON (one object per line)");
   }
 
-  // One object, or NDJSON: one object per line.
-  std::string_view text(body.data(), body.size());
-  size_t pos = start;
+  // NDJSON (one object per line) when the first line holds a whole value;
+  // otherwise one object, possibly pretty-printed over several lines.
+  std::string_view text(body.data() + start, body.size() - start);
+  const size_t first_eol = text.find('\n');
+  if (first_eol != std::string_view::npos) {
+    std::string_view line = TrimRight(text.substr(0, first_eol));
+    Event probe;
+    std::string reason;
+    if (!ParseItem(line, capacity_of(line), &probe, &reason).ok()) {
+      SINK_RETURN_IF_ERROR(c.Add(TrimRight(text), capacity_of(text)));
+      return std::move(c.out);
+    }
+  }
+  size_t pos = 0;
   while (pos < text.size()) {
     size_t eol = text.find('\n', pos);
     if (eol == std::string_view::npos) eol = text.size();
@@ -630,35 +684,7 @@ Result<ParsedBody> ParseBody(simdjson::padded_string_view body) {
     pos = eol + 1;
     while (!line.empty() && IsSpace(line.front())) line.remove_prefix(1);
     line = TrimRight(line);
-    if (line.empty()) continue;
-    if (c.index == 0 && line.front() == '{') {
-      // The first item may be a whole (pretty-printed) object spanning lines.
-      std::string_view rest(line.data(),
-                            static_cast<size_t>(text.data() + text.size() - line.data()));
-      if ((err = parser.iterate(rest, capacity_of(rest)).get(doc))) {
-        return Status::Invalid("invalid JSON in item 0: " + Describe(err));
-      }
-      od::object o;
-      std::string_view item;
-      if ((err = doc.get_object().get(o)) || (err = o.raw_json().get(item))) {
-        return Status::Invalid("invalid JSON in item 0: " + Describe(err));
-      }
-      item = TrimRight(item);
-      SINK_RETURN_IF_ERROR(c.Add(item, capacity_of(item)));
-      const size_t after = static_cast<size_t>(item.data() + item.size() - text.data());
-      size_t next = after;
-      while (next < text.size() &&
-             (text[next] == ' ' || text[next] == '\t' || text[next] == '\r')) {
-        ++next;
-      }
-      if (next < text.size() && text[next] != '\n') {
-        return Status::Invalid(
-            "unexpected content after item 0 (NDJSON needs one object per line)");
-      }
-      pos = next + 1;
-      continue;
-    }
-    SINK_RETURN_IF_ERROR(c.Add(line, capacity_of(line)));
+    if (!line.empty()) SINK_RETURN_IF_ERROR(c.Add(line, capacity_of(line)));
   }
   return std::move(c.out);
 }

@@ -34,7 +34,9 @@ std::optional<int64_t> NormalizeTimestamp(double v) {
   if (!std::isfinite(v) || v <= 0) return std::nullopt;
   const double ms = v < kSecondsBelow ? v * 1000.0 : v;
   if (ms >= 9.0e18) return std::nullopt;
-  return static_cast<int64_t>(std::llround(ms));
+  const int64_t r = static_cast<int64_t>(std::llround(ms));
+  if (r <= 0) return std::nullopt;  // rounds to the epoch itself: not a real time
+  return r;
 }
 
 std::optional<int64_t> NormalizeTimestamp(int64_t v) {
@@ -49,7 +51,9 @@ std::optional<int64_t> ParseIso8601(std::string_view s) {
       s[7] != '-' || !Digits(s, 8, 2, &d)) {
     return std::nullopt;
   }
-  if (mo < 1 || mo > 12 || d < 1 || d > 31) return std::nullopt;
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] + (mo == 2 && leap)) return std::nullopt;
   size_t pos = 10;
   int64_t frac_ms = 0;
   if (pos < s.size() && (s[pos] == 'T' || s[pos] == 't' || s[pos] == ' ')) {
@@ -62,15 +66,17 @@ std::optional<int64_t> ParseIso8601(std::string_view s) {
       if (!Digits(s, pos + 1, 2, &sec)) return std::nullopt;
       pos += 3;
       if (pos < s.size() && (s[pos] == '.' || s[pos] == ',')) {
+        // Up to nanoseconds, rounded to the nearest millisecond.
         ++pos;
-        int scale = 100;
-        size_t start = pos;
+        int64_t ns = 0, scale = 100000000;
+        const size_t start = pos;
         while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-          frac_ms += (s[pos] - '0') * scale;
+          ns += (s[pos] - '0') * scale;
           scale /= 10;
           ++pos;
         }
         if (pos == start) return std::nullopt;
+        frac_ms = (ns + 500000) / 1000000;
       }
     }
     if (h > 23 || mi > 59 || sec > 60) return std::nullopt;
@@ -102,10 +108,18 @@ std::optional<int64_t> ParseTimestampText(std::string_view s) {
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
   while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
   if (s.empty()) return std::nullopt;
-  if (s.size() >= 10 && s[4] == '-') return ParseIso8601(s);
+  if (s.size() >= 10 && s[4] == '-') {
+    std::optional<int64_t> ms = ParseIso8601(s);
+    if (ms && *ms <= 0) return std::nullopt;  // the epoch or before: not a real time
+    return ms;
+  }
+  const char* end = s.data() + s.size();
+  int64_t i = 0;
+  auto [pi, ei] = std::from_chars(s.data(), end, i);
+  if (ei == std::errc() && pi == end) return NormalizeTimestamp(i);
   double v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  auto [p, ec] = std::from_chars(s.data(), end, v);
+  if (ec != std::errc() || p != end) return std::nullopt;
   return NormalizeTimestamp(v);
 }
 
