@@ -113,6 +113,49 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
   cmd->add_option("--log-level", cfg->log_level, "trace, debug, info, warn, error or off.")
       ->envname("SESSIONSINK_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
+  cmd->add_option("--kafka-brokers", cfg->kafka_brokers,
+                  "Kafka bootstrap servers (host:port,...). Empty: no fan-out, events stay in "
+                  "SQLite only.")
+      ->envname("SESSIONSINK_KAFKA_BROKERS")
+      ->group("Kafka fan-out");
+  cmd->add_option("--kafka-topic-events", cfg->kafka_topic_events,
+                  "Topic for every accepted event (value = the JSON as received, key = session "
+                  "id, headers seq/kind/phase/server).")
+      ->envname("SESSIONSINK_KAFKA_TOPIC_EVENTS")
+      ->group("Kafka fan-out");
+  cmd->add_option("--kafka-topic-sessions", cfg->kafka_topic_sessions,
+                  "Topic for the session row after each change (key = session id; make it "
+                  "compacted).")
+      ->envname("SESSIONSINK_KAFKA_TOPIC_SESSIONS")
+      ->group("Kafka fan-out");
+  cmd->add_option("--kafka-option", cfg->kafka_options,
+                  "librdkafka property as key=value, repeatable (e.g. security.protocol=SASL_SSL, "
+                  "sasl.mechanisms=PLAIN); applied after the sink's defaults. In the environment, "
+                  "separate several with ';'.")
+      ->envname("SESSIONSINK_KAFKA_OPTIONS")
+      ->delimiter(';')
+      ->group("Kafka fan-out");
+  cmd->add_option("--kafka-flush-timeout", cfg->kafka_flush_timeout_ms,
+                  "On shutdown, how long to wait for Kafka deliveries in flight; what is not "
+                  "delivered by then is sent after the next start.")
+      ->envname("SESSIONSINK_KAFKA_FLUSH_TIMEOUT")
+      ->transform(Duration())
+      ->default_str("10s")
+      ->group("Kafka fan-out");
+}
+
+bool ParseKafkaOptions(const std::vector<std::string>& in,
+                       std::vector<std::pair<std::string, std::string>>* out, std::string* error) {
+  for (const std::string& kv : in) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      *error = "--kafka-option expects key=value, got '" + kv + "'";
+      return false;
+    }
+    out->emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  return true;
 }
 
 }  // namespace sink

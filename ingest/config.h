@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -27,7 +29,19 @@ struct ServeConfig {
   // How long a request waits for its commit before it is answered 503.
   int64_t request_timeout_ms = 30000;
   std::string log_level = "info";
+
+  // Kafka fan-out; off when kafka_brokers is empty.
+  std::string kafka_brokers;
+  std::string kafka_topic_events = "sessionsink.events";
+  std::string kafka_topic_sessions = "sessionsink.sessions";
+  std::vector<std::string> kafka_options;  // "key=value", passed to librdkafka
+  // On shutdown, how long to wait for deliveries in flight.
+  int64_t kafka_flush_timeout_ms = 10000;
 };
+
+// Splits the --kafka-option values into (key, value). False on a malformed one.
+bool ParseKafkaOptions(const std::vector<std::string>& in,
+                       std::vector<std::pair<std::string, std::string>>* out, std::string* error);
 
 // Registers the `serve` options on `cmd`, writing into `cfg`.
 void AddServeOptions(CLI::App* cmd, ServeConfig* cfg);

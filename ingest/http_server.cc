@@ -102,9 +102,11 @@ void CloseAfter(httplib::Response& res) { res.set_header("Connection", "close");
 
 }  // namespace
 
-HttpServer::HttpServer(const ServeConfig& cfg, Writer* writer, const Clock* clock)
+HttpServer::HttpServer(const ServeConfig& cfg, Writer* writer, const Relay* relay,
+                       const Clock* clock)
     : cfg_(cfg),
       writer_(writer),
+      relay_(relay),
       clock_(clock),
       svr_(std::make_unique<httplib::Server>()),
       counters_(std::make_unique<HttpCounters>()) {}
@@ -267,13 +269,27 @@ void HttpServer::Routes() {
     res.set_content("{\"status\":\"ok\"}\n", kJson);
   });
   s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    // Readiness is about taking events; a Kafka outage only grows the backlog.
+    std::string status = "ready";
     if (draining_) {
-      SetError(res, 503, "draining");
+      status = "draining";
     } else if (!writer_->Healthy()) {
-      SetError(res, 503, "the last database commit failed");
-    } else {
-      res.set_content("{\"status\":\"ready\"}\n", kJson);
+      status = "the last database commit failed";
     }
+    std::string body = "{\"status\":";
+    AppendJsonString(&body, status);
+    if (relay_ != nullptr) {
+      const RelayStats r = relay_->Stats();
+      body += ",\"kafka\":{\"backlog_events\":" + std::to_string(r.backlog_events) +
+              ",\"oldest_undelivered_age_ms\":" + std::to_string(r.oldest_undelivered_age_ms) +
+              ",\"last_error\":";
+      AppendJsonString(&body, r.last_error);
+      body += "}";
+    }
+    body += "}\n";
+    res.status = status == "ready" ? 200 : 503;
+    res.set_content(body, kJson);
+    if (res.status == 503) res.set_header("Retry-After", kRetryAfterSeconds);
   });
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     const WriterStats w = writer_->Stats();
@@ -327,6 +343,27 @@ void HttpServer::Routes() {
     line("sessionsink_queue_refusals_total", "Requests refused because the queue was full.",
          "counter", w.queue_refusals);
     line("sessionsink_pending_events", "Events queued for the writer.", "gauge", w.pending_events);
+    if (relay_ != nullptr) {
+      const RelayStats r = relay_->Stats();
+      line("sessionsink_kafka_backlog_events", "Committed events not yet delivered to Kafka.",
+           "gauge", static_cast<uint64_t>(r.backlog_events));
+      line("sessionsink_kafka_oldest_undelivered_age_ms",
+           "Age of the oldest event not yet delivered to Kafka (0 when caught up).", "gauge",
+           static_cast<uint64_t>(r.oldest_undelivered_age_ms));
+      line("sessionsink_kafka_events_delivered_total", "Event messages acknowledged by Kafka.",
+           "counter", r.events_delivered);
+      line("sessionsink_kafka_sessions_delivered_total", "Session messages acknowledged by Kafka.",
+           "counter", r.sessions_delivered);
+      line("sessionsink_kafka_delivery_errors_total",
+           "Failed delivery reports (each is produced again from SQLite).", "counter",
+           r.delivery_errors);
+      line("sessionsink_kafka_chunk_retries_total", "Relay chunks produced again after a failure.",
+           "counter", r.chunk_retries);
+      line("sessionsink_kafka_dead_letters_total",
+           "Messages Kafka refused for good (see kafka_dead_letters).", "counter", r.dead_letters);
+      line("sessionsink_kafka_events_cursor", "Highest events.seq delivered.", "gauge",
+           static_cast<uint64_t>(r.events_cursor));
+    }
     res.set_content(m, "text/plain; version=0.0.4");
   });
 

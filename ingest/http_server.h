@@ -4,7 +4,8 @@
 //                   after COMMIT; 400 unreadable (kept in `rejected`), 401, 413, 415,
 //                   503 + Retry-After when the writer cannot take or commit it.
 //   GET  /healthz   200 while the process runs.
-//   GET  /readyz    200 when the database is writable and we are not draining.
+//   GET  /readyz    200 when the database is writable and we are not draining;
+//                   the body also reports the Kafka backlog.
 //   GET  /metrics   Prometheus text.
 //
 // The server binds at Start() (so port 0 resolves immediately) and serves on
@@ -17,6 +18,7 @@
 #include <string>
 #include <thread>
 
+#include "fanout/kafka_relay.h"
 #include "ingest/config.h"
 #include "store/status.h"
 #include "store/writer.h"
@@ -31,7 +33,8 @@ struct HttpCounters;
 
 class HttpServer {
  public:
-  HttpServer(const ServeConfig& cfg, Writer* writer, const Clock* clock);
+  // `relay` may be null (no Kafka fan-out); it is only read for /metrics and /readyz.
+  HttpServer(const ServeConfig& cfg, Writer* writer, const Relay* relay, const Clock* clock);
   ~HttpServer();
 
   // Binds and starts serving. Fails when the address cannot be bound.
@@ -46,6 +49,7 @@ class HttpServer {
 
   const ServeConfig cfg_;
   Writer* writer_;
+  const Relay* relay_;
   const Clock* clock_;
   std::unique_ptr<httplib::Server> svr_;
   std::unique_ptr<HttpCounters> counters_;

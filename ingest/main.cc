@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <string>
 
+#include "fanout/dev_kafka.h"
+#include "fanout/kafka_relay.h"
 #include "ingest/config.h"
 #include "ingest/http_server.h"
 #include "store/clock.h"
@@ -64,7 +66,33 @@ int Serve(const sink::ServeConfig& cfg) {
     return 1;
   }
 
-  sink::HttpServer http(cfg, writer.value().get(), &clock);
+  std::unique_ptr<sink::Relay> relay;
+  if (cfg.kafka_brokers.empty()) {
+    spdlog::info("Kafka fan-out is off (--kafka-brokers not set): events are kept in SQLite only");
+  } else {
+    sink::RelayOptions ro;
+    ro.db_path = cfg.db_path;
+    ro.brokers = cfg.kafka_brokers;
+    ro.events_topic = cfg.kafka_topic_events;
+    ro.sessions_topic = cfg.kafka_topic_sessions;
+    std::string err;
+    if (!sink::ParseKafkaOptions(cfg.kafka_options, &ro.kafka_options, &err)) {
+      spdlog::critical("{}", err);
+      return 1;
+    }
+    auto started = sink::Relay::Start(ro, writer.value().get(), &clock);
+    if (!started.ok()) {
+      spdlog::critical("{}", started.status().message());
+      return 1;
+    }
+    relay = std::move(started.value());
+    sink::Relay* r = relay.get();
+    writer.value()->SetCommitListener([r] { r->Wake(); });
+    spdlog::info("Kafka fan-out on: brokers {}, topics {} and {}", cfg.kafka_brokers,
+                 cfg.kafka_topic_events, cfg.kafka_topic_sessions);
+  }
+
+  sink::HttpServer http(cfg, writer.value().get(), relay.get(), &clock);
   if (sink::Status st = http.Start(); !st.ok()) {
     spdlog::critical("{}", st.message());
     return 1;
@@ -80,6 +108,13 @@ int Serve(const sink::ServeConfig& cfg) {
   sigwait(&sigs, &sig);
   spdlog::info("received {}, draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   http.Stop();
+  if (relay) {
+    writer.value()->SetCommitListener({});
+    relay->Stop(cfg.kafka_flush_timeout_ms);
+    const sink::RelayStats rs = relay->Stats();
+    spdlog::info("kafka: delivered up to seq {} ({} events behind)", rs.events_cursor,
+                 rs.backlog_events);
+  }
   writer.value()->Stop();
   const sink::WriterStats s = writer.value()->Stats();
   spdlog::info("stopped: {} events accepted, {} duplicates, {} rejected, {} commits",
@@ -107,7 +142,24 @@ int main(int argc, char** argv) {
       "set with the environment variable shown.");
   sink::AddServeOptions(serve, &cfg);
 
+  int mock_brokers = 3, mock_partitions = 3;
+  std::vector<std::string> mock_topics = {"sessionsink.events", "sessionsink.sessions"};
+  CLI::App* dev_kafka = app.add_subcommand(
+      "dev-kafka",
+      "Run a loopback Kafka (librdkafka's mock cluster) to try the fan-out without a cluster. "
+      "Prints the bootstrap servers on the first line; Ctrl-C stops it. Data lives in memory "
+      "and only the last ~5 MiB per partition is kept.");
+  dev_kafka->add_option("--brokers", mock_brokers, "Number of brokers.")
+      ->check(CLI::Range(1, 9))
+      ->capture_default_str();
+  dev_kafka->add_option("--partitions", mock_partitions, "Partitions per topic.")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  dev_kafka->add_option("--topic", mock_topics, "Topics to create (repeatable).")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   if (serve->parsed()) return Serve(cfg);
+  if (dev_kafka->parsed()) return sink::RunDevKafka(mock_brokers, mock_partitions, mock_topics);
   return 2;
 }

@@ -71,14 +71,14 @@ bool SameOpt(const std::optional<int64_t>& a, const Stmt& s, int col) {
 }
 
 // The sessions table columns, in the order Load() reads and Save() binds them.
-constexpr std::array<std::string_view, 31> kSessionCols = {
+constexpr std::array<std::string_view, 32> kSessionCols = {
     "id",           "kind",          "state",         "server",         "media",
     "source_id",    "parent_id",     "user_id",       "token",          "ip",
     "proto",        "country",       "user_agent",    "referer",        "url",
     "opened_at",    "authorized_at", "started_at",    "updated_at",     "closed_at",
     "bytes",        "duration_ms",   "stall_count",   "stalled_ms",     "denied",
     "close_reason", "event_count",   "last_event_at", "first_event_at", "seen_at",
-    "merge_state",
+    "merge_state",  "change_seq",
 };
 
 struct ServerDelta {
@@ -125,13 +125,20 @@ class Writer::Impl {
     }
     SINK_RETURN_IF_ERROR(Migrate(d));
     SINK_RETURN_IF_ERROR(impl->PrepareAll());
+    Result<int64_t> change = d.QueryInt("SELECT coalesce(max(change_seq), 0) FROM sessions");
+    if (!change.ok()) return change.status();
+    impl->last_change_seq_ = change.value();
     return impl;
   }
 
-  Status Begin() { return db_.Exec("BEGIN IMMEDIATE"); }
+  Status Begin() {
+    committed_change_seq_ = last_change_seq_;
+    return db_.Exec("BEGIN IMMEDIATE");
+  }
   Status Commit() { return db_.Exec("COMMIT"); }
   void Rollback() {
     if (!sqlite3_get_autocommit(db_.get())) db_.Exec("ROLLBACK");
+    last_change_seq_ = committed_change_seq_;
     sessions_.clear();
     servers_.clear();
     restart_cache_.clear();
@@ -206,6 +213,26 @@ class Writer::Impl {
       ServerDelta& sd = servers_[r.server.value_or("")];
       ++sd.rejected;
       sd.last_seen_at = std::max(sd.last_seen_at, b.received_at);
+    }
+    for (const auto& [name, seq] : b.cursors) {
+      Stmt& s = save_cursor_;
+      s.Bind(1, std::string_view(name));
+      s.Bind(2, seq);
+      s.Bind(3, b.received_at);
+      Status st = s.Run();
+      s.Reset();
+      SINK_RETURN_IF_ERROR(st);
+    }
+    for (const KafkaDeadLetter& d : b.kafka_dead_letters) {
+      Stmt& s = insert_kafka_dead_;
+      s.Bind(1, std::string_view(d.topic));
+      s.Bind(2, d.seq);
+      s.Bind(3, d.key);
+      s.Bind(4, std::string_view(d.reason));
+      s.Bind(5, b.received_at);
+      Status st = s.Run();
+      s.Reset();
+      SINK_RETURN_IF_ERROR(st);
     }
     return Status::Ok();
   }
@@ -361,6 +388,14 @@ class Writer::Impl {
         "restart_at = max(coalesce(restart_at, excluded.restart_at), "
         "coalesce(excluded.restart_at, restart_at))"));
     SINK_RETURN_IF_ERROR(prep(&restart_at_, "SELECT restart_at FROM servers WHERE server = ?1"));
+    SINK_RETURN_IF_ERROR(
+        prep(&save_cursor_,
+             "INSERT INTO relay_cursors(name, seq, updated_at) VALUES (?1, ?2, ?3) "
+             "ON CONFLICT(name) DO UPDATE SET seq = max(seq, excluded.seq), "
+             "updated_at = excluded.updated_at"));
+    SINK_RETURN_IF_ERROR(prep(&insert_kafka_dead_,
+                              "INSERT INTO kafka_dead_letters(topic, seq, key, reason, failed_at) "
+                              "VALUES (?1, ?2, ?3, ?4, ?5)"));
     SINK_RETURN_IF_ERROR(prep(&open_before_restart_,
                               "SELECT id FROM sessions WHERE server = ?1 AND state <> 'finished' "
                               "AND last_event_at < ?2"));
@@ -455,6 +490,7 @@ class Writer::Impl {
     s.Bind(29, r.first_event_at);
     s.Bind(30, r.seen_at);
     s.Bind(31, std::string_view(sess.MergeState()));
+    s.Bind(32, ++last_change_seq_);
     Status st = s.Run();
     s.Reset();
     return st;
@@ -480,6 +516,9 @@ class Writer::Impl {
  private:
   Stmt find_dup_, insert_event_, insert_reject_, load_session_, save_session_;
   Stmt upsert_server_, restart_at_, open_before_restart_, idle_sessions_;
+  Stmt save_cursor_, insert_kafka_dead_;
+  int64_t last_change_seq_ = 0;       // sessions.change_seq of the newest write
+  int64_t committed_change_seq_ = 0;  // … as of the last commit (restored on rollback)
   // Per-transaction state; cleared on commit and on rollback.
   std::map<std::string, Session> sessions_;
   std::map<std::string, ServerDelta> servers_;
@@ -530,6 +569,11 @@ WriterStats Writer::Stats() const {
   WriterStats s = stats_;
   s.pending_events = queued_events_;
   return s;
+}
+
+void Writer::SetCommitListener(std::function<void()> listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  on_commit_ = std::move(listener);
 }
 
 Status Writer::SweepNow() {
@@ -585,8 +629,10 @@ void Writer::Run() {
                           std::chrono::steady_clock::now() - t0)
                           .count();
       healthy_ = st.ok();
+      std::function<void()> listener;
       {
         std::lock_guard<std::mutex> lock(mu_);
+        if (st.ok()) listener = on_commit_;
         size_t n = 0;
         for (const Pending& p : group) n += p.batch.events.size() + p.batch.rejects.size();
         queued_events_ -= n;
@@ -605,6 +651,7 @@ void Writer::Run() {
           ++stats_.commit_failures;
         }
       }
+      if (listener) listener();
       for (size_t i = 0; i < group.size(); ++i) {
         if (st.ok()) {
           group[i].done.set_value(outcomes[i]);
@@ -617,11 +664,14 @@ void Writer::Run() {
     if (sweep) {
       next_sweep = clock_->NowMs() + options_.sweep_interval_ms;
       Result<int64_t> n = impl_->SweepIdle(clock_->NowMs() - options_.session_timeout_ms);
+      std::function<void()> listener;
       {
         std::lock_guard<std::mutex> lock(mu_);
+        if (n.ok() && n.value() > 0) listener = on_commit_;
         if (n.ok()) stats_.sessions_timed_out += static_cast<uint64_t>(n.value());
         if (explicit_sweep) sweep_done_.set_value(n.ok() ? Status::Ok() : n.status());
       }
+      if (listener) listener();
     }
   }
   // Fail anything that raced with shutdown (Submit refuses once stopping_).

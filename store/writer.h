@@ -19,9 +19,11 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,12 +55,24 @@ struct WriterOptions {
   int64_t busy_timeout_ms = 5000;
 };
 
-// One request's worth of input.
+// A message Kafka refused for good; kept in `kafka_dead_letters`.
+struct KafkaDeadLetter {
+  std::string topic;
+  std::optional<int64_t> seq;
+  std::optional<std::string> key;
+  std::string reason;
+};
+
+// One request's worth of input, or the relay's progress (cursors, dead
+// letters). Everything in a batch commits together or not at all.
 struct WriteBatch {
   int64_t received_at = 0;  // sink clock, ms
   std::string remote_addr;
   std::vector<Event> events;    // readable events, in request order
   std::vector<Reject> rejects;  // items or bodies to keep as dead letters
+  // Relay progress: cursor name → delivered up to this seq (never moves back).
+  std::vector<std::pair<std::string, int64_t>> cursors;
+  std::vector<KafkaDeadLetter> kafka_dead_letters;
 };
 
 struct WriteOutcome {
@@ -101,6 +115,9 @@ class Writer {
   bool Healthy() const { return healthy_.load(); }
   // Runs the idle sweep now (tests; the thread also runs it periodically).
   Status SweepNow();
+  // Called on the writer thread after every successful commit (the relay
+  // uses it to wake up). Set before traffic starts; pass {} to clear.
+  void SetCommitListener(std::function<void()> listener);
 
   class Impl;  // SQLite statements and the merge; lives on the writer thread.
 
@@ -126,6 +143,7 @@ class Writer {
   std::promise<Status> sweep_done_;  // guarded by mu_
   WriterStats stats_;                // guarded by mu_
 
+  std::function<void()> on_commit_;  // guarded by mu_
   std::atomic<bool> healthy_{true};
   std::thread thread_;
 };

@@ -1,0 +1,506 @@
+#include "fanout/kafka_relay.h"
+
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <future>
+
+#include "store/sqlite.h"
+
+namespace sink {
+
+namespace {
+
+constexpr const char* kEventsCursor = "events";
+constexpr const char* kSessionsCursor = "sessions";
+// How long the idle relay sleeps when no commit wakes it.
+constexpr int kIdlePollMs = 200;
+
+// The outcome of one produced message, written by the delivery callback.
+struct Delivery {
+  bool events_topic = true;
+  int64_t seq = 0;
+  std::string key;
+  bool done = false;
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+};
+
+// Errors that producing again will not fix: the message goes to
+// kafka_dead_letters instead of blocking the outbox forever.
+bool IsPermanent(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+class Relay::Impl {
+ public:
+  Impl(const RelayOptions& o, Writer* writer, const Clock* clock)
+      : o_(o), writer_(writer), clock_(clock) {}
+
+  ~Impl() { DestroyProducer(); }
+
+  Status Open() {
+    Result<Db> db = Db::Open(o_.db_path, false, /*read_only=*/true);
+    if (!db.ok()) return db.status();
+    db_ = std::move(db.value());
+    SINK_RETURN_IF_ERROR(db_.Exec("PRAGMA busy_timeout=5000"));
+    auto prep = [this](Stmt* out, const std::string& sql) -> Status {
+      Result<Stmt> s = db_.Prepare(sql);
+      if (!s.ok()) return s.status();
+      *out = std::move(s.value());
+      return Status::Ok();
+    };
+    SINK_RETURN_IF_ERROR(prep(&read_events_,
+                              "SELECT seq, server, kind, phase, session_id, body FROM events "
+                              "WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
+    SINK_RETURN_IF_ERROR(
+        prep(&read_sessions_,
+             "SELECT change_seq, id, json_object('id', id, 'kind', kind, 'state', state, "
+             "'server', server, 'media', media, 'source_id', source_id, 'parent_id', parent_id, "
+             "'user_id', user_id, 'token', token, 'ip', ip, 'proto', proto, 'country', country, "
+             "'user_agent', user_agent, 'referer', referer, 'url', url, 'opened_at', opened_at, "
+             "'authorized_at', authorized_at, 'started_at', started_at, 'updated_at', updated_at, "
+             "'closed_at', closed_at, 'bytes', bytes, 'duration_ms', duration_ms, "
+             "'stall_count', stall_count, 'stalled_ms', stalled_ms, 'denied', denied, "
+             "'close_reason', close_reason, 'event_count', event_count, "
+             "'first_event_at', first_event_at, 'last_event_at', last_event_at, "
+             "'change_seq', change_seq) FROM sessions WHERE change_seq > ?1 "
+             "ORDER BY change_seq LIMIT ?2"));
+    SINK_RETURN_IF_ERROR(prep(&cursor_, "SELECT seq FROM relay_cursors WHERE name = ?1"));
+    SINK_RETURN_IF_ERROR(prep(&max_seq_, "SELECT coalesce(max(seq), 0) FROM events"));
+    SINK_RETURN_IF_ERROR(
+        prep(&oldest_, "SELECT received_at FROM events WHERE seq > ?1 ORDER BY seq LIMIT 1"));
+    Result<int64_t> c1 = LoadCursor(kEventsCursor);
+    if (!c1.ok()) return c1.status();
+    Result<int64_t> c2 = LoadCursor(kSessionsCursor);
+    if (!c2.ok()) return c2.status();
+    events_cursor_ = c1.value();
+    sessions_cursor_ = c2.value();
+    return CreateProducer();
+  }
+
+  void Begin() {
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  void Stop(int64_t flush_timeout_ms) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+      stop_deadline_ms_ = clock_->NowMs() + flush_timeout_ms;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void Wake() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      wake_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  RelayStats Stats() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stats_;
+  }
+
+ private:
+  Result<int64_t> LoadCursor(const char* name) {
+    cursor_.Bind(1, std::string_view(name));
+    Result<bool> row = cursor_.Step();
+    int64_t v = 0;
+    if (row.ok() && row.value()) v = cursor_.Int(0);
+    cursor_.Reset();
+    if (!row.ok()) return row.status();
+    return v;
+  }
+
+  Status CreateProducer() {
+    char err[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    const int64_t queue = std::max<int64_t>(100000, 4 * o_.chunk_rows);
+    std::vector<std::pair<std::string, std::string>> props = {
+        {"bootstrap.servers", o_.brokers},
+        {"client.id", "sessionsink"},
+        // Order per key and no duplicates from librdkafka's own retries.
+        {"enable.idempotence", "true"},
+        {"acks", "all"},
+        {"compression.type", "lz4"},
+        // Same key → same partition as Java clients (and other sinks) compute it.
+        {"partitioner", "murmur2_random"},
+        {"linger.ms", "5"},
+        {"batch.num.messages", "10000"},
+        {"queue.buffering.max.messages", std::to_string(queue)},
+        // A delivery that has not succeeded by then is reported failed and
+        // produced again from SQLite; nothing is dropped when it expires.
+        {"message.timeout.ms", "30000"},
+        {"log.connection.close", "false"},
+    };
+    props.insert(props.end(), o_.kafka_options.begin(), o_.kafka_options.end());
+    for (const auto& [k, v] : props) {
+      if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        return Status::Invalid("Kafka option " + k + ": " + err);
+      }
+    }
+    rd_kafka_conf_set_opaque(conf, this);
+    rd_kafka_conf_set_dr_msg_cb(conf, &Impl::OnDelivery);
+    rd_kafka_conf_set_error_cb(conf, &Impl::OnError);
+    rd_kafka_conf_set_log_cb(conf, &Impl::OnLog);
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (rk_ == nullptr) return Status::Invalid(std::string("Kafka producer: ") + err);
+    return Status::Ok();
+  }
+
+  // Drops whatever librdkafka still holds (those messages were not counted as
+  // delivered, so they will be produced again) and destroys the producer.
+  void DestroyProducer() {
+    if (rk_ == nullptr) return;
+    rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_flush(rk_, 1000);  // serves the purged delivery reports
+    rd_kafka_destroy(rk_);
+    rk_ = nullptr;
+  }
+
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    auto* d = static_cast<Delivery*>(m->_private);
+    d->done = true;
+    d->err = m->err;
+    --self->outstanding_;
+  }
+
+  static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+      char buf[512];
+      rd_kafka_fatal_error(rk, buf, sizeof buf);
+      spdlog::error("kafka: fatal producer error: {}; recreating the producer", buf);
+      self->fatal_ = true;
+    }
+    std::lock_guard<std::mutex> lock(self->mu_);
+    self->stats_.last_error =
+        std::string(rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err))) + ": " + reason;
+  }
+
+  static void OnLog(const rd_kafka_t*, int level, const char* fac, const char* buf) {
+    if (level <= 3) {
+      spdlog::warn("kafka: {} {}", fac, buf);
+    } else if (level <= 5) {
+      spdlog::info("kafka: {} {}", fac, buf);
+    } else {
+      spdlog::debug("kafka: {} {}", fac, buf);
+    }
+  }
+
+  bool Stopping() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stopping_;
+  }
+  bool PastDeadline() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stopping_ && clock_->NowMs() >= stop_deadline_ms_;
+  }
+
+  void Run() {
+    int64_t backoff = o_.min_backoff_ms;
+    while (!Stopping()) {
+      if (fatal_) {
+        DestroyProducer();
+        fatal_ = false;
+        if (!CreateProducer().ok()) break;
+      }
+      UpdateBacklog();
+      Result<int> sent = ProduceChunk();
+      if (!sent.ok()) {
+        // Reading SQLite failed (e.g. the file is busy): try again shortly.
+        RecordError(sent.status().message());
+        Sleep(backoff);
+        backoff = std::min(backoff * 2, o_.max_backoff_ms);
+        continue;
+      }
+      if (sent.value() == 0) {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait_for(lock, std::chrono::milliseconds(kIdlePollMs),
+                     [this] { return wake_ || stopping_; });
+        wake_ = false;
+        continue;
+      }
+      const ChunkResult r = AwaitChunk();
+      if (r == ChunkResult::kAborted) break;
+      if (r == ChunkResult::kRetry) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          ++stats_.chunk_retries;
+        }
+        Sleep(backoff);
+        backoff = std::min(backoff * 2, o_.max_backoff_ms);
+        continue;
+      }
+      backoff = o_.min_backoff_ms;
+      Persist();
+    }
+    UpdateBacklog();
+    Persist();
+  }
+
+  void Sleep(int64_t ms) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stopping_; });
+  }
+
+  void RecordError(const std::string& e) {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.last_error = e;
+  }
+
+  // Reads the next chunk and hands it to librdkafka. Returns how many
+  // messages were produced (0: nothing to do).
+  Result<int> ProduceChunk() {
+    chunk_.clear();
+    chunk_events_end_ = events_cursor_;
+    chunk_sessions_end_ = sessions_cursor_;
+    outstanding_ = 0;
+
+    read_events_.Bind(1, events_cursor_);
+    read_events_.Bind(2, o_.chunk_rows);
+    for (;;) {
+      Result<bool> row = read_events_.Step();
+      if (!row.ok()) {
+        read_events_.Reset();
+        return row.status();
+      }
+      if (!row.value()) break;
+      Delivery& d = chunk_.emplace_back();
+      d.events_topic = true;
+      d.seq = read_events_.Int(0);
+      // Key: the session id; the server for session-less events.
+      if (!read_events_.IsNull(4)) {
+        d.key = std::string(read_events_.Text(4));
+      } else if (!read_events_.IsNull(1)) {
+        d.key = std::string(read_events_.Text(1));
+      }
+      const std::string seq = std::to_string(d.seq);
+      const std::string_view server = read_events_.Text(1), kind = read_events_.Text(2),
+                             phase = read_events_.Text(3), body = read_events_.Text(5);
+      rd_kafka_headers_t* h = rd_kafka_headers_new(4);
+      rd_kafka_header_add(h, "seq", -1, seq.data(), static_cast<ssize_t>(seq.size()));
+      if (!read_events_.IsNull(2)) {
+        rd_kafka_header_add(h, "kind", -1, kind.data(), static_cast<ssize_t>(kind.size()));
+      }
+      if (!read_events_.IsNull(3)) {
+        rd_kafka_header_add(h, "phase", -1, phase.data(), static_cast<ssize_t>(phase.size()));
+      }
+      if (!read_events_.IsNull(1)) {
+        rd_kafka_header_add(h, "server", -1, server.data(), static_cast<ssize_t>(server.size()));
+      }
+      Produce(o_.events_topic, d, body, h);
+      chunk_events_end_ = d.seq;
+    }
+    read_events_.Reset();
+
+    read_sessions_.Bind(1, sessions_cursor_);
+    read_sessions_.Bind(2, o_.chunk_rows);
+    for (;;) {
+      Result<bool> row = read_sessions_.Step();
+      if (!row.ok()) {
+        read_sessions_.Reset();
+        return row.status();
+      }
+      if (!row.value()) break;
+      Delivery& d = chunk_.emplace_back();
+      d.events_topic = false;
+      d.seq = read_sessions_.Int(0);
+      d.key = std::string(read_sessions_.Text(1));
+      rd_kafka_headers_t* h = rd_kafka_headers_new(1);
+      const std::string seq = std::to_string(d.seq);
+      rd_kafka_header_add(h, "change_seq", -1, seq.data(), static_cast<ssize_t>(seq.size()));
+      Produce(o_.sessions_topic, d, read_sessions_.Text(2), h);
+      chunk_sessions_end_ = d.seq;
+    }
+    read_sessions_.Reset();
+    return static_cast<int>(chunk_.size());
+  }
+
+  // Produces one message; the headers are owned by librdkafka on success.
+  void Produce(const std::string& topic, Delivery& d, std::string_view value,
+               rd_kafka_headers_t* headers) {
+    ++outstanding_;
+    for (;;) {
+      rd_kafka_resp_err_t err =
+          rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic.c_str()),
+                            RD_KAFKA_V_KEY(d.key.empty() ? nullptr : d.key.data(), d.key.size()),
+                            RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
+                            RD_KAFKA_V_OPAQUE(&d), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        rd_kafka_poll(rk_, 10);  // let deliveries drain the queue
+        continue;
+      }
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_headers_destroy(headers);
+        d.done = true;
+        d.err = err;
+        --outstanding_;
+      }
+      return;
+    }
+  }
+
+  enum class ChunkResult { kDelivered, kRetry, kAborted };
+
+  // Waits for every delivery report of the chunk; sorts out failures.
+  ChunkResult AwaitChunk() {
+    while (outstanding_ > 0) {
+      rd_kafka_poll(rk_, 50);
+      if (PastDeadline()) return ChunkResult::kAborted;
+      if (fatal_) return ChunkResult::kRetry;
+    }
+    uint64_t ok_events = 0, ok_sessions = 0, failed = 0;
+    std::string first_error;
+    std::vector<KafkaDeadLetter> dead;
+    for (const Delivery& d : chunk_) {
+      if (d.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ++(d.events_topic ? ok_events : ok_sessions);
+      } else if (IsPermanent(d.err)) {
+        dead.push_back(KafkaDeadLetter{d.events_topic ? o_.events_topic : o_.sessions_topic, d.seq,
+                                       d.key.empty() ? std::nullopt : std::optional(d.key),
+                                       rd_kafka_err2str(d.err)});
+      } else {
+        ++failed;
+        if (first_error.empty()) {
+          first_error = std::string(rd_kafka_err2name(d.err)) + ": " + rd_kafka_err2str(d.err);
+        }
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.events_delivered += ok_events;
+    stats_.sessions_delivered += ok_sessions;
+    stats_.delivery_errors += failed;
+    if (failed > 0) {
+      stats_.last_error = first_error;
+      spdlog::warn("kafka: {} of {} messages not delivered ({}); producing them again from SQLite",
+                   failed, chunk_.size(), first_error);
+      return ChunkResult::kRetry;
+    }
+    for (const KafkaDeadLetter& d : dead) {
+      spdlog::error("kafka: giving up on {} seq {}: {} (kept in kafka_dead_letters)", d.topic,
+                    d.seq.value_or(0), d.reason);
+    }
+    stats_.dead_letters += dead.size();
+    pending_dead_.insert(pending_dead_.end(), dead.begin(), dead.end());
+    events_cursor_ = chunk_events_end_;
+    sessions_cursor_ = chunk_sessions_end_;
+    stats_.events_cursor = events_cursor_;
+    stats_.sessions_cursor = sessions_cursor_;
+    stats_.last_error.clear();
+    return ChunkResult::kDelivered;
+  }
+
+  // Hands the cursors (and dead letters) to the writer; keeps them for the
+  // next attempt if that commit fails.
+  void Persist() {
+    if (events_cursor_ == persisted_events_ && sessions_cursor_ == persisted_sessions_ &&
+        pending_dead_.empty()) {
+      return;
+    }
+    WriteBatch b;
+    b.received_at = clock_->NowMs();
+    b.cursors = {{kEventsCursor, events_cursor_}, {kSessionsCursor, sessions_cursor_}};
+    b.kafka_dead_letters = pending_dead_;
+    Result<Writer::Future> f = writer_->Submit(std::move(b));
+    if (!f.ok()) {
+      RecordError("cannot save the relay cursor: " + f.status().message());
+      return;
+    }
+    Result<WriteOutcome> r = f->get();
+    if (!r.ok()) {
+      RecordError("cannot save the relay cursor: " + r.status().message());
+      return;
+    }
+    persisted_events_ = events_cursor_;
+    persisted_sessions_ = sessions_cursor_;
+    pending_dead_.clear();
+  }
+
+  void UpdateBacklog() {
+    int64_t max_seq = 0, oldest = 0;
+    Result<bool> row = max_seq_.Step();
+    if (row.ok() && row.value()) max_seq = max_seq_.Int(0);
+    max_seq_.Reset();
+    oldest_.Bind(1, events_cursor_);
+    row = oldest_.Step();
+    if (row.ok() && row.value()) oldest = oldest_.Int(0);
+    oldest_.Reset();
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.backlog_events = std::max<int64_t>(0, max_seq - events_cursor_);
+    stats_.oldest_undelivered_age_ms = oldest ? std::max<int64_t>(0, clock_->NowMs() - oldest) : 0;
+    stats_.events_cursor = events_cursor_;
+    stats_.sessions_cursor = sessions_cursor_;
+  }
+
+  const RelayOptions o_;
+  Writer* writer_;
+  const Clock* clock_;
+
+  Db db_;  // read-only connection; declared before its statements
+  Stmt read_events_, read_sessions_, cursor_, max_seq_, oldest_;
+  rd_kafka_t* rk_ = nullptr;
+
+  // Relay-thread state.
+  std::deque<Delivery> chunk_;  // stable addresses: librdkafka holds pointers
+  int64_t outstanding_ = 0;     // produced, delivery report not yet served
+  int64_t events_cursor_ = 0, sessions_cursor_ = 0;
+  int64_t chunk_events_end_ = 0, chunk_sessions_end_ = 0;
+  int64_t persisted_events_ = -1, persisted_sessions_ = -1;
+  std::vector<KafkaDeadLetter> pending_dead_;
+  std::atomic<bool> fatal_{false};
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool wake_ = false;             // guarded by mu_
+  bool stopping_ = false;         // guarded by mu_
+  int64_t stop_deadline_ms_ = 0;  // guarded by mu_
+  RelayStats stats_;              // guarded by mu_
+  std::thread thread_;
+};
+
+Result<std::unique_ptr<Relay>> Relay::Start(const RelayOptions& options, Writer* writer,
+                                            const Clock* clock) {
+  if (options.brokers.empty()) return Status::Invalid("no Kafka brokers given");
+  auto impl = std::make_unique<Impl>(options, writer, clock);
+  SINK_RETURN_IF_ERROR(impl->Open());
+  impl->Begin();
+  return std::unique_ptr<Relay>(new Relay(std::move(impl)));
+}
+
+Relay::Relay(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Relay::~Relay() { Stop(0); }
+
+void Relay::Stop(int64_t flush_timeout_ms) { impl_->Stop(flush_timeout_ms); }
+
+RelayStats Relay::Stats() const { return impl_->Stats(); }
+
+void Relay::Wake() { impl_->Wake(); }
+
+}  // namespace sink

@@ -1,0 +1,86 @@
+// Relay: publishes the SQLite outbox to Kafka, at least once.
+//
+// A thread reads `events` after its cursor (seq) and `sessions` after its
+// cursor (change_seq) in chunks, produces every event (value = the JSON as
+// received, key = session id or server, headers seq/kind/phase/server) and
+// the latest row of every changed session (JSON, key = session id), and waits
+// for the delivery reports. Only when every message of the chunk is reported
+// delivered do the cursors advance; they are persisted through the Writer
+// (the only SQLite writer). A failed delivery — broker down, message timeout,
+// any retriable error — makes the relay back off and produce the chunk again
+// from SQLite, so messages delivered before the failure are sent twice
+// (consumers dedupe by key and seq). A message Kafka refuses for good (too
+// large, not authorized) goes to `kafka_dead_letters` and the relay moves on.
+//
+// HTTP ingest never waits on Kafka: the relay only reads committed rows.
+//
+// Thread-safety: Stats() and Wake() from any thread; Stop() once, by the owner.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "store/clock.h"
+#include "store/status.h"
+#include "store/writer.h"
+
+namespace sink {
+
+struct RelayOptions {
+  std::string db_path;
+  std::string brokers;  // bootstrap.servers
+  std::string events_topic = "sessionsink.events";
+  std::string sessions_topic = "sessionsink.sessions";
+  // librdkafka properties applied after ours (SASL, TLS, tuning, …).
+  std::vector<std::pair<std::string, std::string>> kafka_options;
+  // Rows read per chunk (events, and separately session changes).
+  int64_t chunk_rows = 10000;
+  // Pause after a failed chunk; doubles up to max_backoff_ms.
+  int64_t min_backoff_ms = 200;
+  int64_t max_backoff_ms = 2000;
+};
+
+struct RelayStats {
+  int64_t events_cursor = 0;              // highest events.seq delivered (contiguously)
+  int64_t sessions_cursor = 0;            // highest sessions.change_seq delivered
+  int64_t backlog_events = 0;             // committed events not yet delivered
+  int64_t oldest_undelivered_age_ms = 0;  // 0 when caught up
+  uint64_t events_delivered = 0;          // successful delivery reports
+  uint64_t sessions_delivered = 0;
+  uint64_t delivery_errors = 0;  // failed delivery reports (retried from SQLite)
+  uint64_t dead_letters = 0;     // messages given up on, see kafka_dead_letters
+  uint64_t chunk_retries = 0;    // chunks produced again after a failure
+  std::string last_error;        // latest Kafka error, empty after a good chunk
+};
+
+class Relay {
+ public:
+  // Validates the configuration, creates the producer and starts the thread.
+  // `writer` must outlive the relay; it persists cursors and dead letters.
+  static Result<std::unique_ptr<Relay>> Start(const RelayOptions& options, Writer* writer,
+                                              const Clock* clock);
+  ~Relay();
+
+  // Stops taking new chunks, waits up to `flush_timeout_ms` for the chunk in
+  // flight, persists how far delivery got, and joins the thread.
+  void Stop(int64_t flush_timeout_ms);
+
+  RelayStats Stats() const;
+  // New rows were committed: look now instead of at the next poll.
+  void Wake();
+
+  class Impl;
+
+ private:
+  explicit Relay(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sink
