@@ -8,6 +8,8 @@ PACKAGES=(
   libcpp-httplib-dev                  # HTTP server
   libsimdjson-dev                     # JSON parsing
   libsqlite3-dev sqlite3              # storage (+ the sqlite3 shell for users)
+  librdkafka-dev                      # Kafka fan-out (and its mock cluster for tests)
+  kcat                                # reading the topics in the README examples
   libcli11-dev                        # command line
   libspdlog-dev libfmt-dev            # logging
   zlib1g-dev                          # gzip (tests compress bodies)

@@ -16,7 +16,7 @@ case "${1:-}" in
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ;;
   --tsan) shift; dir=build-tsan
     flags=(-DCMAKE_BUILD_TYPE=Debug -DSINK_SANITIZE=thread)
-    export TSAN_OPTIONS=halt_on_error=1 ;;
+    export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" ;;
 esac
 
 cmake -S . -B "$dir" "${flags[@]}" >/dev/null

@@ -75,6 +75,18 @@ std::vector<Msg> Consume(const std::string& brokers, const std::string& topic, i
   return out;
 }
 
+// The keys of a JSON object (or of its member `member`, when given).
+std::set<std::string> Keys(const std::string& json, const char* member = nullptr) {
+  simdjson::ondemand::parser parser;
+  simdjson::padded_string padded(json);
+  std::set<std::string> keys;
+  simdjson::ondemand::document doc = parser.iterate(padded);
+  simdjson::ondemand::object obj =
+      member ? doc[member].get_object().value() : doc.get_object().value();
+  for (auto field : obj) keys.insert(std::string(field.unescaped_key().value()));
+  return keys;
+}
+
 std::set<int64_t> Seqs(const std::vector<Msg>& msgs) {
   std::set<int64_t> s;
   for (const Msg& m : msgs) s.insert(std::stoll(m.headers.at("seq")));
@@ -237,6 +249,10 @@ TEST_F(KafkaE2eTest, SessionsTopicEndsWithTheSqliteRow) {
           });
   EXPECT_EQ(last, want);
   EXPECT_NE(want["b0-s1"].find(R"("close_reason":"{\"code\":\"bye\"}")"), std::string::npos);
+  // Messages carry exactly the fields the published JSON Schema lists.
+  const std::string schema =
+      test::ReadFile(SINK_SOURCE_DIR "/schemas/kafka/sessionsink.sessions.schema.json");
+  EXPECT_EQ(Keys(want["b0-s1"]), Keys(schema, "properties"));
 }
 
 TEST_F(KafkaE2eTest, BrokersDownIngestContinuesAndBacklogDrains) {
