@@ -75,6 +75,25 @@ TEST_F(E2eTest, BatchBecomesOneSessionRowAfterCommit) {
   EXPECT_EQ(One("SELECT count(*) FROM events"), "2");
 }
 
+TEST_F(E2eTest, ReadmeExampleBatchGivesTheDocumentedRows) {
+  Start();
+  const std::string body = test::ReadFile(SINK_SOURCE_DIR "/docs/examples/flussonic-batch.json");
+  auto r = Post(body, {}, "/events", "application/x-www-form-urlencoded");  // as curl sends it
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "{\"accepted\":9,\"duplicates\":0,\"rejected\":0,\"errors\":[]}\n");
+  EXPECT_EQ(test::QueryRows(db_,
+                            "SELECT kind, state, opened_at, started_at, closed_at, bytes, "
+                            "stall_count, stalled_ms, close_reason FROM sessions ORDER BY id"),
+            (std::vector<std::string>{
+                "push\trunning\t1637094500000\tNULL\tNULL\tNULL\t1\t12500\tNULL",
+                "play\tfinished\t1637094994000\t1637095014000\t1637098821000\t734003200\t0\t0\t"
+                "{\"code\":\"timeout\",\"message\":\"no requests for 30 s\"}",
+                "ingest\trunning\t1637094000000\t1637094002000\tNULL\tNULL\t0\t0\tNULL"}));
+  r = Post(body);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "{\"accepted\":0,\"duplicates\":9,\"rejected\":0,\"errors\":[]}\n");
+}
+
 TEST_F(E2eTest, ResentBatchIsCountedAsDuplicates) {
   Start();
   ASSERT_EQ(Post(kBatch)->status, 200);
