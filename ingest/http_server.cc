@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "ingest/event_parser.h"
+#include "query/report_command.h"
 
 namespace sink {
 
@@ -113,6 +114,25 @@ HttpServer::HttpServer(const ServeConfig& cfg, Writer* writer, const Relay* rela
 
 HttpServer::~HttpServer() { Stop(); }
 
+bool HttpServer::Authorized(const httplib::Request& req, httplib::Response& res) const {
+  if (cfg_.token.empty()) return true;
+  std::string given;
+  const std::string auth = req.get_header_value("Authorization");
+  if (auth.size() > 7 &&
+      (auth.compare(0, 7, "Bearer ") == 0 || auth.compare(0, 7, "bearer ") == 0)) {
+    given = auth.substr(7);
+  } else if (req.has_param("token")) {
+    given = req.get_param_value("token");
+  }
+  if (!given.empty() && ConstantTimeEquals(given, cfg_.token)) return true;
+  SetError(res, 401,
+           given.empty() ? "missing credentials: send Authorization: Bearer <token> or "
+                           "?token=<token>"
+                         : "invalid token");
+  res.set_header("WWW-Authenticate", "Bearer");
+  return false;
+}
+
 void HttpServer::Routes() {
   httplib::Server& s = *svr_;
 
@@ -128,24 +148,9 @@ void HttpServer::Routes() {
                                     .count());
     };
 
-    if (!cfg_.token.empty()) {
-      std::string given;
-      const std::string auth = req.get_header_value("Authorization");
-      if (auth.size() > 7 &&
-          (auth.compare(0, 7, "Bearer ") == 0 || auth.compare(0, 7, "bearer ") == 0)) {
-        given = auth.substr(7);
-      } else if (req.has_param("token")) {
-        given = req.get_param_value("token");
-      }
-      if (given.empty() || !ConstantTimeEquals(given, cfg_.token)) {
-        SetError(res, 401,
-                 given.empty() ? "missing credentials: send Authorization: Bearer "
-                                 "<token> or ?token=<token>"
-                               : "invalid token");
-        res.set_header("WWW-Authenticate", "Bearer");
-        CloseAfter(res);
-        return finish(401);
-      }
+    if (!Authorized(req, res)) {
+      CloseAfter(res);
+      return finish(401);
     }
 
     uint64_t declared = 0;
@@ -264,6 +269,54 @@ void HttpServer::Routes() {
   s.Delete("/events", method_not_allowed);
   s.Patch("/events", method_not_allowed);
   s.Options("/events", method_not_allowed);
+
+  // Reports over the same database (read-only connection per request).
+  s.Get("/reports", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!Authorized(req, res)) return;
+    std::string body = "[";
+    for (const ReportInfo& r : Reports()) {
+      body += body.size() > 1 ? ",\n {\"name\":" : "\n {\"name\":";
+      AppendJsonString(&body, r.name);
+      body += ",\"summary\":";
+      AppendJsonString(&body, r.summary);
+      body += "}";
+    }
+    body += "\n]\n";
+    res.set_content(body, kJson);
+  });
+  s.Get(R"(/reports/([A-Za-z0-9_-]+))",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          if (!Authorized(req, res)) return;
+          ReportRequest r;
+          r.name = req.matches[1];
+          r.format = req.has_param("format") ? req.get_param_value("format") : "json";
+          auto opt = [&req](const char* key) -> std::optional<std::string> {
+            if (!req.has_param(key)) return std::nullopt;
+            return req.get_param_value(key);
+          };
+          r.from = opt("from");
+          r.to = opt("to");
+          r.now = opt("now");
+          r.media = opt("media");
+          r.user = opt("user");
+          r.server = opt("server");
+          r.bucket = opt("bucket");
+          if (std::optional<std::string> limit = opt("limit")) {
+            int64_t v = -1;
+            auto [p, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), v);
+            if (ec != std::errc() || p != limit->data() + limit->size()) {
+              return SetError(res, 400, "limit: expected a number, got '" + *limit + "'");
+            }
+            r.limit = v;
+          }
+          if (FindReport(r.name) == nullptr) return SetError(res, 404, "no report named " + r.name);
+          Result<std::string> text = RunReportText(cfg_.db_path, r);
+          if (!text.ok()) {
+            const int code = text.status().code() == Status::Code::kInvalid ? 400 : 503;
+            return SetError(res, code, text.status().message());
+          }
+          res.set_content(text.value(), r.format == "csv" ? "text/csv; charset=utf-8" : kJson);
+        });
 
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"status\":\"ok\"}\n", kJson);

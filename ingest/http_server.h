@@ -7,6 +7,8 @@
 //   GET  /readyz    200 when the database is writable and we are not draining;
 //                   the body also reports the Kafka backlog.
 //   GET  /metrics   Prometheus text.
+//   GET  /reports[/NAME?from=&to=&media=&user=&server=&now=&bucket=&limit=&format=json|csv]
+//                   the reports of query/ (with --token, the token is required)
 //
 // The server binds at Start() (so port 0 resolves immediately) and serves on
 // its own thread. Thread-safety: Start/Stop from the owner; handlers run on
@@ -25,7 +27,9 @@
 
 namespace httplib {
 class Server;
-}
+struct Request;
+struct Response;
+}  // namespace httplib
 
 namespace sink {
 
@@ -46,6 +50,8 @@ class HttpServer {
 
  private:
   void Routes();
+  // With --token: true when the request carries it; else answers 401 and returns false.
+  bool Authorized(const httplib::Request& req, httplib::Response& res) const;
 
   const ServeConfig cfg_;
   Writer* writer_;

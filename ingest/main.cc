@@ -16,6 +16,7 @@
 #include "fanout/kafka_relay.h"
 #include "ingest/config.h"
 #include "ingest/http_server.h"
+#include "query/report_command.h"
 #include "store/clock.h"
 #include "store/writer.h"
 
@@ -158,8 +159,67 @@ int main(int argc, char** argv) {
   dev_kafka->add_option("--topic", mock_topics, "Topics to create (repeatable).")
       ->capture_default_str();
 
+  sink::ReportRequest rr;
+  std::string report_db = "./data/sessions.db";
+  bool report_list = false;
+  std::string from, to, now, media, user, server, bucket;
+  int64_t limit = -1;
+  CLI::App* report = app.add_subcommand(
+      "report",
+      "Answer an operator question from the database: sessionsink report NAME [options]. "
+      "'report --list' names them; the SQL behind each is in query/sql/ and runs in sqlite3 "
+      "as it is. Times are ms since the epoch; windows are [from, to).");
+  report->add_option("name", rr.name, "The report, e.g. sessions-per-user (see --list).");
+  report->add_flag("--list", report_list, "List the reports, one line each.");
+  report->add_option("--db", report_db, "SQLite database written by sessionsink serve.")
+      ->envname("SESSIONSINK_DB")
+      ->capture_default_str();
+  report->add_option("--from", from, "Window start, inclusive: ISO-8601 or epoch ms.");
+  report->add_option("--to", to, "Window end, exclusive: ISO-8601 or epoch ms.");
+  report->add_option("--now", now,
+                     "The time open sessions run until (default: the current time), for "
+                     "repeatable answers.");
+  report->add_option("--media", media, "Only this media.");
+  report->add_option("--user", user, "Only this user_id.");
+  report->add_option("--server", server, "Only this server.");
+  report->add_option("--bucket", bucket, "concurrency: bucket size, e.g. 1m, 5m, 1h (default 1m).");
+  report->add_option("--limit", limit,
+                     "sharing: list users with more than N plays at once (instead of users "
+                     "playing from different networks).");
+  report->add_option("--format", rr.format, "table, csv or json.")
+      ->check(CLI::IsMember({"table", "csv", "json"}))
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   if (serve->parsed()) return Serve(cfg);
+  if (report->parsed()) {
+    if (report_list) {
+      std::fputs(sink::ReportList().c_str(), stdout);
+      return 0;
+    }
+    if (rr.name.empty()) {
+      std::fputs("report: give a report name, or --list to see them\n", stderr);
+      return 2;
+    }
+    auto set = [](const std::string& v, std::optional<std::string>* out) {
+      if (!v.empty()) *out = v;
+    };
+    set(from, &rr.from);
+    set(to, &rr.to);
+    set(now, &rr.now);
+    set(media, &rr.media);
+    set(user, &rr.user);
+    set(server, &rr.server);
+    set(bucket, &rr.bucket);
+    if (limit >= 0) rr.limit = limit;
+    sink::Result<std::string> text = sink::RunReportText(report_db, rr);
+    if (!text.ok()) {
+      std::fprintf(stderr, "report: %s\n", text.status().message().c_str());
+      return text.status().code() == sink::Status::Code::kInvalid ? 2 : 1;
+    }
+    std::fputs(text.value().c_str(), stdout);
+    return 0;
+  }
   if (dev_kafka->parsed()) return sink::RunDevKafka(mock_brokers, mock_partitions, mock_topics);
   return 2;
 }

@@ -1,6 +1,8 @@
 #include "store/session.h"
 
+#include <arpa/inet.h>
 #include <algorithm>
+
 #include <charconv>
 
 namespace sink {
@@ -20,6 +22,22 @@ std::string_view SyntheticCloseName(SyntheticClose s) {
       return "server_restart";
   }
   return "";
+}
+
+std::optional<std::string> IpNetwork(const std::optional<std::string>& ip) {
+  if (!ip || ip->empty()) return std::nullopt;
+  char buf[INET6_ADDRSTRLEN];
+  in_addr v4;
+  if (inet_pton(AF_INET, ip->c_str(), &v4) == 1) {
+    v4.s_addr &= htonl(0xffffff00u);
+    return std::string(inet_ntop(AF_INET, &v4, buf, sizeof buf)) + "/24";
+  }
+  in6_addr v6;
+  if (inet_pton(AF_INET6, ip->c_str(), &v6) == 1) {
+    std::fill(v6.s6_addr + 8, v6.s6_addr + 16, 0);
+    return std::string(inet_ntop(AF_INET6, &v6, buf, sizeof buf)) + "/64";
+  }
+  return ip;
 }
 
 void Attr::Offer(const std::string& v, int64_t at) {
@@ -151,19 +169,25 @@ SessionRow Session::Row() const {
   // Replay stall instants in time order; stop at the end of the session.
   const std::optional<int64_t> end = finished ? r.closed_at : last_event_at_;
   bool stalling = false;
-  int64_t stall_start = 0;
   for (const StallMark& m : marks_) {
     if (end && m.t > *end) break;
     if (m.stall && !stalling) {
       stalling = true;
-      stall_start = m.t;
-      ++r.stall_count;
+      r.stalls.push_back(StallInterval{m.t, std::nullopt});
     } else if (!m.stall && stalling) {
       stalling = false;
-      r.stalled_ms += m.t - stall_start;
+      r.stalls.back().end_at = m.t;
     }
   }
-  if (stalling && end && *end > stall_start) r.stalled_ms += *end - stall_start;
+  // A stall still open when the session finished lasted until its end.
+  if (stalling && finished && end)
+    r.stalls.back().end_at = std::max(*end, r.stalls.back().start_at);
+  r.stall_count = static_cast<int64_t>(r.stalls.size());
+  for (const StallInterval& s : r.stalls) {
+    const std::optional<int64_t> until = s.end_at ? s.end_at : end;
+    if (until && *until > s.start_at) r.stalled_ms += *until - s.start_at;
+  }
+  r.ip_net = IpNetwork(r.desc[kIp]);
 
   if (finished) {
     r.state = "finished";

@@ -69,6 +69,21 @@ struct StallMark {
   bool operator==(const StallMark& o) const { return t == o.t && stall == o.stall; }
 };
 
+// One stall: [start_at, end_at). end_at is nullopt while the session is
+// still stalling (the interval is open).
+struct StallInterval {
+  int64_t start_at;
+  std::optional<int64_t> end_at;
+  bool operator==(const StallInterval& o) const {
+    return start_at == o.start_at && end_at == o.end_at;
+  }
+};
+
+// The network an address belongs to, for comparing viewers: "a.b.c.0/24"
+// for IPv4, the first 64 bits ("2001:db8:1:2::/64") for IPv6; other text as
+// is; nullopt for none.
+std::optional<std::string> IpNetwork(const std::optional<std::string>& ip);
+
 // The session as the `sessions` table shows it (contract columns, design §4).
 struct SessionRow {
   std::string id;
@@ -83,7 +98,9 @@ struct SessionRow {
   std::optional<std::string> close_reason;
   int64_t event_count = 0;
   std::optional<int64_t> first_event_at, last_event_at;
-  int64_t seen_at = 0;  // receive time of the newest event (sink clock)
+  int64_t seen_at = 0;                // receive time of the newest event (sink clock)
+  std::optional<std::string> ip_net;  // IpNetwork(ip)
+  std::vector<StallInterval> stalls;  // stall_count of them, in time order
 };
 
 class Session {
@@ -104,6 +121,8 @@ class Session {
   bool Finished() const { return closed_ || synthetic_ != SyntheticClose::kNone; }
   const std::string& id() const { return id_; }
   const std::optional<std::string>& server() const { return desc_[kServer].value; }
+  // True once a stalled or recovered event was seen (the row has stall intervals to keep).
+  bool HasStallMarks() const { return !marks_.empty(); }
   std::optional<int64_t> last_event_at() const { return last_event_at_; }
 
   SessionRow Row() const;

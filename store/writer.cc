@@ -71,14 +71,14 @@ bool SameOpt(const std::optional<int64_t>& a, const Stmt& s, int col) {
 }
 
 // The sessions table columns, in the order Load() reads and Save() binds them.
-constexpr std::array<std::string_view, 32> kSessionCols = {
+constexpr std::array<std::string_view, 33> kSessionCols = {
     "id",           "kind",          "state",         "server",         "media",
     "source_id",    "parent_id",     "user_id",       "token",          "ip",
     "proto",        "country",       "user_agent",    "referer",        "url",
     "opened_at",    "authorized_at", "started_at",    "updated_at",     "closed_at",
     "bytes",        "duration_ms",   "stall_count",   "stalled_ms",     "denied",
     "close_reason", "event_count",   "last_event_at", "first_event_at", "seen_at",
-    "merge_state",  "change_seq",
+    "merge_state",  "change_seq",    "ip_net",
 };
 
 struct ServerDelta {
@@ -123,11 +123,18 @@ class Writer::Impl {
       const int64_t pages = std::max<int64_t>(o.max_db_bytes / page.value(), 1);
       SINK_RETURN_IF_ERROR(d.Exec("PRAGMA max_page_count=" + std::to_string(pages)));
     }
+    Result<int64_t> version = d.QueryInt("PRAGMA user_version");
+    if (!version.ok()) return version.status();
     SINK_RETURN_IF_ERROR(Migrate(d));
     SINK_RETURN_IF_ERROR(impl->PrepareAll());
     Result<int64_t> change = d.QueryInt("SELECT coalesce(max(change_seq), 0) FROM sessions");
     if (!change.ok()) return change.status();
     impl->last_change_seq_ = change.value();
+    if (version.value() > 0 && version.value() < 3) {
+      // Version 3 added what SQL alone cannot backfill: stall intervals and
+      // IPv6 networks. Rewrite the rows that have them.
+      SINK_RETURN_IF_ERROR(impl->Rewrite("stall_count > 0 OR ip LIKE '%:%'"));
+    }
     return impl;
   }
 
@@ -293,6 +300,32 @@ class Writer::Impl {
     return n;
   }
 
+  // Loads and saves every session matching `where`, in one transaction.
+  Status Rewrite(const std::string& where) {
+    Result<Stmt> q = db_.Prepare("SELECT id FROM sessions WHERE " + where);
+    if (!q.ok()) return q.status();
+    std::vector<std::string> ids;
+    for (;;) {
+      Result<bool> row = q->Step();
+      if (!row.ok()) return row.status();
+      if (!row.value()) break;
+      ids.emplace_back(q->Text(0));
+    }
+    SINK_RETURN_IF_ERROR(Begin());
+    for (const std::string& id : ids) {
+      Result<Session*> sess = Load(id);
+      Status st = sess.ok() ? Save(*sess.value()) : sess.status();
+      if (!st.ok()) {
+        Rollback();
+        return st;
+      }
+    }
+    sessions_.clear();
+    Status st = Commit();
+    if (!st.ok()) Rollback();
+    return st;
+  }
+
   // Finishes sessions idle since before `cutoff_ms` (sink clock). Runs in
   // its own transaction. Returns how many it finished.
   Result<int64_t> SweepIdle(int64_t cutoff_ms) {
@@ -393,6 +426,11 @@ class Writer::Impl {
              "INSERT INTO relay_cursors(name, seq, updated_at) VALUES (?1, ?2, ?3) "
              "ON CONFLICT(name) DO UPDATE SET seq = max(seq, excluded.seq), "
              "updated_at = excluded.updated_at"));
+    SINK_RETURN_IF_ERROR(
+        prep(&delete_stalls_, "DELETE FROM stall_intervals WHERE session_id = ?1"));
+    SINK_RETURN_IF_ERROR(prep(&insert_stall_,
+                              "INSERT INTO stall_intervals(session_id, start_at, end_at) "
+                              "VALUES (?1, ?2, ?3)"));
     SINK_RETURN_IF_ERROR(prep(&insert_kafka_dead_,
                               "INSERT INTO kafka_dead_letters(topic, seq, key, reason, failed_at) "
                               "VALUES (?1, ?2, ?3, ?4, ?5)"));
@@ -491,9 +529,25 @@ class Writer::Impl {
     s.Bind(30, r.seen_at);
     s.Bind(31, std::string_view(sess.MergeState()));
     s.Bind(32, ++last_change_seq_);
+    s.Bind(33, r.ip_net);
     Status st = s.Run();
     s.Reset();
-    return st;
+    SINK_RETURN_IF_ERROR(st);
+    if (!sess.HasStallMarks()) return Status::Ok();
+    // Sessions with stalls also keep them as rows (stall_intervals).
+    delete_stalls_.Bind(1, std::string_view(r.id));
+    st = delete_stalls_.Run();
+    delete_stalls_.Reset();
+    SINK_RETURN_IF_ERROR(st);
+    for (const StallInterval& i : r.stalls) {
+      insert_stall_.Bind(1, std::string_view(r.id));
+      insert_stall_.Bind(2, i.start_at);
+      insert_stall_.Bind(3, i.end_at);
+      st = insert_stall_.Run();
+      insert_stall_.Reset();
+      SINK_RETURN_IF_ERROR(st);
+    }
+    return Status::Ok();
   }
 
   Result<std::optional<int64_t>> RestartAt(const std::string& server) {
@@ -516,7 +570,7 @@ class Writer::Impl {
  private:
   Stmt find_dup_, insert_event_, insert_reject_, load_session_, save_session_;
   Stmt upsert_server_, restart_at_, open_before_restart_, idle_sessions_;
-  Stmt save_cursor_, insert_kafka_dead_;
+  Stmt save_cursor_, insert_kafka_dead_, delete_stalls_, insert_stall_;
   int64_t last_change_seq_ = 0;       // sessions.change_seq of the newest write
   int64_t committed_change_seq_ = 0;  // … as of the last commit (restored on rollback)
   // Per-transaction state; cleared on commit and on rollback.

@@ -1,0 +1,11 @@
+# Writes OUT: the query/sql/*.sql files as sink::ReportSqlFiles().
+file(GLOB files "${SQL_DIR}/*.sql")
+list(SORT files)
+set(body "")
+foreach(f IN LISTS files)
+  get_filename_component(name "${f}" NAME_WE)
+  file(READ "${f}" sql)
+  string(APPEND body "      {\"${name}\", R\"sinksql(${sql})sinksql\"},\n")
+endforeach()
+file(WRITE "${OUT}.tmp" "// Generated from query/sql by query/embed_reports.cmake. Do not edit.\n#include \"query/report_sql.h\"\n\nnamespace sink {\n\nconst std::vector<ReportSqlFile>& ReportSqlFiles() {\n  static const std::vector<ReportSqlFile> kAll = {\n${body}  };\n  return kAll;\n}\n\n}  // namespace sink\n")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)

@@ -1,0 +1,234 @@
+#include "query/report.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+
+#include "query/report_sql.h"
+#include "store/timeutil.h"
+
+namespace sink {
+
+namespace {
+
+constexpr std::pair<std::string_view, std::string_view> kSummaries[] = {
+    {"sessions-per-user",
+     "play sessions, plays, watch time, bytes, media, IPs and stalls per user"},
+    {"concurrency", "peak concurrent plays per time bucket (--bucket), in total and per media"},
+    {"media",
+     "per media: attempts, plays, users, watch hours, bytes, startup p50/p95, stall ratio, "
+     "peak concurrency"},
+    {"startup",
+     "what became of play attempts (played/denied/failed/exited/probe) and startup "
+     "p50/p95/p99"},
+    {"stalls", "stall count, stalled time, stall ratio and plays with a stall, per media and user"},
+    {"sharing", "users playing from different networks at once (--limit N: over N concurrent)"},
+    {"sources", "publish/ingest sessions: uptime, stalls, viewers, viewers hit by stalls or close"},
+    {"live", "sessions not finished, by kind, media and server, with age"},
+    {"servers", "per sending server: events, duplicates, rejected, sessions, last event"},
+};
+
+}  // namespace
+
+const std::vector<ReportInfo>& Reports() {
+  static const std::vector<ReportInfo> kAll = [] {
+    std::vector<ReportInfo> all;
+    for (const auto& [name, summary] : kSummaries) {
+      for (const ReportSqlFile& f : ReportSqlFiles()) {
+        if (f.name == name) all.push_back(ReportInfo{name, summary, f.sql});
+      }
+    }
+    return all;
+  }();
+  return kAll;
+}
+
+const ReportInfo* FindReport(std::string_view name) {
+  for (const ReportInfo& r : Reports()) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
+
+Result<Table> RunReport(Db& db, std::string_view name, const ReportParams& params) {
+  const ReportInfo* info = FindReport(name);
+  if (info == nullptr) {
+    return Status::Invalid("unknown report '" + std::string(name) +
+                           "' (sessionsink report --list shows them)");
+  }
+  Result<Stmt> stmt = db.Prepare(info->sql);
+  if (!stmt.ok()) return stmt.status();
+  Stmt& s = stmt.value();
+  const int n = sqlite3_bind_parameter_count(s.get());
+  for (int i = 1; i <= n; ++i) {
+    const std::string_view p = sqlite3_bind_parameter_name(s.get(), i);
+    if (p == ":from") s.Bind(i, params.from);
+    if (p == ":to") s.Bind(i, params.to);
+    if (p == ":now") s.Bind(i, params.now);
+    if (p == ":media") s.Bind(i, params.media);
+    if (p == ":user") s.Bind(i, params.user);
+    if (p == ":server") s.Bind(i, params.server);
+    if (p == ":bucket_ms") s.Bind(i, params.bucket_ms);
+    if (p == ":limit") s.Bind(i, params.limit);
+  }
+  Table t;
+  for (int c = 0; c < s.ColumnCount(); ++c) t.columns.emplace_back(s.ColumnName(c));
+  for (;;) {
+    Result<bool> row = s.Step();
+    if (!row.ok()) return row.status();
+    if (!row.value()) break;
+    std::vector<Cell> cells;
+    cells.reserve(t.columns.size());
+    for (int c = 0; c < s.ColumnCount(); ++c) {
+      switch (sqlite3_column_type(s.get(), c)) {
+        case SQLITE_NULL:
+          cells.emplace_back(std::monostate{});
+          break;
+        case SQLITE_INTEGER:
+          cells.emplace_back(s.Int(c));
+          break;
+        case SQLITE_FLOAT:
+          cells.emplace_back(sqlite3_column_double(s.get(), c));
+          break;
+        default:
+          cells.emplace_back(std::string(s.Text(c)));
+      }
+    }
+    t.rows.push_back(std::move(cells));
+  }
+  return t;
+}
+
+std::optional<Format> ParseFormat(std::string_view s) {
+  if (s == "table") return Format::kTable;
+  if (s == "csv") return Format::kCsv;
+  if (s == "json") return Format::kJson;
+  return std::nullopt;
+}
+
+namespace {
+
+// Reals in their shortest round-trip form, always with a decimal point or
+// exponent (80.0, 0.0434), as the sqlite3 shell prints them.
+std::string NumberText(double d) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
+  std::string s(buf, ec == std::errc() ? end : buf);
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+  return s;
+}
+
+std::string Text(const Cell& c) {
+  if (std::holds_alternative<int64_t>(c)) return std::to_string(std::get<int64_t>(c));
+  if (std::holds_alternative<double>(c)) return NumberText(std::get<double>(c));
+  if (std::holds_alternative<std::string>(c)) return std::get<std::string>(c);
+  return "";
+}
+
+void AppendJsonString(std::string* out, std::string_view s) {
+  out->push_back('"');
+  for (char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(ch);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      *out += buf;
+    } else {
+      out->push_back(ch);
+    }
+  }
+  out->push_back('"');
+}
+
+std::string CsvField(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string Render(const Table& t, Format f) {
+  std::string out;
+  switch (f) {
+    case Format::kJson: {
+      out = "[";
+      for (size_t r = 0; r < t.rows.size(); ++r) {
+        out += r ? ",\n {" : "\n {";
+        for (size_t c = 0; c < t.columns.size(); ++c) {
+          if (c) out += ',';
+          AppendJsonString(&out, t.columns[c]);
+          out += ':';
+          const Cell& cell = t.rows[r][c];
+          if (std::holds_alternative<std::monostate>(cell)) {
+            out += "null";
+          } else if (std::holds_alternative<std::string>(cell)) {
+            AppendJsonString(&out, std::get<std::string>(cell));
+          } else {
+            out += Text(cell);
+          }
+        }
+        out += '}';
+      }
+      out += t.rows.empty() ? "]\n" : "\n]\n";
+      return out;
+    }
+    case Format::kCsv: {
+      for (size_t c = 0; c < t.columns.size(); ++c) out += (c ? "," : "") + CsvField(t.columns[c]);
+      out += "\r\n";
+      for (const auto& row : t.rows) {
+        for (size_t c = 0; c < row.size(); ++c) out += (c ? "," : "") + CsvField(Text(row[c]));
+        out += "\r\n";
+      }
+      return out;
+    }
+    case Format::kTable: {
+      std::vector<size_t> width(t.columns.size());
+      std::vector<bool> numeric(t.columns.size(), true);
+      for (size_t c = 0; c < t.columns.size(); ++c) width[c] = t.columns[c].size();
+      for (const auto& row : t.rows) {
+        for (size_t c = 0; c < row.size(); ++c) {
+          width[c] = std::max(width[c], Text(row[c]).size());
+          if (std::holds_alternative<std::string>(row[c])) numeric[c] = false;
+        }
+      }
+      auto line = [&](const std::vector<std::string>& cells) {
+        for (size_t c = 0; c < cells.size(); ++c) {
+          const std::string pad(width[c] - cells[c].size(), ' ');
+          out += c ? "  " : "";
+          out += numeric[c] ? pad + cells[c] : cells[c] + (c + 1 < cells.size() ? pad : "");
+        }
+        out += '\n';
+      };
+      line(t.columns);
+      std::vector<std::string> rule;
+      for (size_t w : width) rule.emplace_back(w, '-');
+      line(rule);
+      for (const auto& row : t.rows) {
+        std::vector<std::string> cells;
+        for (const Cell& c : row) cells.push_back(Text(c));
+        line(cells);
+      }
+      if (t.rows.empty()) out += "(no rows)\n";
+      return out;
+    }
+  }
+  return out;
+}
+
+std::optional<int64_t> ParseReportTime(std::string_view s) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec == std::errc() && p == s.data() + s.size()) return v;  // epoch ms
+  return ParseIso8601(s);
+}
+
+}  // namespace sink

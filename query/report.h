@@ -1,0 +1,58 @@
+// Reports: the operator's standard questions, answered by the SQL files in
+// query/sql/ (compiled into the binary, and copyable into sqlite3 as they are).
+//
+// Each report is one named query with the parameters :from, :to (half-open
+// window, ms), :now, :media, :user, :server, :bucket_ms and :limit; an unset
+// parameter is bound as NULL and the SQL picks the default. RunReport() is
+// reentrant; it needs its own (read-only) connection per thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "store/sqlite.h"
+#include "store/status.h"
+
+namespace sink {
+
+struct ReportInfo {
+  std::string_view name;     // e.g. "sessions-per-user"
+  std::string_view summary;  // one line, for --list
+  std::string_view sql;      // the query/sql/<name>.sql text
+};
+
+// All reports, in the order `report --list` shows them.
+const std::vector<ReportInfo>& Reports();
+const ReportInfo* FindReport(std::string_view name);
+
+struct ReportParams {
+  std::optional<int64_t> from, to, now;  // ms since the epoch
+  std::optional<std::string> media, user, server;
+  std::optional<int64_t> bucket_ms;
+  std::optional<int64_t> limit;
+};
+
+using Cell = std::variant<std::monostate, int64_t, double, std::string>;
+
+struct Table {
+  std::vector<std::string> columns;
+  std::vector<std::vector<Cell>> rows;
+};
+
+// Runs report `name` on `db`. kInvalid for an unknown report.
+Result<Table> RunReport(Db& db, std::string_view name, const ReportParams& params);
+
+// Output formats. Table: aligned columns for a terminal; CSV: RFC 4180 with
+// a header line; JSON: an array of objects, one per row.
+enum class Format { kTable, kCsv, kJson };
+std::optional<Format> ParseFormat(std::string_view s);
+std::string Render(const Table& t, Format f);
+
+// "ISO-8601 or epoch ms" for --from/--to/--now.
+std::optional<int64_t> ParseReportTime(std::string_view s);
+
+}  // namespace sink

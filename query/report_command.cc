@@ -1,0 +1,100 @@
+#include "query/report_command.h"
+
+#include <charconv>
+
+namespace sink {
+
+namespace {
+
+// "90s", "5m", "1h", "250ms"; a bare number is milliseconds.
+std::optional<int64_t> ParseBucket(std::string_view s) {
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || v <= 0) return std::nullopt;
+  const std::string_view unit(p, static_cast<size_t>(s.data() + s.size() - p));
+  double ms = v;
+  if (unit == "s") {
+    ms = v * 1000;
+  } else if (unit == "m" || unit == "min") {
+    ms = v * 60000;
+  } else if (unit == "h") {
+    ms = v * 3600000;
+  } else if (unit == "d") {
+    ms = v * 86400000;
+  } else if (!unit.empty() && unit != "ms") {
+    return std::nullopt;
+  }
+  if (ms < 1 || ms > 1e13) return std::nullopt;
+  return static_cast<int64_t>(ms);
+}
+
+}  // namespace
+
+Result<ReportParams> ToParams(const ReportRequest& r) {
+  ReportParams p;
+  auto time = [](const char* what, const std::optional<std::string>& in,
+                 std::optional<int64_t>* out) -> Status {
+    if (!in) return Status::Ok();
+    *out = ParseReportTime(*in);
+    if (!*out) {
+      return Status::Invalid(std::string(what) + ": expected ISO-8601 (2026-11-23T10:00:00Z) or " +
+                             "epoch milliseconds, got '" + *in + "'");
+    }
+    return Status::Ok();
+  };
+  SINK_RETURN_IF_ERROR(time("from", r.from, &p.from));
+  SINK_RETURN_IF_ERROR(time("to", r.to, &p.to));
+  SINK_RETURN_IF_ERROR(time("now", r.now, &p.now));
+  if (p.from && p.to && *p.from >= *p.to) {
+    return Status::Invalid("from must be earlier than to (the window is [from, to))");
+  }
+  if (r.bucket) {
+    p.bucket_ms = ParseBucket(*r.bucket);
+    if (!p.bucket_ms) {
+      return Status::Invalid("bucket: expected a duration such as 1m, 5m or 1h, got '" + *r.bucket +
+                             "'");
+    }
+  }
+  if (r.limit && *r.limit < 0) return Status::Invalid("limit must be 0 or more");
+  p.limit = r.limit;
+  p.media = r.media;
+  p.user = r.user;
+  p.server = r.server;
+  return p;
+}
+
+Result<std::string> RunReportText(const std::string& db_path, const ReportRequest& r) {
+  if (FindReport(r.name) == nullptr) {
+    return Status::Invalid("unknown report '" + r.name + "'; available: " + [] {
+      std::string names;
+      for (const ReportInfo& i : Reports()) {
+        names += (names.empty() ? "" : ", ") + std::string(i.name);
+      }
+      return names;
+    }());
+  }
+  std::optional<Format> format = ParseFormat(r.format);
+  if (!format)
+    return Status::Invalid("format: expected table, csv or json, got '" + r.format + "'");
+  Result<ReportParams> params = ToParams(r);
+  if (!params.ok()) return params.status();
+  Result<Db> db = Db::Open(db_path, false, /*read_only=*/true);
+  if (!db.ok()) return db.status();
+  SINK_RETURN_IF_ERROR(db->Exec("PRAGMA busy_timeout=5000"));
+  Result<Table> t = RunReport(db.value(), r.name, params.value());
+  if (!t.ok()) return t.status();
+  return Render(t.value(), *format);
+}
+
+std::string ReportList() {
+  size_t width = 0;
+  for (const ReportInfo& i : Reports()) width = std::max(width, i.name.size());
+  std::string out;
+  for (const ReportInfo& i : Reports()) {
+    out += std::string(i.name) + std::string(width + 2 - i.name.size(), ' ') +
+           std::string(i.summary) + "\n";
+  }
+  return out;
+}
+
+}  // namespace sink
