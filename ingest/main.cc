@@ -186,6 +186,9 @@ int main(int argc, char** argv) {
   report->add_option("--limit", limit,
                      "sharing: list users with more than N plays at once (instead of users "
                      "playing from different networks).");
+  report->add_flag("--sql", rr.sql,
+                   "Evaluate the SQL file itself (what sqlite3 would run) instead of the native "
+                   "evaluation the heavy reports use; same answer, slower on large databases.");
   report->add_option("--format", rr.format, "table, csv or json.")
       ->check(CLI::IsMember({"table", "csv", "json"}))
       ->capture_default_str();

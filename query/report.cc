@@ -119,11 +119,23 @@ std::string NumberText(double d) {
   return s;
 }
 
+// Appends a cell's text (empty for NULL).
+void AppendText(std::string* out, const Cell& c) {
+  if (std::holds_alternative<int64_t>(c)) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, std::get<int64_t>(c));
+    out->append(buf, ec == std::errc() ? end : buf);
+  } else if (std::holds_alternative<double>(c)) {
+    *out += NumberText(std::get<double>(c));
+  } else if (std::holds_alternative<std::string>(c)) {
+    *out += std::get<std::string>(c);
+  }
+}
+
 std::string Text(const Cell& c) {
-  if (std::holds_alternative<int64_t>(c)) return std::to_string(std::get<int64_t>(c));
-  if (std::holds_alternative<double>(c)) return NumberText(std::get<double>(c));
-  if (std::holds_alternative<std::string>(c)) return std::get<std::string>(c);
-  return "";
+  std::string s;
+  AppendText(&s, c);
+  return s;
 }
 
 void AppendJsonString(std::string* out, std::string_view s) {
@@ -144,14 +156,18 @@ void AppendJsonString(std::string* out, std::string_view s) {
   out->push_back('"');
 }
 
-std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
+// RFC 4180: quoted only when it holds a comma, quote or line break.
+void AppendCsv(std::string* out, std::string_view s) {
+  if (s.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out->append(s);
+    return;
   }
-  return out + "\"";
+  out->push_back('"');
+  for (char c : s) {
+    if (c == '"') out->push_back('"');
+    out->push_back(c);
+  }
+  out->push_back('"');
 }
 
 }  // namespace
@@ -173,7 +189,7 @@ std::string Render(const Table& t, Format f) {
           } else if (std::holds_alternative<std::string>(cell)) {
             AppendJsonString(&out, std::get<std::string>(cell));
           } else {
-            out += Text(cell);
+            AppendText(&out, cell);
           }
         }
         out += '}';
@@ -182,10 +198,20 @@ std::string Render(const Table& t, Format f) {
       return out;
     }
     case Format::kCsv: {
-      for (size_t c = 0; c < t.columns.size(); ++c) out += (c ? "," : "") + CsvField(t.columns[c]);
+      for (size_t c = 0; c < t.columns.size(); ++c) {
+        if (c) out += ',';
+        AppendCsv(&out, t.columns[c]);
+      }
       out += "\r\n";
       for (const auto& row : t.rows) {
-        for (size_t c = 0; c < row.size(); ++c) out += (c ? "," : "") + CsvField(Text(row[c]));
+        for (size_t c = 0; c < row.size(); ++c) {
+          if (c) out += ',';
+          if (std::holds_alternative<std::string>(row[c])) {
+            AppendCsv(&out, std::get<std::string>(row[c]));
+          } else {
+            AppendText(&out, row[c]);
+          }
+        }
         out += "\r\n";
       }
       return out;

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "query/native.h"
+
 namespace sink {
 
 namespace {
@@ -81,7 +83,9 @@ Result<std::string> RunReportText(const std::string& db_path, const ReportReques
   Result<Db> db = Db::Open(db_path, false, /*read_only=*/true);
   if (!db.ok()) return db.status();
   SINK_RETURN_IF_ERROR(db->Exec("PRAGMA busy_timeout=5000"));
-  Result<Table> t = RunReport(db.value(), r.name, params.value());
+  Result<Table> t = !r.sql && HasNativeReport(r.name)
+                        ? RunNativeReport(db.value(), r.name, params.value())
+                        : RunReport(db.value(), r.name, params.value());
   if (!t.ok()) return t.status();
   return Render(t.value(), *format);
 }

@@ -16,6 +16,8 @@ struct ReportRequest {
   std::optional<std::string> bucket;  // duration: 1m, 5m, 1h, …
   std::optional<int64_t> limit;
   std::string format = "table";
+  // Run the SQL file even where a native evaluation exists (same answer, slower).
+  bool sql = false;
 };
 
 // Validates and converts; kInvalid with a message naming the bad option.

@@ -113,10 +113,16 @@ TEST_P(GoldenReportTest, Matches) {
   test::TempDir tmp;
   const std::string db = tmp.File("reports.db");
   Ingest(kDir / c.dir, db);
-  const ReportRequest r = ReadRequest(kDir / c.dir / c.expected);
-  Result<std::string> got = RunReportText(db, r);
-  ASSERT_TRUE(got.ok()) << got.status().ToString();
-  EXPECT_EQ(Normalize(got.value()), Normalize(test::ReadFile(kDir / c.dir / c.expected)));
+  ReportRequest r = ReadRequest(kDir / c.dir / c.expected);
+  const std::string want = Normalize(test::ReadFile(kDir / c.dir / c.expected));
+  // Both evaluations: the SQL file, and the native one (when the report has it).
+  for (bool sql : {true, false}) {
+    SCOPED_TRACE(sql ? "SQL file" : "native");
+    r.sql = sql;
+    Result<std::string> got = RunReportText(db, r);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(Normalize(got.value()), want);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, GoldenReportTest, ::testing::ValuesIn(ListCases()),

@@ -19,7 +19,7 @@ s AS (
   SELECT x.server, count(*) AS n, sum(x.state <> 'finished') AS open_n
   FROM sessions x, p
   WHERE x.server IS NOT NULL
-    AND coalesce(x.opened_at, x.first_event_at) >= p.t0
+    AND +coalesce(x.opened_at, x.first_event_at) >= p.t0
     AND coalesce(x.opened_at, x.first_event_at) < p.t1
   GROUP BY x.server
 )

@@ -30,8 +30,8 @@ SELECT s.user_id,
        min(s.opened_at) AS first_opened_at,
        max(s.last_event_at) AS last_event_at
 FROM sessions s, p
-WHERE s.kind = 'play' AND s.user_id IS NOT NULL
-  AND coalesce(s.opened_at, s.first_event_at) >= p.t0
+WHERE +s.kind = 'play' AND +s.user_id IS NOT NULL
+  AND +coalesce(s.opened_at, s.first_event_at) >= p.t0
   AND coalesce(s.opened_at, s.first_event_at) < p.t1
   AND (p.media IS NULL OR s.media = p.media)
   AND (p.usr IS NULL OR s.user_id = p.usr)

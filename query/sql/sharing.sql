@@ -24,8 +24,8 @@ s AS (
   SELECT x.id, x.user_id, coalesce(x.ip_net, x.ip) AS net, x.started_at AS a,
          coalesce(x.closed_at, p.now) AS b
   FROM sessions x, p
-  WHERE x.kind = 'play' AND x.user_id IS NOT NULL AND x.started_at IS NOT NULL
-    AND coalesce(x.opened_at, x.first_event_at) >= p.t0
+  WHERE +x.kind = 'play' AND +x.user_id IS NOT NULL AND x.started_at IS NOT NULL
+    AND +coalesce(x.opened_at, x.first_event_at) >= p.t0
     AND coalesce(x.opened_at, x.first_event_at) < p.t1
     AND (p.media IS NULL OR x.media = p.media)
     AND (p.usr IS NULL OR x.user_id = p.usr)

@@ -8,7 +8,9 @@
 --   viewers_affected     of those, the ones that had started and were playing
 --                        during one of its stalls ([start, end) overlapping), or
 --                        when it closed (started at or before closed_at, ended at or after)
--- Window: sources running at some point of [:from, :to). Filters: :media, :server.
+-- Window: sources running at some point of [:from, :to): [up, down) overlaps it,
+-- up = COALESCE(started_at, opened_at, first_event_at), down = COALESCE(closed_at, :now).
+-- Filters: :media, :server.
 WITH p AS (
   SELECT coalesce(:from, -9223372036854775807) AS t0,
          coalesce(:to, 9223372036854775807) AS t1,
@@ -19,9 +21,9 @@ src AS (
   SELECT x.*, coalesce(x.started_at, x.opened_at, x.first_event_at) AS up_at,
          coalesce(x.closed_at, p.now) AS down_at
   FROM sessions x, p
-  WHERE x.kind IN ('publish', 'ingest')
+  WHERE +x.kind IN ('publish', 'ingest')
     AND coalesce(x.started_at, x.opened_at, x.first_event_at) < p.t1
-    AND coalesce(x.closed_at, p.now) >= p.t0
+    AND coalesce(x.closed_at, p.now) > p.t0
     AND (p.media IS NULL OR x.media = p.media)
     AND (p.srv IS NULL OR x.server = p.srv)
 ),

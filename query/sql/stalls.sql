@@ -18,8 +18,8 @@ s AS (
   SELECT x.media, x.user_id, x.stall_count, x.stalled_ms,
          max(0, coalesce(x.closed_at, x.last_event_at, x.started_at) - x.started_at) AS watch_ms
   FROM sessions x, p
-  WHERE x.kind = 'play' AND x.started_at IS NOT NULL
-    AND coalesce(x.opened_at, x.first_event_at) >= p.t0
+  WHERE +x.kind = 'play' AND x.started_at IS NOT NULL
+    AND +coalesce(x.opened_at, x.first_event_at) >= p.t0
     AND coalesce(x.opened_at, x.first_event_at) < p.t1
     AND (p.media IS NULL OR x.media = p.media)
     AND (p.usr IS NULL OR x.user_id = p.usr)

@@ -20,8 +20,8 @@ WITH p AS (
 ),
 s AS (
   SELECT x.* FROM sessions x, p
-  WHERE x.kind = 'play'
-    AND coalesce(x.opened_at, x.first_event_at) >= p.t0
+  WHERE +x.kind = 'play'
+    AND +coalesce(x.opened_at, x.first_event_at) >= p.t0
     AND coalesce(x.opened_at, x.first_event_at) < p.t1
     AND (p.media IS NULL OR x.media = p.media)
     AND (p.usr IS NULL OR x.user_id = p.usr)
