@@ -367,5 +367,47 @@ TEST_F(WriterTest, RestartBeforeTheSessionsEventsGivesTheSameRows) {
             "finished\tserver_restart\t1637094995000");
 }
 
+TEST_F(WriterTest, StallsAreKeptAsIntervalsAndNetworksAsPrefixes) {
+  Event open = Ev("play_started", Phase::kStarted, "v6", kT0);
+  open.ip = "2001:db8:1:2:aaaa::5";
+  Event v4 = Ev("play_started", Phase::kStarted, "v4", kT0);
+  v4.ip = "198.51.100.77";
+  ASSERT_TRUE(Write({open, v4, Ev("play_stalled", Phase::kStalled, "v6", kT0 + 1000),
+                     Ev("play_recovered", Phase::kRecovered, "v6", kT0 + 3000),
+                     Ev("play_stalled", Phase::kStalled, "v6", kT0 + 5000),
+                     Ev("play_updated", Phase::kUpdated, "v6", kT0 + 9000)})
+                  .ok());
+  EXPECT_EQ(
+      Rows("SELECT session_id, start_at, end_at FROM stall_intervals ORDER BY start_at"),
+      (std::vector<std::string>{"v6\t1637094995000\t1637094997000", "v6\t1637094999000\tNULL"}));
+  EXPECT_EQ(
+      Rows("SELECT id, ip_net, stall_count, stalled_ms FROM sessions ORDER BY id"),
+      (std::vector<std::string>{"v4\t198.51.100.0/24\t0\t0", "v6\t2001:db8:1:2::/64\t2\t6000"}));
+  // The close ends the open stall.
+  ASSERT_TRUE(Write({Ev("play_closed", Phase::kClosed, "v6", kT0 + 10000)}).ok());
+  EXPECT_EQ(One("SELECT end_at FROM stall_intervals WHERE start_at = 1637094999000"),
+            "1637095004000");
+}
+
+TEST_F(WriterTest, UpgradeFromVersion2RebuildsWhatSqlCannot) {
+  Event e = Ev("play_started", Phase::kStarted, "s", kT0);
+  e.ip = "2001:db8::1";
+  ASSERT_TRUE(Write({e, Ev("play_stalled", Phase::kStalled, "s", kT0 + 1000),
+                     Ev("play_recovered", Phase::kRecovered, "s", kT0 + 2000)})
+                  .ok());
+  writer_.reset();
+  {  // Turn the file back into a version-2 database.
+    Result<Db> db = Db::Open(path_, false);
+    ASSERT_TRUE(db.ok());
+    ASSERT_OK(
+        db->Exec("DROP TABLE stall_intervals; DROP INDEX sessions_source; "
+                 "ALTER TABLE sessions DROP COLUMN ip_net; PRAGMA user_version = 2;"));
+  }
+  Reopen();
+  EXPECT_EQ(One("PRAGMA user_version"), "3");
+  EXPECT_EQ(One("SELECT ip_net FROM sessions"), "2001:db8::/64");
+  EXPECT_EQ(One("SELECT start_at, end_at FROM stall_intervals"), "1637094995000\t1637094996000");
+}
+
 }  // namespace
 }  // namespace sink
