@@ -60,12 +60,7 @@ class Relay::Impl {
     if (!db.ok()) return db.status();
     db_ = std::move(db.value());
     SINK_RETURN_IF_ERROR(db_.Exec("PRAGMA busy_timeout=5000"));
-    auto prep = [this](Stmt* out, const std::string& sql) -> Status {
-      Result<Stmt> s = db_.Prepare(sql);
-      if (!s.ok()) return s.status();
-      *out = std::move(s.value());
-      return Status::Ok();
-    };
+    auto prep = [this](Stmt* out, const std::string& sql) { return db_.Prepare(sql, out); };
     SINK_RETURN_IF_ERROR(prep(&read_events_,
                               "SELECT seq, server, kind, phase, session_id, body FROM events "
                               "WHERE seq > ?1 ORDER BY seq LIMIT ?2"));

@@ -1,29 +1,10 @@
 #include "ingest/config.h"
 
+#include "store/timeutil.h"
+
 #include <charconv>
 
 namespace sink {
-
-int64_t ParseDurationMs(const std::string& s) {
-  double v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || v < 0) return -1;
-  std::string_view unit(p, static_cast<size_t>(s.data() + s.size() - p));
-  double ms;
-  if (unit.empty() || unit == "s") {
-    ms = v * 1000;
-  } else if (unit == "ms") {
-    ms = v;
-  } else if (unit == "m" || unit == "min") {
-    ms = v * 60000;
-  } else if (unit == "h") {
-    ms = v * 3600000;
-  } else {
-    return -1;
-  }
-  if (ms > 9.0e15) return -1;
-  return static_cast<int64_t>(ms);
-}
 
 bool SplitHostPort(const std::string& s, std::string* host, int* port) {
   size_t colon = s.rfind(':');
@@ -44,9 +25,9 @@ namespace {
 CLI::Validator Duration() {
   return CLI::Validator(
       [](std::string& in) -> std::string {
-        int64_t ms = ParseDurationMs(in);
-        if (ms < 0) return "expected a duration such as 90s, 10m or 1h, got '" + in + "'";
-        in = std::to_string(ms);
+        const std::optional<int64_t> ms = ParseDuration(in, /*bare_unit_ms=*/1000);
+        if (!ms) return "expected a duration such as 90s, 10m or 1h, got '" + in + "'";
+        in = std::to_string(*ms);
         return {};
       },
       "DURATION", "duration");

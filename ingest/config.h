@@ -49,8 +49,4 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg);
 // Splits "HOST:PORT" ("[::1]:8080" for IPv6). False on malformed input.
 bool SplitHostPort(const std::string& s, std::string* host, int* port);
 
-// Parses a duration: "500ms", "30s", "10m", "1h"; a bare number is seconds.
-// Returns -1 when malformed.
-int64_t ParseDurationMs(const std::string& s);
-
 }  // namespace sink

@@ -67,7 +67,4 @@ class HttpServer {
 // Compares two secrets in time that depends only on their lengths.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
-// Appends `s` to `out` as a JSON string literal (with quotes).
-void AppendJsonString(std::string* out, std::string_view s);
-
 }  // namespace sink

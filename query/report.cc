@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "query/report_sql.h"
+#include "store/json_text.h"
 #include "store/timeutil.h"
 
 namespace sink {
@@ -136,24 +137,6 @@ std::string Text(const Cell& c) {
   std::string s;
   AppendText(&s, c);
   return s;
-}
-
-void AppendJsonString(std::string* out, std::string_view s) {
-  out->push_back('"');
-  for (char ch : s) {
-    const unsigned char c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(ch);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      *out += buf;
-    } else {
-      out->push_back(ch);
-    }
-  }
-  out->push_back('"');
 }
 
 // RFC 4180: quoted only when it holds a comma, quote or line break.

@@ -3,34 +3,9 @@
 #include <charconv>
 
 #include "query/native.h"
+#include "store/timeutil.h"
 
 namespace sink {
-
-namespace {
-
-// "90s", "5m", "1h", "250ms"; a bare number is milliseconds.
-std::optional<int64_t> ParseBucket(std::string_view s) {
-  double v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || v <= 0) return std::nullopt;
-  const std::string_view unit(p, static_cast<size_t>(s.data() + s.size() - p));
-  double ms = v;
-  if (unit == "s") {
-    ms = v * 1000;
-  } else if (unit == "m" || unit == "min") {
-    ms = v * 60000;
-  } else if (unit == "h") {
-    ms = v * 3600000;
-  } else if (unit == "d") {
-    ms = v * 86400000;
-  } else if (!unit.empty() && unit != "ms") {
-    return std::nullopt;
-  }
-  if (ms < 1 || ms > 1e13) return std::nullopt;
-  return static_cast<int64_t>(ms);
-}
-
-}  // namespace
 
 Result<ReportParams> ToParams(const ReportRequest& r) {
   ReportParams p;
@@ -51,8 +26,8 @@ Result<ReportParams> ToParams(const ReportRequest& r) {
     return Status::Invalid("from must be earlier than to (the window is [from, to))");
   }
   if (r.bucket) {
-    p.bucket_ms = ParseBucket(*r.bucket);
-    if (!p.bucket_ms) {
+    p.bucket_ms = ParseDuration(*r.bucket, /*bare_unit_ms=*/1);  // a bare number is ms
+    if (!p.bucket_ms || *p.bucket_ms < 1) {
       return Status::Invalid("bucket: expected a duration such as 1m, 5m or 1h, got '" + *r.bucket +
                              "'");
     }

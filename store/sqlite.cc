@@ -55,6 +55,18 @@ Status Stmt::Run() {
   }
 }
 
+Result<std::vector<std::string>> Stmt::FirstColumn() {
+  std::vector<std::string> out;
+  for (;;) {
+    Result<bool> row = Step();
+    if (!row.ok()) return row.status();
+    if (!row.value()) break;
+    out.emplace_back(Text(0));
+  }
+  Reset();
+  return out;
+}
+
 std::string_view Stmt::Text(int col) const {
   const unsigned char* p = sqlite3_column_text(s_, col);
   if (p == nullptr) return {};
@@ -107,6 +119,13 @@ Result<Stmt> Db::Prepare(std::string_view sql) {
                               SQLITE_PREPARE_PERSISTENT, &s, nullptr);
   if (rc != SQLITE_OK) return LastError("sqlite prepare");
   return Stmt(s);
+}
+
+Status Db::Prepare(std::string_view sql, Stmt* out) {
+  Result<Stmt> s = Prepare(sql);
+  if (!s.ok()) return s.status();
+  *out = std::move(s.value());
+  return Status::Ok();
 }
 
 Result<int64_t> Db::QueryInt(std::string_view sql) {

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "store/status.h"
 
@@ -46,6 +47,8 @@ class Stmt {
   Result<bool> Step();
   // Steps until done; for statements that return no rows.
   Status Run();
+  // Steps until done, collecting column 0 of every row as text; resets.
+  Result<std::vector<std::string>> FirstColumn();
   void Reset() {
     sqlite3_reset(s_);
     sqlite3_clear_bindings(s_);
@@ -85,6 +88,8 @@ class Db {
 
   Status Exec(std::string_view sql);
   Result<Stmt> Prepare(std::string_view sql);
+  // Prepares into `*out` (for statements kept as members).
+  Status Prepare(std::string_view sql, Stmt* out);
   // Runs a query that returns one integer (e.g. a PRAGMA).
   Result<int64_t> QueryInt(std::string_view sql);
   // Maps the last error on this connection to a Status. SQLITE_FULL, BUSY and

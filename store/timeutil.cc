@@ -104,6 +104,32 @@ std::optional<int64_t> ParseIso8601(std::string_view s) {
   return secs * 1000 + frac_ms;
 }
 
+std::optional<int64_t> ParseDuration(std::string_view s, int64_t bare_unit_ms) {
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p == s.data() || v < 0) return std::nullopt;
+  const std::string_view unit(p, static_cast<size_t>(s.data() + s.size() - p));
+  double unit_ms;
+  if (unit.empty()) {
+    unit_ms = static_cast<double>(bare_unit_ms);
+  } else if (unit == "ms") {
+    unit_ms = 1;
+  } else if (unit == "s") {
+    unit_ms = 1000;
+  } else if (unit == "m" || unit == "min") {
+    unit_ms = 60000;
+  } else if (unit == "h") {
+    unit_ms = 3600000;
+  } else if (unit == "d") {
+    unit_ms = 86400000;
+  } else {
+    return std::nullopt;
+  }
+  const double ms = v * unit_ms;
+  if (ms > 1e15) return std::nullopt;
+  return static_cast<int64_t>(ms);
+}
+
 std::optional<int64_t> ParseTimestampText(std::string_view s) {
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
   while (!s.empty() && s.back() == ' ') s.remove_suffix(1);

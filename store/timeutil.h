@@ -25,4 +25,9 @@ std::optional<int64_t> ParseIso8601(std::string_view s);
 // A timestamp as text: ISO-8601, or a number (seconds or ms, by magnitude).
 std::optional<int64_t> ParseTimestampText(std::string_view s);
 
+// A duration as text: a number with a unit — ms, s, m (or min), h, d — or a
+// bare number in units of `bare_unit_ms`. Fractions allowed. Returns whole
+// milliseconds; nullopt for negative, malformed or absurd (> 1e15 ms) input.
+std::optional<int64_t> ParseDuration(std::string_view s, int64_t bare_unit_ms);
+
 }  // namespace sink

@@ -267,18 +267,9 @@ class Writer::Impl {
         Stmt& q = open_before_restart_;
         q.Bind(1, std::string_view(server));
         q.Bind(2, *sd.restart_at);
-        std::vector<std::string> ids;
-        for (;;) {
-          Result<bool> row = q.Step();
-          if (!row.ok()) {
-            q.Reset();
-            return row.status();
-          }
-          if (!row.value()) break;
-          ids.emplace_back(q.Text(0));
-        }
-        q.Reset();
-        for (const std::string& id : ids) {
+        Result<std::vector<std::string>> ids = q.FirstColumn();
+        if (!ids.ok()) return ids.status();
+        for (const std::string& id : ids.value()) {
           Result<Session*> sess = Load(id);
           if (!sess.ok()) return sess.status();
         }
@@ -304,15 +295,10 @@ class Writer::Impl {
   Status Rewrite(const std::string& where) {
     Result<Stmt> q = db_.Prepare("SELECT id FROM sessions WHERE " + where);
     if (!q.ok()) return q.status();
-    std::vector<std::string> ids;
-    for (;;) {
-      Result<bool> row = q->Step();
-      if (!row.ok()) return row.status();
-      if (!row.value()) break;
-      ids.emplace_back(q->Text(0));
-    }
+    Result<std::vector<std::string>> ids = q->FirstColumn();
+    if (!ids.ok()) return ids.status();
     SINK_RETURN_IF_ERROR(Begin());
-    for (const std::string& id : ids) {
+    for (const std::string& id : ids.value()) {
       Result<Session*> sess = Load(id);
       Status st = sess.ok() ? Save(*sess.value()) : sess.status();
       if (!st.ok()) {
@@ -334,18 +320,12 @@ class Writer::Impl {
       SINK_RETURN_IF_ERROR(Begin());
       Stmt& q = idle_sessions_;
       q.Bind(1, cutoff_ms);
-      std::vector<std::string> ids;
-      for (;;) {
-        Result<bool> row = q.Step();
-        if (!row.ok()) {
-          q.Reset();
-          Rollback();
-          return row.status();
-        }
-        if (!row.value()) break;
-        ids.emplace_back(q.Text(0));
+      Result<std::vector<std::string>> found = q.FirstColumn();
+      if (!found.ok()) {
+        Rollback();
+        return found.status();
       }
-      q.Reset();
+      const std::vector<std::string>& ids = found.value();
       for (const std::string& id : ids) {
         Result<Session*> sess = Load(id);
         if (!sess.ok()) {
@@ -374,12 +354,7 @@ class Writer::Impl {
   static constexpr size_t kSweepChunk = 10000;
 
   Status PrepareAll() {
-    auto prep = [this](Stmt* out, std::string_view sql) -> Status {
-      Result<Stmt> s = db_.Prepare(sql);
-      if (!s.ok()) return s.status();
-      *out = std::move(s.value());
-      return Status::Ok();
-    };
+    auto prep = [this](Stmt* out, std::string_view sql) { return db_.Prepare(sql, out); };
     SINK_RETURN_IF_ERROR(prep(&find_dup_,
                               "SELECT server, event, session_id, event_id FROM events "
                               "WHERE utc_ms IS ?1 AND dedup = ?2"));

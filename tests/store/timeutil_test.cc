@@ -53,5 +53,19 @@ TEST(TimeUtilTest, TimestampText) {
   EXPECT_EQ(ParseTimestampText(""), std::nullopt);
 }
 
+TEST(TimeUtilTest, Durations) {
+  EXPECT_EQ(ParseDuration("90s", 1000), 90000);
+  EXPECT_EQ(ParseDuration("10m", 1000), 600000);
+  EXPECT_EQ(ParseDuration("1.5h", 1000), 5400000);
+  EXPECT_EQ(ParseDuration("250ms", 1000), 250);
+  EXPECT_EQ(ParseDuration("2d", 1000), 172800000);
+  EXPECT_EQ(ParseDuration("30", 1000), 30000);  // bare: the caller's unit
+  EXPECT_EQ(ParseDuration("30", 1), 30);
+  EXPECT_EQ(ParseDuration("-5s", 1000), std::nullopt);
+  EXPECT_EQ(ParseDuration("soon", 1000), std::nullopt);
+  EXPECT_EQ(ParseDuration("5 weeks", 1000), std::nullopt);
+  EXPECT_EQ(ParseDuration("", 1000), std::nullopt);
+}
+
 }  // namespace
 }  // namespace sink
