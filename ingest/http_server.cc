@@ -443,6 +443,12 @@ Status HttpServer::Start() {
   }
   if (*listen_fd >= 0) ::listen(*listen_fd, kListenBacklog);  // Linux re-listen widens the queue
   thread_ = std::thread([this] { svr_->listen_after_bind(); });
+  // Return only once the accept loop runs: cpp-httplib's stop() does nothing
+  // before that, and a shutdown right after start would then never finish.
+  for (int i = 0; i < 5000 && !svr_->is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!svr_->is_running()) return Status::Internal("the HTTP server did not start");
   return Status::Ok();
 }
 
