@@ -6,6 +6,7 @@
 #include <map>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 
 #include "store/schema.h"
 #include "store/session.h"
@@ -80,6 +81,20 @@ constexpr std::array<std::string_view, 33> kSessionCols = {
     "close_reason", "event_count",   "last_event_at", "first_event_at", "seen_at",
     "merge_state",  "change_seq",    "ip_net",
 };
+
+// Column values of a sessions row, in kSessionCols order.
+using Value = std::variant<std::monostate, int64_t, std::string>;
+using Columns = std::array<Value, kSessionCols.size()>;
+constexpr size_t kColId = 0, kColSeenAt = 29, kColChangeSeq = 31;
+constexpr size_t kColState = 2, kColClosedAt = 19, kColStallCount = 22, kColStalledMs = 23;
+
+// seen_at is stored only when it moves to another 10-second step: the idle
+// sweep needs no more precision, and an unchanged column leaves its index
+// (sessions_open) untouched. The sweep allows for the step.
+constexpr int64_t kSeenStepMs = 10000;
+
+Value V(const std::optional<int64_t>& v) { return v ? Value(*v) : Value(); }
+Value V(const std::optional<std::string>& v) { return v ? Value(*v) : Value(); }
 
 struct ServerDelta {
   int64_t events = 0;
@@ -277,13 +292,14 @@ class Writer::Impl {
     }
     // A session of a server that restarted after its last event cannot still
     // be open: finish it, whatever order its events and the restart came in.
-    for (auto& [id, sess] : sessions_) {
+    for (auto& [id, entry] : sessions_) {
+      Session& sess = entry.session;
       if (!sess.server()) continue;
       Result<std::optional<int64_t>> restart = RestartAt(*sess.server());
       if (!restart.ok()) return restart.status();
       if (sess.ApplyServerRestart(restart.value())) ++stats->sessions_server_restart;
     }
-    for (auto& [id, sess] : sessions_) SINK_RETURN_IF_ERROR(Save(sess));
+    for (auto& [id, entry] : sessions_) SINK_RETURN_IF_ERROR(Save(entry));
     const int64_t n = static_cast<int64_t>(sessions_.size());
     sessions_.clear();
     servers_.clear();
@@ -300,7 +316,8 @@ class Writer::Impl {
     SINK_RETURN_IF_ERROR(Begin());
     for (const std::string& id : ids.value()) {
       Result<Session*> sess = Load(id);
-      Status st = sess.ok() ? Save(*sess.value()) : sess.status();
+      if (sess.ok()) sessions_.at(id).rewrite = true;
+      Status st = sess.ok() ? Save(sessions_.at(id)) : sess.status();
       if (!st.ok()) {
         Rollback();
         return st;
@@ -333,7 +350,7 @@ class Writer::Impl {
           return sess.status();
         }
         sess.value()->CloseSynthetic(SyntheticClose::kSinkTimeout);
-        Status st = Save(*sess.value());
+        Status st = Save(sessions_.at(id));
         if (!st.ok()) {
           Rollback();
           return st;
@@ -441,10 +458,17 @@ class Writer::Impl {
     return dup;
   }
 
-  // The session being merged in this transaction, loaded once per group.
+  // A session being merged in this transaction (loaded once per group), and
+  // its row as stored before (none for a new session).
+  struct Entry {
+    Session session;
+    std::optional<Columns> stored;
+    bool rewrite = false;  // write every column and the stall intervals
+  };
+
   Result<Session*> Load(const std::string& id) {
     auto it = sessions_.find(id);
-    if (it != sessions_.end()) return &it->second;
+    if (it != sessions_.end()) return &it->second.session;
     Stmt& s = load_session_;
     s.Bind(1, std::string_view(id));
     Result<bool> row = s.Step();
@@ -454,62 +478,129 @@ class Writer::Impl {
     }
     if (!row.value()) {
       s.Reset();
-      return &sessions_.emplace(id, Session(id)).first->second;
+      return &sessions_.emplace(id, Entry{Session(id), std::nullopt}).first->second.session;
     }
+    Columns stored;
+    for (size_t c = 0; c < stored.size(); ++c) {
+      if (s.IsNull(static_cast<int>(c))) continue;
+      if (sqlite3_column_type(s.get(), static_cast<int>(c)) == SQLITE_INTEGER) {
+        stored[c] = s.Int(static_cast<int>(c));
+      } else {
+        stored[c] = std::string(s.Text(static_cast<int>(c)));
+      }
+    }
+    s.Reset();
+    auto text = [&stored](size_t c) -> std::optional<std::string> {
+      if (const auto* v = std::get_if<std::string>(&stored[c])) return *v;
+      return std::nullopt;
+    };
+    auto num = [&stored](size_t c) -> std::optional<int64_t> {
+      if (const auto* v = std::get_if<int64_t>(&stored[c])) return *v;
+      return std::nullopt;
+    };
     SessionRow r;
     r.id = id;
-    r.kind = std::string(s.Text(1));
-    for (int i = 0; i < kDescCount; ++i) r.desc[i] = s.OptText(3 + i);
-    r.opened_at = s.OptInt(15);
-    r.authorized_at = s.OptInt(16);
-    r.started_at = s.OptInt(17);
-    r.updated_at = s.OptInt(18);
-    r.closed_at = s.OptInt(19);
-    r.bytes = s.OptInt(20);
-    r.duration_ms = s.OptInt(21);
-    r.denied = s.Int(24) != 0;
-    r.close_reason = s.OptText(25);
-    r.event_count = s.Int(26);
-    r.last_event_at = s.OptInt(27);
-    r.first_event_at = s.OptInt(28);
-    r.seen_at = s.Int(29);
-    std::string merge(s.Text(30));
-    s.Reset();
-    Result<Session> sess = Session::FromStored(r, merge);
+    r.kind = text(1).value_or("");
+    for (int i = 0; i < kDescCount; ++i) r.desc[i] = text(3 + static_cast<size_t>(i));
+    r.opened_at = num(15);
+    r.authorized_at = num(16);
+    r.started_at = num(17);
+    r.updated_at = num(18);
+    r.closed_at = num(19);
+    r.bytes = num(20);
+    r.duration_ms = num(21);
+    r.denied = num(24).value_or(0) != 0;
+    r.close_reason = text(25);
+    r.event_count = num(26).value_or(0);
+    r.last_event_at = num(27);
+    r.first_event_at = num(28);
+    r.seen_at = num(kColSeenAt).value_or(0);
+    Result<Session> sess = Session::FromStored(r, text(30).value_or(""));
     if (!sess.ok()) return sess.status();
-    return &sessions_.emplace(id, std::move(sess.value())).first->second;
+    return &sessions_.emplace(id, Entry{std::move(sess.value()), std::move(stored)})
+                .first->second.session;
   }
 
-  Status Save(const Session& sess) {
+  // Writes the session's row: INSERT when new, otherwise an UPDATE of only
+  // the columns that changed (so indexes on unchanged columns stay as they
+  // are). Nothing is written when nothing changed.
+  Status Save(const Entry& e) {
+    const Session& sess = e.session;
     const SessionRow r = sess.Row();
-    Stmt& s = save_session_;
-    s.Bind(1, std::string_view(r.id));
-    s.Bind(2, std::string_view(r.kind));
-    s.Bind(3, std::string_view(r.state));
-    for (int i = 0; i < kDescCount; ++i) s.Bind(4 + i, r.desc[i]);
-    s.Bind(16, r.opened_at);
-    s.Bind(17, r.authorized_at);
-    s.Bind(18, r.started_at);
-    s.Bind(19, r.updated_at);
-    s.Bind(20, r.closed_at);
-    s.Bind(21, r.bytes);
-    s.Bind(22, r.duration_ms);
-    s.Bind(23, r.stall_count);
-    s.Bind(24, r.stalled_ms);
-    s.Bind(25, static_cast<int64_t>(r.denied));
-    s.Bind(26, r.close_reason);
-    s.Bind(27, r.event_count);
-    s.Bind(28, r.last_event_at);
-    s.Bind(29, r.first_event_at);
-    s.Bind(30, r.seen_at);
-    s.Bind(31, std::string_view(sess.MergeState()));
-    s.Bind(32, ++last_change_seq_);
-    s.Bind(33, r.ip_net);
+    Columns now = {r.id,
+                   r.kind,
+                   r.state,
+                   V(r.desc[0]),
+                   V(r.desc[1]),
+                   V(r.desc[2]),
+                   V(r.desc[3]),
+                   V(r.desc[4]),
+                   V(r.desc[5]),
+                   V(r.desc[6]),
+                   V(r.desc[7]),
+                   V(r.desc[8]),
+                   V(r.desc[9]),
+                   V(r.desc[10]),
+                   V(r.desc[11]),
+                   V(r.opened_at),
+                   V(r.authorized_at),
+                   V(r.started_at),
+                   V(r.updated_at),
+                   V(r.closed_at),
+                   V(r.bytes),
+                   V(r.duration_ms),
+                   r.stall_count,
+                   r.stalled_ms,
+                   static_cast<int64_t>(r.denied),
+                   V(r.close_reason),
+                   r.event_count,
+                   V(r.last_event_at),
+                   V(r.first_event_at),
+                   r.seen_at,
+                   sess.MergeState(),
+                   Value(),
+                   V(r.ip_net)};
+    uint64_t changed = ~uint64_t{0};
+    if (e.stored) {
+      const Columns& old = *e.stored;
+      if (const auto* was = std::get_if<int64_t>(&old[kColSeenAt])) {
+        if (*was / kSeenStepMs == r.seen_at / kSeenStepMs) now[kColSeenAt] = *was;
+      }
+      changed = 0;
+      for (size_t c = 1; c < now.size(); ++c) {
+        if (c != kColChangeSeq && (e.rewrite || now[c] != old[c])) changed |= uint64_t{1} << c;
+      }
+      if (changed == 0) return Status::Ok();
+    }
+    now[kColChangeSeq] = ++last_change_seq_;
+    changed |= uint64_t{1} << kColChangeSeq;
+
+    Result<Stmt*> stmt = e.stored ? UpdateFor(changed) : Result<Stmt*>(&save_session_);
+    if (!stmt.ok()) return stmt.status();
+    Stmt& s = *stmt.value();
+    int param = 0;
+    for (size_t c = 0; c < now.size(); ++c) {
+      if (e.stored && (c == kColId || !(changed >> c & 1))) continue;
+      ++param;
+      if (const auto* i = std::get_if<int64_t>(&now[c])) {
+        s.Bind(param, *i);
+      } else if (const auto* t = std::get_if<std::string>(&now[c])) {
+        s.Bind(param, std::string_view(*t));
+      } else {
+        s.BindNull(param);
+      }
+    }
+    if (e.stored) s.Bind(param + 1, std::string_view(r.id));
     Status st = s.Run();
     s.Reset();
     SINK_RETURN_IF_ERROR(st);
-    if (!sess.HasStallMarks()) return Status::Ok();
+
     // Sessions with stalls also keep them as rows (stall_intervals).
+    const uint64_t stall_columns = (uint64_t{1} << kColState) | (uint64_t{1} << kColClosedAt) |
+                                   (uint64_t{1} << kColStallCount) | (uint64_t{1} << kColStalledMs);
+    if (!sess.HasStallMarks() || (e.stored && !e.rewrite && !(changed & stall_columns))) {
+      return Status::Ok();
+    }
     delete_stalls_.Bind(1, std::string_view(r.id));
     st = delete_stalls_.Run();
     delete_stalls_.Reset();
@@ -523,6 +614,24 @@ class Writer::Impl {
       SINK_RETURN_IF_ERROR(st);
     }
     return Status::Ok();
+  }
+
+  // UPDATE sessions SET <the columns in `mask`> WHERE id = ?, prepared once
+  // per distinct mask (a handful in practice: each phase changes its set).
+  Result<Stmt*> UpdateFor(uint64_t mask) {
+    auto it = updates_.find(mask);
+    if (it != updates_.end()) return &it->second;
+    std::string sql = "UPDATE sessions SET ";
+    int param = 0;
+    for (size_t c = 1; c < kSessionCols.size(); ++c) {
+      if (!(mask >> c & 1)) continue;
+      if (param) sql += ", ";
+      sql.append(kSessionCols[c]).append(" = ?").append(std::to_string(++param));
+    }
+    sql += " WHERE id = ?" + std::to_string(param + 1);
+    Stmt stmt;
+    SINK_RETURN_IF_ERROR(db_.Prepare(sql, &stmt));
+    return &updates_.emplace(mask, std::move(stmt)).first->second;
   }
 
   Result<std::optional<int64_t>> RestartAt(const std::string& server) {
@@ -549,7 +658,8 @@ class Writer::Impl {
   int64_t last_change_seq_ = 0;       // sessions.change_seq of the newest write
   int64_t committed_change_seq_ = 0;  // … as of the last commit (restored on rollback)
   // Per-transaction state; cleared on commit and on rollback.
-  std::map<std::string, Session> sessions_;
+  std::map<std::string, Entry> sessions_;
+  std::unordered_map<uint64_t, Stmt> updates_;  // UpdateFor() cache
   std::map<std::string, ServerDelta> servers_;
   std::unordered_map<std::string, std::optional<int64_t>> restart_cache_;
 };
@@ -692,7 +802,10 @@ void Writer::Run() {
 
     if (sweep) {
       next_sweep = clock_->NowMs() + options_.sweep_interval_ms;
-      Result<int64_t> n = impl_->SweepIdle(clock_->NowMs() - options_.session_timeout_ms);
+      // seen_at is stored in kSeenStepMs steps: allow for one, so that no
+      // session is finished before its timeout.
+      Result<int64_t> n =
+          impl_->SweepIdle(clock_->NowMs() - options_.session_timeout_ms - kSeenStepMs);
       std::function<void()> listener;
       {
         std::lock_guard<std::mutex> lock(mu_);

@@ -38,7 +38,8 @@ struct WriterOptions {
   std::string db_path;
   // synchronous=FULL survives power loss; NORMAL (WAL) survives a process crash.
   bool synchronous_full = false;
-  // Sessions without events for this long are finished by the sink.
+  // Sessions without events for this long are finished by the sink (within
+  // 10 s more: seen_at is stored in 10-second steps).
   int64_t session_timeout_ms = 10 * 60 * 1000;
   // How often the idle sweep runs.
   int64_t sweep_interval_ms = 1000;

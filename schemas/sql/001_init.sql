@@ -19,7 +19,6 @@ CREATE TABLE events (
 );
 -- Duplicate detection: led by time so recent entries stay together.
 CREATE INDEX events_dedup ON events(utc_ms, dedup);
-CREATE INDEX events_session ON events(session_id) WHERE session_id IS NOT NULL;
 
 -- One row per session, merged from its events (see store/session.h).
 CREATE TABLE sessions (
@@ -56,8 +55,9 @@ CREATE TABLE sessions (
   seen_at       INTEGER NOT NULL,   -- sink clock when the newest event arrived (idle timeout)
   merge_state   TEXT NOT NULL       -- internal: provenance and stall instants for the merge
 );
+-- Open sessions, for the idle sweep and for server restarts. Every index here
+-- costs a random page write per session update, so there are few.
 CREATE INDEX sessions_open ON sessions(seen_at) WHERE state <> 'finished';
-CREATE INDEX sessions_server_open ON sessions(server, last_event_at) WHERE state <> 'finished';
 
 -- Dead letters: bodies and items that could not be accepted, with the reason.
 CREATE TABLE rejected (

@@ -324,6 +324,10 @@ TEST_F(WriterTest, IdleSessionsAreFinishedBySinkTimeout) {
   ASSERT_TRUE(Write({Ev("play_started", Phase::kStarted, "busy", kT0)}).ok());
   clock_.Advance(30001);  // "idle" last seen 60.001 s ago, "busy" 30.001 s ago
   ASSERT_OK(writer_->SweepNow());
+  // Within the timeout plus the 10-second step of seen_at: not yet.
+  EXPECT_EQ(One("SELECT count(*) FROM sessions WHERE state = 'finished'"), "0");
+  clock_.Advance(10000);
+  ASSERT_OK(writer_->SweepNow());
   EXPECT_EQ(Rows("SELECT id, state, close_reason, closed_at FROM sessions ORDER BY id"),
             (std::vector<std::string>{"busy\trunning\tNULL\tNULL",
                                       "idle\tfinished\tsink_timeout\t1637094999000"}));

@@ -1,0 +1,89 @@
+#include "tests/bench/workload.h"
+
+#include <cstdio>
+
+namespace sink::bench {
+
+Workload::Workload(const WorkloadOptions& o) : o_(o), rng_(o.seed), clock_(o.start_ms) {
+  open_.reserve(static_cast<size_t>(o.open_sessions));
+  for (int64_t i = 0; i < o.open_sessions; ++i) open_.push_back(NewSession());
+}
+
+Workload::Session Workload::NewSession() {
+  Session s;
+  char id[64];
+  const uint64_t r = rng_();
+  const int64_t serial = serial_++;
+  std::snprintf(
+      id, sizeof id, "%08llx-%04llx-4%03llx-8%03llx-%012llx",
+      static_cast<unsigned long long>(r >> 32), static_cast<unsigned long long>((r >> 16) & 0xffff),
+      static_cast<unsigned long long>(r & 0xfff), static_cast<unsigned long long>(serial & 0xfff),
+      static_cast<unsigned long long>(serial));
+  s.id = id;
+  s.opened_at = clock_;
+  return s;
+}
+
+GenEvent Workload::Next() {
+  const size_t k = static_cast<size_t>(rng_() % open_.size());
+  Session& s = open_[k];
+  GenEvent e;
+  const int total = 3 + o_.updates_per_session;
+  if (s.step == 0) {
+    e.phase = 0;
+  } else if (s.step == 1) {
+    e.phase = 1;
+  } else if (s.step == 2) {
+    e.phase = 2;
+  } else if (s.step >= total) {
+    e.phase = s.stalled ? 5 : 6;
+  } else if (s.stalled) {
+    e.phase = 5;
+  } else if (std::uniform_real_distribution<double>(0, 1)(rng_) < o_.stall_probability) {
+    e.phase = 4;
+  } else {
+    e.phase = 3;
+  }
+  static const char* kNames[] = {"play_opened",  "play_authorized", "play_started", "play_updated",
+                                 "play_stalled", "play_recovered",  "play_closed"};
+  e.name = kNames[e.phase];
+  e.session_id = s.id;
+  e.utc_ms = ++clock_;
+  if (e.phase == 3) s.bytes += 100000 + static_cast<int64_t>(rng_() % 400000);
+  e.bytes = s.bytes;
+  if (e.phase == 4) s.stalled = true;
+  if (e.phase == 5) s.stalled = false;
+  char buf[640];
+  const int n = std::snprintf(
+      buf, sizeof buf,
+      R"({"event":"%s","event_id":%lld,"utc_ms":%lld,"server":"%s","id":"%s","type":"play",)"
+      R"("media":"channel%llu","ip":"10.%llu.%llu.%llu","proto":"hls","bytes":%lld,)"
+      R"("opened_at":%lld,"user_id":"user%llu","country":"us",)"
+      R"("user_agent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"})",
+      e.name.c_str(), static_cast<long long>(++event_id_), static_cast<long long>(e.utc_ms),
+      o_.server.c_str(), s.id.c_str(), static_cast<unsigned long long>(s.opened_at % 200),
+      static_cast<unsigned long long>(s.opened_at % 250), static_cast<unsigned long long>(k % 250),
+      static_cast<unsigned long long>(k % 200), static_cast<long long>(s.bytes),
+      static_cast<long long>(s.opened_at), static_cast<unsigned long long>(s.opened_at % 50000));
+  e.json.assign(buf, static_cast<size_t>(n));
+  if (e.phase == 6) {
+    s = NewSession();
+  } else {
+    ++s.step;
+  }
+  return e;
+}
+
+std::string Workload::Batch(int n, std::vector<GenEvent>* events) {
+  std::string body = "[";
+  for (int i = 0; i < n; ++i) {
+    GenEvent e = Next();
+    if (i) body += ',';
+    body += e.json;
+    if (events) events->push_back(std::move(e));
+  }
+  body += ']';
+  return body;
+}
+
+}  // namespace sink::bench

@@ -1,0 +1,61 @@
+// Workload: realistic Flussonic event streams for the benchmarks.
+//
+// One Workload is one simulated media server. It keeps a population of open
+// play sessions; each event goes to a random open session and is the next
+// step of its lifecycle: opened, authorized, started, then updated (bytes
+// growing), sometimes stalled and recovered, and finally closed, when a new
+// session takes its place. Event bodies are ~300 bytes, like Flussonic's.
+// Not thread-safe: one per thread.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace sink::bench {
+
+struct WorkloadOptions {
+  std::string server = "edge-1";
+  int64_t open_sessions = 10000;  // population of this server
+  int updates_per_session = 20;   // updated events before the close
+  double stall_probability = 0.02;
+  int64_t start_ms = 1767225600000;  // event clock (ms), advances 1 ms per event
+  uint64_t seed = 1;
+};
+
+// One generated event, with the fields the storage ceiling writes.
+struct GenEvent {
+  std::string json;
+  std::string name, session_id;
+  int64_t utc_ms = 0;
+  int64_t bytes = 0;
+  int phase = 0;  // 0 opened 1 authorized 2 started 3 updated 4 stalled 5 recovered 6 closed
+};
+
+class Workload {
+ public:
+  explicit Workload(const WorkloadOptions& o);
+  GenEvent Next();
+  // A JSON array of `n` events, the body of one POST.
+  std::string Batch(int n, std::vector<GenEvent>* events = nullptr);
+
+ private:
+  struct Session {
+    std::string id;
+    int step = 0;  // events emitted so far
+    int64_t bytes = 0;
+    bool stalled = false;
+    int64_t opened_at = 0;
+  };
+  Session NewSession();
+
+  WorkloadOptions o_;
+  std::mt19937_64 rng_;
+  std::vector<Session> open_;
+  int64_t clock_;
+  int64_t serial_ = 0;
+  int64_t event_id_ = 0;
+};
+
+}  // namespace sink::bench
