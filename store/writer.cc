@@ -126,11 +126,15 @@ class Writer::Impl {
         return Status::IoError("cannot switch " + o.db_path + " to WAL mode");
       }
     }
+    // Checkpoints are the checkpointer thread's job (wal_autocheckpoint=0),
+    // except past wal_limit_pages (see Commit()).
     std::string pragmas =
         std::string("PRAGMA synchronous=") + (o.synchronous_full ? "FULL" : "NORMAL") +
-        "; PRAGMA temp_store=MEMORY; PRAGMA busy_timeout=" + std::to_string(o.busy_timeout_ms) +
-        "; PRAGMA cache_size=-" + std::to_string(std::max<int64_t>(o.cache_bytes / 1024, 2048)) +
-        ";";
+        "; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0; PRAGMA busy_timeout=" +
+        std::to_string(o.busy_timeout_ms) + "; PRAGMA cache_size=-" +
+        std::to_string(std::max<int64_t>(o.cache_bytes / 1024, 2048)) + ";";
+    impl->wal_limit_pages_ = o.wal_limit_pages;
+    sqlite3_wal_hook(d.get(), &Impl::OnWal, impl.get());
     SINK_RETURN_IF_ERROR(d.Exec(pragmas));
     if (o.max_db_bytes > 0) {
       Result<int64_t> page = d.QueryInt("PRAGMA page_size");
@@ -157,7 +161,21 @@ class Writer::Impl {
     committed_change_seq_ = last_change_seq_;
     return db_.Exec("BEGIN IMMEDIATE");
   }
-  Status Commit() { return db_.Exec("COMMIT"); }
+  Status Commit() {
+    SINK_RETURN_IF_ERROR(db_.Exec("COMMIT"));
+    // The checkpointer normally keeps the WAL short; if it cannot (readers
+    // holding old frames, a slow disk), checkpoint here before it grows on.
+    if (wal_pages_ > wal_limit_pages_) {
+      sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+    }
+    return Status::Ok();
+  }
+
+  // Pages in the WAL after the last commit (SQLite's WAL hook).
+  static int OnWal(void* self, sqlite3*, const char*, int pages) {
+    static_cast<Impl*>(self)->wal_pages_ = pages;
+    return SQLITE_OK;
+  }
   void Rollback() {
     if (!sqlite3_get_autocommit(db_.get())) db_.Exec("ROLLBACK");
     last_change_seq_ = committed_change_seq_;
@@ -655,6 +673,8 @@ class Writer::Impl {
   Stmt find_dup_, insert_event_, insert_reject_, load_session_, save_session_;
   Stmt upsert_server_, restart_at_, open_before_restart_, idle_sessions_;
   Stmt save_cursor_, insert_kafka_dead_, delete_stalls_, insert_stall_;
+  int64_t wal_pages_ = 0;
+  int64_t wal_limit_pages_ = 0;
   int64_t last_change_seq_ = 0;       // sessions.change_seq of the newest write
   int64_t committed_change_seq_ = 0;  // … as of the last commit (restored on rollback)
   // Per-transaction state; cleared on commit and on rollback.
@@ -673,6 +693,21 @@ Result<std::unique_ptr<Writer>> Writer::Open(const WriterOptions& options, const
 Writer::Writer(const WriterOptions& options, const Clock* clock, std::unique_ptr<Impl> impl)
     : options_(options), clock_(clock), impl_(std::move(impl)) {
   thread_ = std::thread([this] { Run(); });
+  checkpointer_ = std::thread([this] {
+    // Copies committed WAL frames into the database file in the background
+    // (PASSIVE: never blocks the writer or readers).
+    Result<Db> db = Db::Open(options_.db_path, false);
+    if (!db.ok()) return;
+    db->Exec("PRAGMA busy_timeout=1000");
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!checkpoint_stop_) {
+      checkpoint_cv_.wait_for(lock, std::chrono::milliseconds(options_.checkpoint_interval_ms));
+      if (checkpoint_stop_) break;
+      lock.unlock();
+      sqlite3_wal_checkpoint_v2(db->get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      lock.lock();
+    }
+  });
 }
 
 Writer::~Writer() { Stop(); }
@@ -698,9 +733,12 @@ void Writer::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
+    checkpoint_stop_ = true;
   }
   cv_.notify_one();
+  checkpoint_cv_.notify_one();
   if (thread_.joinable()) thread_.join();
+  if (checkpointer_.joinable()) checkpointer_.join();
 }
 
 WriterStats Writer::Stats() const {

@@ -54,6 +54,11 @@ struct WriterOptions {
   int64_t max_db_bytes = 0;
   // How long a commit waits for another process holding the write lock.
   int64_t busy_timeout_ms = 5000;
+  // WAL checkpoints run on a thread of their own (a second connection) so
+  // commits never wait for them; this often. A WAL past `wal_limit_pages`
+  // makes the writer checkpoint itself, which bounds the file.
+  int64_t checkpoint_interval_ms = 200;
+  int64_t wal_limit_pages = 262144;  // 1 GiB of 4 KiB pages
 };
 
 // A message Kafka refused for good; kept in `kafka_dead_letters`.
@@ -147,6 +152,9 @@ class Writer {
   std::function<void()> on_commit_;  // guarded by mu_
   std::atomic<bool> healthy_{true};
   std::thread thread_;
+  std::thread checkpointer_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_stop_ = false;  // guarded by mu_
 };
 
 }  // namespace sink
