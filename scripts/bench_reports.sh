@@ -1,23 +1,25 @@
-#!/ usr / bin / env bash
-#Times every report over a generated database of N sessions(default 1M).
-#./ scripts / bench_reports.sh[sessions][runs]
-#The database has the sink's schema (schemas/sql, applied in order) and
-#synthetic sessions(scripts / gen_sessions.sql) : 95 % plays over 30 days, 500 media, \
-    N / 20 users, 20
-#servers, 80 % of plays started, 95 % closed, some stalls; the rest are
-#ingest / publish sources with viewers linked by source_id.Prints the median
-#wall time of each report through the CLI : over all 30 days and over one day
-#(native evaluation where a report has one), and over one day with -- sql
-#(the SQL file itself, as sqlite3 would run it).
-set - euo pipefail cd "$(dirname " $0 ")/.." N = ${1 : -1000000} RUNS =
-${2 : -3} BIN =./ build / sessionsink[-x "$BIN"] || {
-  echo "build first: cmake -S . -B build && cmake --build build" > &2;
-  exit 1;
-}
-DB = ${BENCH_DB : - / tmp / sessionsink - bench - reports - $N.db} T0 =
-    1767225600000 #2026 - 01 - 01T00 : 00 : 00Z DAY = 86400000 NOW = $((T0 + 30 * DAY))
+#!/usr/bin/env bash
+# Times every report over a generated database of N sessions (default 1M).
+#   ./scripts/bench_reports.sh [sessions] [runs]
+# The database has the sink's schema (schemas/sql, applied in order) and
+# synthetic sessions (scripts/gen_sessions.sql): 95 % plays over 30 days, 500 media, N/20 users, 20
+# servers, 80 % of plays started, 95 % closed, some stalls; the rest are
+# ingest/publish sources with viewers linked by source_id. Prints the median
+# wall time of each report through the CLI: over all 30 days and over one day
+# (native evaluation where a report has one), and over one day with --sql
+# (the SQL file itself, as sqlite3 would run it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-1000000}
+RUNS=${2:-3}
+BIN=./build/sessionsink
+[ -x "$BIN" ] || { echo "build first: cmake -S . -B build && cmake --build build" >&2; exit 1; }
+DB=${BENCH_DB:-/tmp/sessionsink-bench-reports-$N.db}
+T0=1767225600000      # 2026-01-01T00:00:00Z
+DAY=86400000
+NOW=$((T0 + 30 * DAY))
 
-        if[!-s "$DB"]; then
+if [ ! -s "$DB" ]; then
   echo "generating $N sessions into $DB ..." >&2
   rm -f "$DB" "$DB-wal" "$DB-shm"
   v=0

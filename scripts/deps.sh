@@ -1,6 +1,6 @@
-#!/ usr / bin / env bash
-#Installs the Debian packages sessionsink needs to build, test and run.
-#Skips apt entirely when everything is already installed.
+#!/usr/bin/env bash
+# Installs the Debian packages sessionsink needs to build, test and run.
+# Skips apt entirely when everything is already installed.
 set -euo pipefail
 
 PACKAGES=(
@@ -19,20 +19,20 @@ PACKAGES=(
 )
 
 missing=()
-for p in "${PACKAGES[@]}";
-do
-  dpkg - query - W - f =
-      '${Status}' "$p" 2 > / dev / null | grep - q "install ok installed" || missing +=
-      ("$p")done[$ { #missing[@] } - eq 0]&& exit 0
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
 
-      echo "installing: ${missing[*]}" > & 2 SUDO = "" if["$(id -u)" - ne 0];
-then if command - v sudo > / dev / null;
-then SUDO =
-    "sudo" else echo
-    "error: missing packages and not root: apt-get install ${missing[*]}" > & 2 exit 1 fi fi $SUDO
-                                                                                    apt -
-                                                                                get update -
-                                                                                qq DEBIAN_FRONTEND =
-        noninteractive $SUDO apt - get install - y - qq-- no - install -
-            recommends "${missing[@]}" >
-        / dev / null
+echo "installing: ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then
+    SUDO="sudo"
+  else
+    echo "error: missing packages and not root: apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
