@@ -39,4 +39,4 @@ check "$WORK/noop.txt"
 "$B/sessionsink-sqlite-ceiling" --db "$WORK/c.db" --events 20000 --open-sessions 1000 \
   > "$WORK/ceiling.txt"
 grep -q '^events=20000$' "$WORK/ceiling.txt"
-echo "bench smoke ok: sink $(grep events_per_s "$WORK/lg.txt"), noop $(grep events_per_s "$WORK/noop.txt"), ceiling $(grep events_per_s "$WORK/ceiling.txt")"
+echo "bench smoke ok: sink $(grep ^events_per_s "$WORK/lg.txt"), noop $(grep ^events_per_s "$WORK/noop.txt"), ceiling $(grep ^events_per_s "$WORK/ceiling.txt")"
