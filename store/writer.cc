@@ -133,9 +133,10 @@ class Writer::Impl {
         "; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0; PRAGMA busy_timeout=" +
         std::to_string(o.busy_timeout_ms) + "; PRAGMA cache_size=-" +
         std::to_string(std::max<int64_t>(o.cache_bytes / 1024, 2048)) + ";";
+    SINK_RETURN_IF_ERROR(d.Exec(pragmas));
+    // After the pragmas: wal_autocheckpoint installs a WAL hook of its own.
     impl->wal_limit_pages_ = o.wal_limit_pages;
     sqlite3_wal_hook(d.get(), &Impl::OnWal, impl.get());
-    SINK_RETURN_IF_ERROR(d.Exec(pragmas));
     if (o.max_db_bytes > 0) {
       Result<int64_t> page = d.QueryInt("PRAGMA page_size");
       if (!page.ok()) return page.status();
@@ -695,10 +696,11 @@ Writer::Writer(const WriterOptions& options, const Clock* clock, std::unique_ptr
   thread_ = std::thread([this] { Run(); });
   checkpointer_ = std::thread([this] {
     // Copies committed WAL frames into the database file in the background
-    // (PASSIVE: never blocks the writer or readers).
+    // (PASSIVE: never blocks the writer or readers). The connection reads
+    // the journal mode first: until it has, it does not know the file is in
+    // WAL mode and every checkpoint would do nothing.
     Result<Db> db = Db::Open(options_.db_path, false);
-    if (!db.ok()) return;
-    db->Exec("PRAGMA busy_timeout=1000");
+    if (!db.ok() || !db->Exec("PRAGMA busy_timeout=1000; PRAGMA journal_mode=WAL").ok()) return;
     std::unique_lock<std::mutex> lock(mu_);
     while (!checkpoint_stop_) {
       checkpoint_cv_.wait_for(lock, std::chrono::milliseconds(options_.checkpoint_interval_ms));

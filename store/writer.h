@@ -58,7 +58,7 @@ struct WriterOptions {
   // commits never wait for them; this often. A WAL past `wal_limit_pages`
   // makes the writer checkpoint itself, which bounds the file.
   int64_t checkpoint_interval_ms = 200;
-  int64_t wal_limit_pages = 262144;  // 1 GiB of 4 KiB pages
+  int64_t wal_limit_pages = 16384;  // 64 MiB of 4 KiB pages
 };
 
 // A message Kafka refused for good; kept in `kafka_dead_letters`.
