@@ -371,6 +371,29 @@ TEST_F(WriterTest, RestartBeforeTheSessionsEventsGivesTheSameRows) {
             "finished\tserver_restart\t1637094995000");
 }
 
+TEST_F(WriterTest, WalStaysBoundedAndTheDatabaseFileFills) {
+  // Regression: the checkpointer once never checkpointed (its connection did
+  // not know the file was in WAL mode) and a soak grew the WAL to 76 GB.
+  WriterOptions o;
+  o.wal_limit_pages = 200;  // 800 KiB
+  o.checkpoint_interval_ms = 20;
+  Reopen(o);
+  const std::string pad(300, 'x');
+  for (int b = 0; b < 60; ++b) {
+    std::vector<Event> batch;
+    for (int i = 0; i < 100; ++i) {
+      Event e = Ev("play_updated", Phase::kUpdated, "s" + std::to_string(i), kT0 + b * 100 + i);
+      e.body = "{\"pad\":\"" + pad + "\"}";
+      batch.push_back(e);
+    }
+    ASSERT_TRUE(Write(batch).ok());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  namespace fs = std::filesystem;
+  EXPECT_LT(fs::file_size(path_ + "-wal"), 3u << 20) << "WAL not bounded";
+  EXPECT_GT(fs::file_size(path_), 1u << 20) << "nothing checkpointed into the database file";
+}
+
 TEST_F(WriterTest, StallsAreKeptAsIntervalsAndNetworksAsPrefixes) {
   Event open = Ev("play_started", Phase::kStarted, "v6", kT0);
   open.ip = "2001:db8:1:2:aaaa::5";
