@@ -55,9 +55,10 @@ struct WriterOptions {
   // How long a commit waits for another process holding the write lock.
   int64_t busy_timeout_ms = 5000;
   // WAL checkpoints run on a thread of their own (a second connection) so
-  // commits never wait for them; this often. A WAL past `wal_limit_pages`
-  // makes the writer checkpoint itself, which bounds the file.
-  int64_t checkpoint_interval_ms = 200;
+  // commits never wait for them: after every commit, and at least this often
+  // (to finish one a reader held back). A WAL past `wal_limit_pages` makes
+  // the writer checkpoint itself, which bounds the file.
+  int64_t checkpoint_interval_ms = 1000;
   int64_t wal_limit_pages = 16384;  // 64 MiB of 4 KiB pages
 };
 
@@ -155,6 +156,7 @@ class Writer {
   std::thread checkpointer_;
   std::condition_variable checkpoint_cv_;
   bool checkpoint_stop_ = false;  // guarded by mu_
+  bool checkpoint_due_ = false;   // a commit since the last checkpoint; guarded by mu_
 };
 
 }  // namespace sink
