@@ -75,6 +75,9 @@ class Relay::Impl {
              "'stall_count', stall_count, 'stalled_ms', stalled_ms, 'denied', denied, "
              "'close_reason', close_reason, 'event_count', event_count, "
              "'first_event_at', first_event_at, 'last_event_at', last_event_at, "
+             "'platform', platform, 'raw_state', raw_state, 'raw_reason', raw_reason, "
+             "'end_class', end_class, 'queued_ms', queued_ms, 'reconnect_count', reconnect_count, "
+             "'reconnect_ms', reconnect_ms, 'external_id', external_id, "
              "'change_seq', change_seq) FROM sessions WHERE change_seq > ?1 "
              "ORDER BY change_seq LIMIT ?2"));
     SINK_RETURN_IF_ERROR(prep(&cursor_, "SELECT seq FROM relay_cursors WHERE name = ?1"));

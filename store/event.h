@@ -69,12 +69,34 @@ struct Event {
   std::optional<int64_t> bytes;
   std::optional<int64_t> duration_ms;  // "duration" is seconds on the wire
 
+  // Platforms other than Flussonic (ingest/platforms/) say more than a phase.
+  std::string platform = "flussonic";     // flussonic|streampixel|gamelift|zego
+  std::optional<std::string> raw_state;   // the platform's own state name, verbatim
+  std::optional<std::string> raw_reason;  // its end code or reason, verbatim
+  // On a closing event (kClosed/kDenied): why it ended, one of kEndClasses.
+  // Unset on Flussonic events: the session derives it from `reason`.
+  std::optional<std::string> end_class;
+  std::optional<std::string> external_id;  // the platform's own session id
+  // The event's time is when the session started (queue_enter) or stopped
+  // (queue_leave) waiting for capacity: a queue, a placement.
+  bool queue_enter = false;
+  bool queue_leave = false;
+  // A reconnection began (also a stall) or ended (also a recovery).
+  bool reconnect_begin = false;
+  bool reconnect_end = false;
+
   // True when this event belongs to a session row.
   bool HasSession() const { return !kind.empty() && id.has_value() && !id->empty(); }
 
   // The time the event happened: utc_ms, else the timestamp its phase names
   // (opened_at for an opened event, …), else nullopt.
   std::optional<int64_t> EventTime() const;
+};
+
+// The values of sessions.end_class.
+inline constexpr std::string_view kEndClasses[] = {
+    "normal",    "user_left", "idle_timeout", "limit",    "denied",  "capacity",
+    "app_crash", "network",   "admin_kick",   "internal", "unknown",
 };
 
 // A readable item the store must keep but cannot accept as an event

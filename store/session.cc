@@ -2,6 +2,9 @@
 
 #include <arpa/inet.h>
 #include <algorithm>
+#include <cctype>
+#include <initializer_list>
+#include <iterator>
 
 #include <charconv>
 
@@ -47,7 +50,87 @@ void Attr::Offer(const std::string& v, int64_t at) {
   }
 }
 
+void LatestAttr::Offer(const std::string& v, std::optional<int64_t> at) {
+  const int64_t a = at ? std::max<int64_t>(*at, 0) : 0;
+  if (!value || a > t || (a == t && v > *value)) {
+    value = v;
+    t = a;
+  }
+}
+
+std::string_view FlussonicEndClass(const std::optional<std::string>& reason) {
+  if (!reason || reason->empty() || *reason == "null") return "normal";
+  std::string r = *reason;
+  for (char& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto has = [&r](std::initializer_list<std::string_view> words) {
+    for (std::string_view w : words) {
+      if (r.find(w) != std::string::npos) return true;
+    }
+    return false;
+  };
+  // Most specific first: "session_limit_timeout" is a limit.
+  if (has({"normal", "eof", "finished", "stopped"}) || r == "closed" || r == "stop") {
+    return "normal";
+  }
+  if (has({"denied", "forbidden", "unauthori", "auth_fail", "not_allowed", "banned"})) {
+    return "denied";
+  }
+  if (has({"limit", "max_sessions", "too_many", "quota", "overflow"})) return "limit";
+  if (has({"kick", "admin", "api"})) return "admin_kick";
+  if (has({"timeout", "idle", "inactiv"})) return "idle_timeout";
+  if (has({"client", "user", "viewer", "closed_by", "disconnect", "left"})) return "user_left";
+  if (has({"network", "tcp", "socket", "econn", "reset", "broken_pipe", "unreachable"})) {
+    return "network";
+  }
+  if (has({"shutdown", "restart", "crash", "error", "internal", "exit", "failed"})) {
+    return "internal";
+  }
+  return "unknown";
+}
+
 namespace {
+
+// Index of `c` in kEndClasses, or -1.
+int EndClassIndex(std::string_view c) {
+  for (size_t i = 0; i < std::size(kEndClasses); ++i) {
+    if (kEndClasses[i] == c) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+// Replays sorted marks into intervals, up to `end` (nullopt: no end yet).
+// Returns whether the last interval is still open.
+bool Replay(const std::vector<StallMark>& marks, std::optional<int64_t> end, bool finished,
+            std::vector<StallInterval>* out) {
+  bool open = false;
+  for (const StallMark& m : marks) {
+    if (end && m.t > *end) break;
+    if (m.stall && !open) {
+      open = true;
+      out->push_back(StallInterval{m.t, std::nullopt});
+    } else if (!m.stall && open) {
+      open = false;
+      out->back().end_at = m.t;
+    }
+  }
+  // An interval still open when the session finished lasted until its end.
+  if (open && finished && end) out->back().end_at = std::max(*end, out->back().start_at);
+  return open;
+}
+
+int64_t TotalMs(const std::vector<StallInterval>& v, std::optional<int64_t> end) {
+  int64_t total = 0;
+  for (const StallInterval& s : v) {
+    const std::optional<int64_t> until = s.end_at ? s.end_at : end;
+    if (until && *until > s.start_at) total += *until - s.start_at;
+  }
+  return total;
+}
+
+void AddMark(std::vector<StallMark>* marks, StallMark m) {
+  auto it = std::lower_bound(marks->begin(), marks->end(), m);
+  if (it == marks->end() || !(*it == m)) marks->insert(it, m);
+}
 
 void Min(std::optional<int64_t>& acc, const std::optional<int64_t>& v) {
   if (v && (!acc || *v < *acc)) acc = v;
@@ -80,6 +163,22 @@ void Session::Apply(const Event& e, int64_t received_at_ms) {
     if (*fields[i]) desc_[i].Offer(**fields[i], at);
   }
 
+  platform_.Offer(e.platform, at);
+  raw_state_.Offer(e.raw_state ? *e.raw_state : e.name, te);
+  const bool closing = e.phase == Phase::kDenied || e.phase == Phase::kClosed;
+  if (e.raw_reason) {
+    raw_reason_.Offer(*e.raw_reason, te);
+  } else if (closing && e.reason) {
+    raw_reason_.Offer(*e.reason, te);
+  }
+  if (e.external_id) external_id_.Offer(*e.external_id, at);
+  if (e.queue_enter) Min(queue_enter_at_, e.opened_at ? e.opened_at : te);
+  if (e.queue_leave) Min(queue_leave_at_, te);
+  if (te && (e.reconnect_begin || e.reconnect_end)) {
+    AddMark(&reconnect_marks_, StallMark{*te, e.reconnect_begin});
+    AddMark(&marks_, StallMark{*te, e.reconnect_begin});
+  }
+
   Min(opened_at_, e.opened_at);
   Min(authorized_at_, e.authorized_at);
   Min(started_at_, e.started_at);
@@ -105,11 +204,7 @@ void Session::Apply(const Event& e, int64_t received_at_ms) {
     case Phase::kStalled:
     case Phase::kRecovered:
       if (e.phase == Phase::kRecovered) running_ = true;
-      if (te) {
-        StallMark m{*te, e.phase == Phase::kStalled};
-        auto it = std::lower_bound(marks_.begin(), marks_.end(), m);
-        if (it == marks_.end() || !(*it == m)) marks_.insert(it, m);
-      }
+      if (te) AddMark(&marks_, StallMark{*te, e.phase == Phase::kStalled});
       break;
     case Phase::kDenied:
     case Phase::kClosed: {
@@ -119,6 +214,12 @@ void Session::Apply(const Event& e, int64_t received_at_ms) {
       const std::optional<int64_t> tc = e.closed_at ? e.closed_at : te;
       Min(real_closed_at_, tc);
       if (e.reason) close_reason_.Offer(*e.reason, tc.value_or(kNever));
+      if (e.end_class) {
+        const bool known = *e.end_class != "unknown";
+        if (known && !end_class_known_) end_class_ = Attr{};
+        if (known || !end_class_known_) end_class_.Offer(*e.end_class, tc.value_or(kNever));
+        end_class_known_ = end_class_known_ || known;
+      }
       break;
     }
     default:
@@ -168,26 +269,42 @@ SessionRow Session::Row() const {
 
   // Replay stall instants in time order; stop at the end of the session.
   const std::optional<int64_t> end = finished ? r.closed_at : last_event_at_;
-  bool stalling = false;
-  for (const StallMark& m : marks_) {
-    if (end && m.t > *end) break;
-    if (m.stall && !stalling) {
-      stalling = true;
-      r.stalls.push_back(StallInterval{m.t, std::nullopt});
-    } else if (!m.stall && stalling) {
-      stalling = false;
-      r.stalls.back().end_at = m.t;
-    }
-  }
-  // A stall still open when the session finished lasted until its end.
-  if (stalling && finished && end)
-    r.stalls.back().end_at = std::max(*end, r.stalls.back().start_at);
+  const bool stalling = Replay(marks_, end, finished, &r.stalls);
   r.stall_count = static_cast<int64_t>(r.stalls.size());
-  for (const StallInterval& s : r.stalls) {
-    const std::optional<int64_t> until = s.end_at ? s.end_at : end;
-    if (until && *until > s.start_at) r.stalled_ms += *until - s.start_at;
-  }
+  r.stalled_ms = TotalMs(r.stalls, end);
+  std::vector<StallInterval> reconnects;
+  Replay(reconnect_marks_, end, finished, &reconnects);
+  r.reconnect_count = static_cast<int64_t>(reconnects.size());
+  r.reconnect_ms = TotalMs(reconnects, end);
   r.ip_net = IpNetwork(r.desc[kIp]);
+
+  r.platform = platform_.value.value_or("flussonic");
+  r.raw_state = raw_state_.value;
+  r.raw_reason = raw_reason_.value;
+  r.external_id = external_id_.value;
+  if (queue_enter_at_) {
+    std::optional<int64_t> until;
+    if (queue_leave_at_ && *queue_leave_at_ >= *queue_enter_at_) {
+      until = queue_leave_at_;
+    } else if (finished && r.closed_at) {
+      until = std::max(*r.closed_at, *queue_enter_at_);
+    }
+    if (until) r.queued_ms = *until - *queue_enter_at_;
+  }
+  if (closed_) {
+    if (end_class_.value) {
+      r.end_class = end_class_.value;
+    } else if (denied_) {
+      r.end_class = "denied";
+    } else {
+      r.end_class = std::string(r.platform == "flussonic" ? FlussonicEndClass(r.close_reason)
+                                                          : std::string_view("unknown"));
+    }
+  } else if (synthetic_ == SyntheticClose::kSinkTimeout) {
+    r.end_class = "idle_timeout";
+  } else if (synthetic_ == SyntheticClose::kServerRestart) {
+    r.end_class = "internal";
+  }
 
   if (finished) {
     r.state = "finished";
@@ -201,11 +318,15 @@ SessionRow Session::Row() const {
   return r;
 }
 
-// Merge state text, version 1: space-separated integers
-//   1 kind_explicit kind_t desc_t[0..11] running closed close_reason_t synthetic
-//   n_marks (t stall)...
+// Merge state text, version 2: space-separated integers
+//   2 kind_explicit kind_t desc_t[0..11] running closed close_reason_t synthetic
+//   platform_t raw_state_t raw_reason_t end_class end_class_t end_class_known
+//   external_id_t has_queue_enter queue_enter has_queue_leave queue_leave
+//   n_marks (t stall)... n_reconnect_marks (t stall)...
+// (end_class: index in kEndClasses, -1 for none.) Version 1 is version 2
+// up to `synthetic`, then n_marks and the marks.
 std::string Session::MergeState() const {
-  std::string s = "1 ";
+  std::string s = "2 ";
   auto put = [&s](int64_t v) {
     s += std::to_string(v);
     s += ' ';
@@ -217,16 +338,30 @@ std::string Session::MergeState() const {
   put(closed_);
   put(close_reason_.t);
   put(static_cast<int64_t>(synthetic_));
-  put(static_cast<int64_t>(marks_.size()));
-  for (const StallMark& m : marks_) {
-    put(m.t);
-    put(m.stall);
+  put(platform_.t);
+  put(raw_state_.t);
+  put(raw_reason_.t);
+  put(end_class_.value ? EndClassIndex(*end_class_.value) : -1);
+  put(end_class_.t);
+  put(end_class_known_);
+  put(external_id_.t);
+  put(queue_enter_at_.has_value());
+  put(queue_enter_at_.value_or(0));
+  put(queue_leave_at_.has_value());
+  put(queue_leave_at_.value_or(0));
+  for (const std::vector<StallMark>* marks : {&marks_, &reconnect_marks_}) {
+    put(static_cast<int64_t>(marks->size()));
+    for (const StallMark& m : *marks) {
+      put(m.t);
+      put(m.stall);
+    }
   }
   s.pop_back();
   return s;
 }
 
 Result<Session> Session::FromStored(const SessionRow& row, std::string_view merge_state) {
+  const Status corrupt = Status::Internal("corrupt merge state for session " + row.id);
   std::vector<int64_t> v;
   const char* p = merge_state.data();
   const char* end = p + merge_state.size();
@@ -235,15 +370,15 @@ Result<Session> Session::FromStored(const SessionRow& row, std::string_view merg
     if (p == end) break;
     int64_t x = 0;
     auto [next, ec] = std::from_chars(p, end, x);
-    if (ec != std::errc()) return Status::Internal("corrupt merge state for session " + row.id);
+    if (ec != std::errc()) return corrupt;
     v.push_back(x);
     p = next;
   }
-  constexpr size_t kFixed = 1 + 2 + kDescCount + 5;
-  if (v.size() < kFixed || v[0] != 1 ||
-      v.size() != kFixed + 2 * static_cast<size_t>(std::max<int64_t>(v[kFixed - 1], 0))) {
-    return Status::Internal("corrupt merge state for session " + row.id);
-  }
+  if (v.empty() || (v[0] != 1 && v[0] != 2)) return corrupt;
+  const int version = static_cast<int>(v[0]);
+  const size_t common = 1 + 2 + kDescCount + 4;  // up to `synthetic`
+  const size_t fixed = common + (version == 2 ? 11 : 0);
+  if (v.size() < fixed + 1) return corrupt;
   Session s(row.id);
   size_t i = 1;
   s.kind_explicit_ = v[i++] != 0;
@@ -257,11 +392,35 @@ Result<Session> Session::FromStored(const SessionRow& row, std::string_view merg
   s.closed_ = v[i++] != 0;
   s.close_reason_.t = v[i++];
   s.synthetic_ = static_cast<SyntheticClose>(v[i++]);
-  const int64_t n = v[i++];
-  for (int64_t k = 0; k < n; ++k) {
-    s.marks_.push_back(StallMark{v[i], v[i + 1] != 0});
-    i += 2;
+  if (version == 2) {
+    s.platform_ = Attr{row.platform, v[i++]};
+    s.raw_state_ = LatestAttr{row.raw_state, row.raw_state ? v[i] : -1};
+    ++i;
+    s.raw_reason_ = LatestAttr{row.raw_reason, row.raw_reason ? v[i] : -1};
+    ++i;
+    const int64_t ec = v[i++];
+    if (ec >= static_cast<int64_t>(std::size(kEndClasses))) return corrupt;
+    if (ec >= 0) s.end_class_.value = std::string(kEndClasses[ec]);
+    s.end_class_.t = v[i++];
+    s.end_class_known_ = v[i++] != 0;
+    s.external_id_ = Attr{row.external_id, v[i++]};
+    if (v[i++]) s.queue_enter_at_ = v[i];
+    ++i;
+    if (v[i++]) s.queue_leave_at_ = v[i];
+    ++i;
   }
+  for (std::vector<StallMark>* marks : {&s.marks_, &s.reconnect_marks_}) {
+    if (marks == &s.reconnect_marks_ && version == 1) break;
+    if (i >= v.size() || v[i] < 0 || v.size() - i - 1 < 2 * static_cast<size_t>(v[i])) {
+      return corrupt;
+    }
+    const int64_t n = v[i++];
+    for (int64_t k = 0; k < n; ++k) {
+      marks->push_back(StallMark{v[i], v[i + 1] != 0});
+      i += 2;
+    }
+  }
+  if (i != v.size()) return corrupt;
   s.opened_at_ = row.opened_at;
   s.authorized_at_ = row.authorized_at;
   s.started_at_ = row.started_at;

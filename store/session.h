@@ -61,6 +61,17 @@ struct Attr {
   void Offer(const std::string& v, int64_t at);
 };
 
+// The same, keeping the latest statement (ties: the larger value). Events
+// without a time never beat one with a time.
+struct LatestAttr {
+  std::optional<std::string> value;
+  int64_t t = -1;  // -1: none; 0: stated by an event without a time
+  void Offer(const std::string& v, std::optional<int64_t> at);
+};
+
+// end_class of a Flussonic session closed with `reason` (NULL: a plain close).
+std::string_view FlussonicEndClass(const std::optional<std::string>& reason);
+
 struct StallMark {
   int64_t t;
   bool stall;  // true: stalled, false: recovered
@@ -101,6 +112,14 @@ struct SessionRow {
   int64_t seen_at = 0;                // receive time of the newest event (sink clock)
   std::optional<std::string> ip_net;  // IpNetwork(ip)
   std::vector<StallInterval> stalls;  // stall_count of them, in time order
+
+  std::string platform = "flussonic";
+  std::optional<std::string> raw_state, raw_reason;
+  std::optional<std::string> end_class;  // one of kEndClasses once finished
+  std::optional<int64_t> queued_ms;
+  int64_t reconnect_count = 0;
+  int64_t reconnect_ms = 0;
+  std::optional<std::string> external_id;
 };
 
 class Session {
@@ -150,6 +169,16 @@ class Session {
   Attr close_reason_;
   SyntheticClose synthetic_ = SyntheticClose::kNone;
   std::vector<StallMark> marks_;  // sorted, unique
+
+  Attr platform_;
+  LatestAttr raw_state_, raw_reason_;
+  // end_class stated by a closing event: a known class beats "unknown", then
+  // the earliest close.
+  Attr end_class_;
+  bool end_class_known_ = false;
+  Attr external_id_;
+  std::optional<int64_t> queue_enter_at_, queue_leave_at_;
+  std::vector<StallMark> reconnect_marks_;  // stall = reconnection began
 };
 
 }  // namespace sink

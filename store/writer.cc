@@ -72,20 +72,23 @@ bool SameOpt(const std::optional<int64_t>& a, const Stmt& s, int col) {
 }
 
 // The sessions table columns, in the order Load() reads and Save() binds them.
-constexpr std::array<std::string_view, 33> kSessionCols = {
-    "id",           "kind",          "state",         "server",         "media",
-    "source_id",    "parent_id",     "user_id",       "token",          "ip",
-    "proto",        "country",       "user_agent",    "referer",        "url",
-    "opened_at",    "authorized_at", "started_at",    "updated_at",     "closed_at",
-    "bytes",        "duration_ms",   "stall_count",   "stalled_ms",     "denied",
-    "close_reason", "event_count",   "last_event_at", "first_event_at", "seen_at",
-    "merge_state",  "change_seq",    "ip_net",
+constexpr std::array<std::string_view, 41> kSessionCols = {
+    "id",           "kind",          "state",         "server",          "media",
+    "source_id",    "parent_id",     "user_id",       "token",           "ip",
+    "proto",        "country",       "user_agent",    "referer",         "url",
+    "opened_at",    "authorized_at", "started_at",    "updated_at",      "closed_at",
+    "bytes",        "duration_ms",   "stall_count",   "stalled_ms",      "denied",
+    "close_reason", "event_count",   "last_event_at", "first_event_at",  "seen_at",
+    "merge_state",  "change_seq",    "ip_net",        "platform",        "raw_state",
+    "raw_reason",   "end_class",     "queued_ms",     "reconnect_count", "reconnect_ms",
+    "external_id",
 };
 
 // Column values of a sessions row, in kSessionCols order.
 using Value = std::variant<std::monostate, int64_t, std::string>;
 using Columns = std::array<Value, kSessionCols.size()>;
 constexpr size_t kColId = 0, kColSeenAt = 29, kColChangeSeq = 31;
+constexpr size_t kColPlatform = 33, kColRawState = 34, kColRawReason = 35, kColExternalId = 40;
 constexpr size_t kColState = 2, kColClosedAt = 19, kColStallCount = 22, kColStalledMs = 23;
 
 // seen_at is stored only when it moves to another 10-second step: the idle
@@ -155,6 +158,11 @@ class Writer::Impl {
       // IPv6 networks. Rewrite the rows that have them.
       SINK_RETURN_IF_ERROR(impl->Rewrite("stall_count > 0 OR ip LIKE '%:%'"));
     }
+    if (version.value() > 0 && version.value() < 4) {
+      // Version 4 added end_class, which finished Flussonic rows derive from
+      // their close reason (store/session.cc).
+      SINK_RETURN_IF_ERROR(impl->Rewrite("state = 'finished'"));
+    }
     return impl;
   }
 
@@ -166,8 +174,13 @@ class Writer::Impl {
     SINK_RETURN_IF_ERROR(db_.Exec("COMMIT"));
     // The checkpointer normally keeps the WAL short; if it cannot (readers
     // holding old frames, a slow disk), checkpoint here before it grows on.
-    if (wal_pages_ > wal_limit_pages_) {
-      sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+    // The checkpointer thread may hold the checkpoint lock (SQLite does not
+    // wait for it): retry for a moment.
+    for (int i = 0; wal_pages_ > wal_limit_pages_ && i < 200; ++i) {
+      const int rc = sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_RESTART,
+                                               nullptr, nullptr);
+      if (rc != SQLITE_BUSY) break;
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
     }
     return Status::Ok();
   }
@@ -341,6 +354,7 @@ class Writer::Impl {
         Rollback();
         return st;
       }
+      sessions_.erase(id);
     }
     sessions_.clear();
     Status st = Commit();
@@ -534,6 +548,10 @@ class Writer::Impl {
     r.last_event_at = num(27);
     r.first_event_at = num(28);
     r.seen_at = num(kColSeenAt).value_or(0);
+    r.platform = text(kColPlatform).value_or("flussonic");
+    r.raw_state = text(kColRawState);
+    r.raw_reason = text(kColRawReason);
+    r.external_id = text(kColExternalId);
     Result<Session> sess = Session::FromStored(r, text(30).value_or(""));
     if (!sess.ok()) return sess.status();
     return &sessions_.emplace(id, Entry{std::move(sess.value()), std::move(stored)})
@@ -578,7 +596,15 @@ class Writer::Impl {
                    r.seen_at,
                    sess.MergeState(),
                    Value(),
-                   V(r.ip_net)};
+                   V(r.ip_net),
+                   r.platform,
+                   V(r.raw_state),
+                   V(r.raw_reason),
+                   V(r.end_class),
+                   V(r.queued_ms),
+                   r.reconnect_count,
+                   r.reconnect_ms,
+                   V(r.external_id)};
     uint64_t changed = ~uint64_t{0};
     if (e.stored) {
       const Columns& old = *e.stored;

@@ -235,8 +235,10 @@ TEST_F(KafkaE2eTest, SessionsTopicEndsWithTheSqliteRow) {
       "'started_at', started_at, 'updated_at', updated_at, 'closed_at', closed_at, 'bytes', "
       "bytes, 'duration_ms', duration_ms, 'stall_count', stall_count, 'stalled_ms', stalled_ms, "
       "'denied', denied, 'close_reason', close_reason, 'event_count', event_count, "
-      "'first_event_at', first_event_at, 'last_event_at', last_event_at, 'change_seq', "
-      "change_seq) FROM sessions");
+      "'first_event_at', first_event_at, 'last_event_at', last_event_at, 'platform', platform, "
+      "'raw_state', raw_state, 'raw_reason', raw_reason, 'end_class', end_class, 'queued_ms', "
+      "queued_ms, 'reconnect_count', reconnect_count, 'reconnect_ms', reconnect_ms, "
+      "'external_id', external_id, 'change_seq', change_seq) FROM sessions");
   ASSERT_EQ(rows.size(), 20u);
   std::map<std::string, std::string> want;
   for (const std::string& r : rows) want[r.substr(0, r.find('\t'))] = r.substr(r.find('\t') + 1);

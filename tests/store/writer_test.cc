@@ -419,20 +419,29 @@ TEST_F(WriterTest, StallsAreKeptAsIntervalsAndNetworksAsPrefixes) {
 TEST_F(WriterTest, UpgradeFromVersion2RebuildsWhatSqlCannot) {
   Event e = Ev("play_started", Phase::kStarted, "s", kT0);
   e.ip = "2001:db8::1";
+  Event closed = Ev("play_closed", Phase::kClosed, "f", kT0 + 5000);
+  closed.reason = "{\"error\":\"session_limit\"}";
   ASSERT_TRUE(Write({e, Ev("play_stalled", Phase::kStalled, "s", kT0 + 1000),
-                     Ev("play_recovered", Phase::kRecovered, "s", kT0 + 2000)})
+                     Ev("play_recovered", Phase::kRecovered, "s", kT0 + 2000),
+                     Ev("play_started", Phase::kStarted, "f", kT0), closed})
                   .ok());
   writer_.reset();
   {  // Turn the file back into a version-2 database.
     Result<Db> db = Db::Open(path_, false);
     ASSERT_TRUE(db.ok());
-    ASSERT_OK(
-        db->Exec("DROP TABLE stall_intervals; DROP INDEX sessions_source; "
-                 "ALTER TABLE sessions DROP COLUMN ip_net; PRAGMA user_version = 2;"));
+    std::string drop = "DROP TABLE stall_intervals; DROP INDEX sessions_source; ";
+    for (const char* c : {"ip_net", "platform", "raw_state", "raw_reason", "end_class", "queued_ms",
+                          "reconnect_count", "reconnect_ms", "external_id"}) {
+      drop += std::string("ALTER TABLE sessions DROP COLUMN ") + c + "; ";
+    }
+    ASSERT_OK(db->Exec(drop + "PRAGMA user_version = 2;"));
   }
   Reopen();
-  EXPECT_EQ(One("PRAGMA user_version"), "3");
-  EXPECT_EQ(One("SELECT ip_net FROM sessions"), "2001:db8::/64");
+  EXPECT_EQ(One("PRAGMA user_version"), "4");
+  // Version 4: finished Flussonic rows get their end_class.
+  EXPECT_EQ(One("SELECT platform, end_class FROM sessions WHERE id = 'f'"), "flussonic\tlimit");
+  EXPECT_EQ(One("SELECT platform, end_class FROM sessions WHERE id = 's'"), "flussonic\tNULL");
+  EXPECT_EQ(One("SELECT ip_net FROM sessions WHERE id = 's'"), "2001:db8::/64");
   EXPECT_EQ(One("SELECT start_at, end_at FROM stall_intervals"), "1637094995000\t1637094996000");
 }
 

@@ -1,0 +1,38 @@
+// Platform adapters: request bodies from platforms other than Flussonic,
+// turned into the same normalized Events (store/event.h), so their sessions
+// land in the same rows, reports and Kafka topics. docs/platforms.md has the
+// mapping of every documented state, code and reason.
+//
+// Each adapter works like ParseBody (ingest/event_parser.h): an unreadable
+// body is an error Status (the server answers 400 and keeps the body as a
+// dead letter); a readable item that is not a record of the platform becomes
+// a Reject; unknown states and codes are kept verbatim (raw_state,
+// raw_reason) with end_class "unknown", never rejected. Event::body is the
+// item's JSON text as received. Safe to call from any number of threads.
+#pragma once
+
+#include <simdjson.h>
+
+#include <string_view>
+
+#include "ingest/event_parser.h"
+
+namespace sink {
+
+// Amazon GameLift Streams session records (GetStreamSession's output, a
+// list of them, ListStreamSessions' {"Items": [...]}, or an EventBridge
+// envelope {"detail": {...}}). POST /events/gamelift.
+Result<ParsedBody> ParseGameLiftBody(simdjson::padded_string_view body);
+
+// ZEGO server callbacks (room_login, room_logout, stream_create,
+// stream_close, room_close) and client state changes forwarded by the app.
+// `form` is true for application/x-www-form-urlencoded bodies (one
+// callback); JSON bodies may hold one object or an array. POST /events/zego.
+Result<ParsedBody> ParseZegoBody(std::string_view body, bool form);
+
+// Messages forwarded by clients/streampixel/sessionsink-streampixel.js: one
+// object or an array of {"key", "seq", "at", "message", ...}.
+// POST /events/streampixel.
+Result<ParsedBody> ParseStreampixelBody(simdjson::padded_string_view body);
+
+}  // namespace sink
