@@ -55,6 +55,12 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
                   "command lines are visible to other users.")
       ->envname("SESSIONSINK_TOKEN")
       ->capture_default_str();  // never print a default for the secret
+  cmd->add_option("--streampixel-origins", cfg->streampixel_origins,
+                  "Web page origins (e.g. https://play.example.com) whose viewers' browsers may "
+                  "post to /events/streampixel without the token (browsers cannot keep a "
+                  "secret). Requests from other origins get 401. Comma-separated.")
+      ->envname("SESSIONSINK_STREAMPIXEL_ORIGINS")
+      ->delimiter(',');
   cmd->add_option("--max-body-bytes", cfg->max_body_bytes,
                   "Largest request body, after gzip decoding (e.g. 64MiB, 500KB); larger gets 413.")
       ->envname("SESSIONSINK_MAX_BODY_BYTES")

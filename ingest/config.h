@@ -15,6 +15,9 @@ struct ServeConfig {
   std::string db_path = "./data/sessions.db";
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free port
   std::string token;                      // empty: no authentication
+  // Page origins (scheme://host[:port]) whose browsers may post to
+  // /events/streampixel without the token; empty: the token rules apply.
+  std::vector<std::string> streampixel_origins;
   // Largest request body accepted, after gzip decoding. Flussonic resends
   // everything buffered after an outage in one batch, so keep this generous.
   uint64_t max_body_bytes = 64ull << 20;

@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "ingest/event_parser.h"
+#include "ingest/platforms/platforms.h"
 #include "query/report_command.h"
 #include "store/json_text.h"
 
@@ -101,131 +102,180 @@ bool HttpServer::Authorized(const httplib::Request& req, httplib::Response& res)
   return false;
 }
 
+void HttpServer::HandleEvents(Source source, const httplib::Request& req, httplib::Response& res,
+                              const httplib::ContentReader& read) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const int64_t received_at = clock_->NowMs();
+  auto finish = [&](int code) {
+    counters_->Count(code);
+    counters_->request_us_total += static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count());
+  };
+
+  const bool allowed =
+      source == Source::kStreampixel ? BrowserAuthorized(req, res) : Authorized(req, res);
+  if (!allowed) {
+    CloseAfter(res);
+    return finish(401);
+  }
+
+  uint64_t declared = 0;
+  if (req.has_header("Content-Length")) {
+    const std::string v = req.get_header_value("Content-Length");
+    std::from_chars(v.data(), v.data() + v.size(), declared);
+  }
+  if (declared > cfg_.max_body_bytes) {
+    SetError(res, 413,
+             "body of " + std::to_string(declared) + " bytes exceeds the limit of " +
+                 std::to_string(cfg_.max_body_bytes) + " bytes");
+    CloseAfter(res);
+    return finish(413);
+  }
+  std::string body;
+  body.reserve(declared + simdjson::SIMDJSON_PADDING);
+  bool too_large = false;
+  const bool complete = read([&](const char* data, size_t n) {
+    if (body.size() + n > cfg_.max_body_bytes) {
+      too_large = true;
+      return false;
+    }
+    body.append(data, n);
+    return true;
+  });
+  counters_->body_bytes += body.size();
+  if (too_large || res.status == 413) {
+    SetError(res, 413,
+             "body exceeds the limit of " + std::to_string(cfg_.max_body_bytes) +
+                 " bytes (after decoding)");
+    CloseAfter(res);
+    return finish(413);
+  }
+  if (!complete && res.status == 415) {
+    SetError(res, 415,
+             "unsupported Content-Encoding '" + req.get_header_value("Content-Encoding") +
+                 "' (gzip and deflate are accepted)");
+    CloseAfter(res);
+    return finish(415);
+  }
+
+  WriteBatch batch;
+  batch.received_at = received_at;
+  batch.remote_addr = req.remote_addr;
+  std::string unreadable;
+  if (!complete) {
+    unreadable = "could not read the body: truncated, or corrupt Content-Encoding data";
+    CloseAfter(res);
+  } else {
+    const size_t size = body.size();
+    body.append(simdjson::SIMDJSON_PADDING, ' ');
+    const simdjson::padded_string_view padded(body.data(), size, body.size());
+    Result<ParsedBody> parsed = Status::Invalid("");
+    switch (source) {
+      case Source::kFlussonic:
+        parsed = ParseBody(padded);
+        break;
+      case Source::kGameLift:
+        parsed = ParseGameLiftBody(padded);
+        break;
+      case Source::kZego:
+        parsed = ParseZegoBody(
+            std::string_view(body.data(), size),
+            req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) ==
+                0);
+        break;
+      case Source::kStreampixel:
+        parsed = ParseStreampixelBody(padded);
+        break;
+    }
+    body.resize(size);
+    if (parsed.ok()) {
+      batch.events = std::move(parsed->events);
+      batch.rejects = std::move(parsed->rejects);
+    } else {
+      unreadable = parsed.status().message();
+    }
+  }
+  // The per-item errors for the answer (the rejects move into the batch).
+  std::string errors;
+  for (const Reject& r : batch.rejects) {
+    if (!errors.empty()) errors += ',';
+    errors += "{\"index\":" + std::to_string(r.index) + ",\"reason\":";
+    AppendJsonString(&errors, r.reason);
+    errors += '}';
+  }
+  if (!unreadable.empty()) {
+    Reject r;
+    r.index = -1;
+    r.reason = unreadable;
+    r.body = std::move(body);
+    batch.rejects.push_back(std::move(r));
+  }
+
+  Result<Writer::Future> queued = writer_->Submit(std::move(batch));
+  if (!queued.ok()) {
+    SetError(res, 503, queued.status().message());
+    return finish(503);
+  }
+  Writer::Future& f = queued.value();
+  if (f.wait_for(std::chrono::milliseconds(cfg_.request_timeout_ms)) != std::future_status::ready) {
+    // Not lost: if the commit lands later, the resend is a duplicate.
+    SetError(res, 503, "timed out waiting for the database commit");
+    return finish(503);
+  }
+  Result<WriteOutcome> outcome = f.get();
+  if (!outcome.ok()) {
+    SetError(res, 503, outcome.status().message());
+    return finish(503);
+  }
+  if (!unreadable.empty()) {
+    SetError(res, 400, unreadable);
+    return finish(400);
+  }
+  const WriteOutcome& o = outcome.value();
+  std::string out = "{\"accepted\":" + std::to_string(o.accepted) +
+                    ",\"duplicates\":" + std::to_string(o.duplicates) +
+                    ",\"rejected\":" + std::to_string(o.rejected) + ",\"errors\":[" + errors +
+                    "]}\n";
+  res.status = 200;
+  res.set_content(out, kJson);
+  return finish(200);
+}
+
+bool HttpServer::BrowserAuthorized(const httplib::Request& req, httplib::Response& res) const {
+  const std::string origin = req.get_header_value("Origin");
+  for (const std::string& o : cfg_.streampixel_origins) {
+    if (!origin.empty() && origin == o) {
+      res.set_header("Access-Control-Allow-Origin", origin);
+      res.set_header("Vary", "Origin");
+      return true;
+    }
+  }
+  if (!cfg_.streampixel_origins.empty() && cfg_.token.empty()) {
+    SetError(res, 401,
+             origin.empty() ? "no Origin header: this endpoint takes posts from the pages "
+                              "listed in --streampixel-origins"
+                            : "origin " + origin + " is not in --streampixel-origins");
+    return false;
+  }
+  return Authorized(req, res);
+}
+
 void HttpServer::Routes() {
   httplib::Server& s = *svr_;
 
-  s.Post("/events", [this](const httplib::Request& req, httplib::Response& res,
-                           const httplib::ContentReader& read) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const int64_t received_at = clock_->NowMs();
-    auto finish = [&](int code) {
-      counters_->Count(code);
-      counters_->request_us_total +=
-          static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                    std::chrono::steady_clock::now() - t0)
-                                    .count());
-    };
-
-    if (!Authorized(req, res)) {
-      CloseAfter(res);
-      return finish(401);
-    }
-
-    uint64_t declared = 0;
-    if (req.has_header("Content-Length")) {
-      const std::string v = req.get_header_value("Content-Length");
-      std::from_chars(v.data(), v.data() + v.size(), declared);
-    }
-    if (declared > cfg_.max_body_bytes) {
-      SetError(res, 413,
-               "body of " + std::to_string(declared) + " bytes exceeds the limit of " +
-                   std::to_string(cfg_.max_body_bytes) + " bytes");
-      CloseAfter(res);
-      return finish(413);
-    }
-    std::string body;
-    body.reserve(declared + simdjson::SIMDJSON_PADDING);
-    bool too_large = false;
-    const bool complete = read([&](const char* data, size_t n) {
-      if (body.size() + n > cfg_.max_body_bytes) {
-        too_large = true;
-        return false;
-      }
-      body.append(data, n);
-      return true;
+  const std::pair<const char*, Source> kRoutes[] = {
+      {"/events", Source::kFlussonic},
+      {"/events/gamelift", Source::kGameLift},
+      {"/events/zego", Source::kZego},
+      {"/events/streampixel", Source::kStreampixel},
+  };
+  for (const auto& [path, source] : kRoutes) {
+    s.Post(path, [this, source = source](const httplib::Request& req, httplib::Response& res,
+                                         const httplib::ContentReader& read) {
+      HandleEvents(source, req, res, read);
     });
-    counters_->body_bytes += body.size();
-    if (too_large || res.status == 413) {
-      SetError(res, 413,
-               "body exceeds the limit of " + std::to_string(cfg_.max_body_bytes) +
-                   " bytes (after decoding)");
-      CloseAfter(res);
-      return finish(413);
-    }
-    if (!complete && res.status == 415) {
-      SetError(res, 415,
-               "unsupported Content-Encoding '" + req.get_header_value("Content-Encoding") +
-                   "' (gzip and deflate are accepted)");
-      CloseAfter(res);
-      return finish(415);
-    }
-
-    WriteBatch batch;
-    batch.received_at = received_at;
-    batch.remote_addr = req.remote_addr;
-    std::string unreadable;
-    if (!complete) {
-      unreadable = "could not read the body: truncated, or corrupt Content-Encoding data";
-      CloseAfter(res);
-    } else {
-      const size_t size = body.size();
-      body.append(simdjson::SIMDJSON_PADDING, ' ');
-      Result<ParsedBody> parsed =
-          ParseBody(simdjson::padded_string_view(body.data(), size, body.size()));
-      body.resize(size);
-      if (parsed.ok()) {
-        batch.events = std::move(parsed->events);
-        batch.rejects = std::move(parsed->rejects);
-      } else {
-        unreadable = parsed.status().message();
-      }
-    }
-    // The per-item errors for the answer (the rejects move into the batch).
-    std::string errors;
-    for (const Reject& r : batch.rejects) {
-      if (!errors.empty()) errors += ',';
-      errors += "{\"index\":" + std::to_string(r.index) + ",\"reason\":";
-      AppendJsonString(&errors, r.reason);
-      errors += '}';
-    }
-    if (!unreadable.empty()) {
-      Reject r;
-      r.index = -1;
-      r.reason = unreadable;
-      r.body = std::move(body);
-      batch.rejects.push_back(std::move(r));
-    }
-
-    Result<Writer::Future> queued = writer_->Submit(std::move(batch));
-    if (!queued.ok()) {
-      SetError(res, 503, queued.status().message());
-      return finish(503);
-    }
-    Writer::Future& f = queued.value();
-    if (f.wait_for(std::chrono::milliseconds(cfg_.request_timeout_ms)) !=
-        std::future_status::ready) {
-      // Not lost: if the commit lands later, the resend is a duplicate.
-      SetError(res, 503, "timed out waiting for the database commit");
-      return finish(503);
-    }
-    Result<WriteOutcome> outcome = f.get();
-    if (!outcome.ok()) {
-      SetError(res, 503, outcome.status().message());
-      return finish(503);
-    }
-    if (!unreadable.empty()) {
-      SetError(res, 400, unreadable);
-      return finish(400);
-    }
-    const WriteOutcome& o = outcome.value();
-    std::string out = "{\"accepted\":" + std::to_string(o.accepted) +
-                      ",\"duplicates\":" + std::to_string(o.duplicates) +
-                      ",\"rejected\":" + std::to_string(o.rejected) + ",\"errors\":[" + errors +
-                      "]}\n";
-    res.status = 200;
-    res.set_content(out, kJson);
-    return finish(200);
-  });
+  }
 
   auto method_not_allowed = [this](const httplib::Request&, httplib::Response& res) {
     SetError(res, 405, "use POST for /events");

@@ -29,6 +29,7 @@ namespace httplib {
 class Server;
 struct Request;
 struct Response;
+class ContentReader;
 }  // namespace httplib
 
 namespace sink {
@@ -49,7 +50,13 @@ class HttpServer {
   void Stop();
 
  private:
+  // Where a POST /events… body comes from: which parser reads it.
+  enum class Source { kFlussonic, kGameLift, kZego, kStreampixel };
   void Routes();
+  void HandleEvents(Source source, const httplib::Request& req, httplib::Response& res,
+                    const httplib::ContentReader& read);
+  // /events/streampixel: an allowed Origin, or the token rules.
+  bool BrowserAuthorized(const httplib::Request& req, httplib::Response& res) const;
   // With --token: true when the request carries it; else answers 401 and returns false.
   bool Authorized(const httplib::Request& req, httplib::Response& res) const;
 

@@ -27,7 +27,8 @@ Result<ParsedBody> ParseGameLiftBody(simdjson::padded_string_view body);
 // ZEGO server callbacks (room_login, room_logout, stream_create,
 // stream_close, room_close) and client state changes forwarded by the app.
 // `form` is true for application/x-www-form-urlencoded bodies (one
-// callback); JSON bodies may hold one object or an array. POST /events/zego.
+// callback), unless the body starts like JSON; JSON bodies may hold one
+// object or an array. POST /events/zego.
 Result<ParsedBody> ParseZegoBody(std::string_view body, bool form);
 
 // Messages forwarded by clients/streampixel/sessionsink-streampixel.js: one

@@ -1,0 +1,42 @@
+// Helpers the platform adapters share: reading a JSON body into flat
+// records (field name → text), and form-encoded bodies likewise.
+#pragma once
+
+#include <simdjson.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/status.h"
+
+namespace sink {
+
+// One record: each top-level field as text. Strings are unescaped; numbers,
+// booleans and null keep their JSON spelling; arrays and objects are
+// compact JSON. `json` is the whole record as compact JSON (Event::body).
+struct Record {
+  std::map<std::string, std::string, std::less<>> fields;
+  std::map<std::string, bool, std::less<>> is_string;  // field was a JSON string
+  std::string json;
+
+  std::optional<std::string> Text(std::string_view name) const;  // non-empty, not null
+  std::optional<int64_t> Int(std::string_view name) const;
+  // A timestamp: a number (seconds or ms by magnitude) or ISO-8601 text.
+  std::optional<int64_t> Time(std::string_view name) const;
+};
+
+// A record built from a simdjson object.
+Record RecordFromObject(simdjson::dom::object o);
+
+// The items of a JSON body: the elements of a top-level array, else the
+// value itself. Error: the body is not valid JSON.
+Result<std::vector<simdjson::dom::element>> JsonItems(simdjson::dom::parser& parser,
+                                                      std::string_view body);
+
+// application/x-www-form-urlencoded → one record (values are strings).
+Result<Record> RecordFromForm(std::string_view body);
+
+}  // namespace sink
