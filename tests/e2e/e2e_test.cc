@@ -155,6 +155,65 @@ TEST_F(E2eTest, UnreadableBodyIs400AndKeptAsDeadLetter) {
   EXPECT_NE(r->body.find("empty body"), std::string::npos) << r->body;
 }
 
+TEST_F(E2eTest, PlatformRoutesStoreRowsAndKeepUnreadableBodies) {
+  Start();
+  auto r = Post(R"({"Arn":"arn:gl/1","Status":"CONNECTED","CreatedAt":1732406400,)"
+                R"("LastUpdatedAt":1732406430,"UserId":"p"})",
+                {}, "/events/gamelift");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  r = Post(
+      "event=room_login&appid=1&room_id=r&user_account=a&session_id=9&login_time=1732406400000", {},
+      "/events/zego", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  r = Post(R"({"key":"k1","at":1732406400000,"message":{"type":"stream-state","value":"queue-1"}})",
+           {}, "/events/streampixel", "text/plain;charset=UTF-8");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(test::QueryRows(db_, "SELECT id, platform, state, raw_state FROM sessions ORDER BY id"),
+            (std::vector<std::string>{"arn:gl/1\tgamelift\trunning\tCONNECTED",
+                                      "k1\tstreampixel\testablishing\tqueue-1",
+                                      "zego/r/a/9\tzego\trunning\troom_login"}));
+  // Unreadable: 400, the body kept; a record that is not one: rejected item.
+  r = Post(R"([{"Arn":"x","Status":)", {}, "/events/gamelift");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  r = Post(R"([{"Status":"ACTIVE"}])", {}, "/events/gamelift");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("not a GameLift Streams session record"), std::string::npos) << r->body;
+  r = Post("room_id=%zz", {}, "/events/zego", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(One("SELECT count(*), count(item_index) FROM rejected"), "3\t1");
+}
+
+TEST_F(E2eTest, StreampixelPostsNeedAnAllowedOriginOrTheToken) {
+  Start({"--streampixel-origins", "https://play.example.com,https://beta.example.com", "--token",
+         "t0k"});
+  const std::string item =
+      R"({"key":"k","at":1732406400000,"message":{"type":"stream-state","value":"connecting"}})";
+  auto r =
+      Post(item, {{"Origin", "https://evil.example.net"}}, "/events/streampixel", "text/plain");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  r = Post(item, {}, "/events/streampixel", "text/plain");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  r = Post(item, {{"Origin", "https://beta.example.com"}}, "/events/streampixel", "text/plain");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("Access-Control-Allow-Origin"), "https://beta.example.com");
+  r = Post(item, {}, "/events/streampixel?token=t0k", "text/plain");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  // The other routes still need the token.
+  r = Post(item, {{"Origin", "https://beta.example.com"}}, "/events/gamelift");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+}
+
 TEST_F(E2eTest, InvalidItemsAreRejectedOneByOne) {
   Start();
   auto r = Post(R"([{"event":"play_opened","id":"s1"}, 42, {"id":"s2"}, {"event":7}])");
