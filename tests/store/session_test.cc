@@ -45,8 +45,33 @@ std::string Describe(const SessionRow& r) {
        opt(r.updated_at) + "|" + opt(r.closed_at) + "|" + opt(r.bytes) + "|" + opt(r.duration_ms) +
        "|" + std::to_string(r.stall_count) + "|" + std::to_string(r.stalled_ms) + "|" +
        std::to_string(r.denied) + "|" + opt(r.close_reason) + "|" + std::to_string(r.event_count) +
-       "|" + opt(r.first_event_at) + "|" + opt(r.last_event_at);
+       "|" + opt(r.first_event_at) + "|" + opt(r.last_event_at) + "|" + r.platform + "|" +
+       opt(r.raw_state) + "|" + opt(r.raw_reason) + "|" + opt(r.end_class) + "|" +
+       opt(r.queued_ms) + "|" + std::to_string(r.reconnect_count) + "|" +
+       std::to_string(r.reconnect_ms) + "|" + opt(r.external_id);
   return s;
+}
+
+// Lifecycle events with the platform facts adapters add, at random: queue
+// enter/leave, reconnections, raw states and reasons, end classes.
+std::vector<Event> PlatformLifecycle(std::mt19937& rng) {
+  std::vector<Event> ev = test::Lifecycle(rng, "s1");
+  auto coin = [&rng](int percent) {
+    return std::uniform_int_distribution<int>(0, 99)(rng) < percent;
+  };
+  const char* classes[] = {"normal", "capacity", "unknown", "network"};
+  for (Event& e : ev) {
+    e.platform = "gamelift";
+    if (coin(50)) e.raw_state = "S" + std::to_string(rng() % 5);
+    if (coin(20)) e.raw_reason = "R" + std::to_string(rng() % 3);
+    if (coin(15)) e.queue_enter = true;
+    if (coin(15)) e.queue_leave = true;
+    if (coin(15)) e.reconnect_begin = true;
+    if (!e.reconnect_begin && coin(15)) e.reconnect_end = true;
+    if (coin(10)) e.external_id = "x" + std::to_string(rng() % 3);
+    if (e.phase == Phase::kClosed || e.phase == Phase::kDenied) e.end_class = classes[rng() % 4];
+  }
+  return ev;
 }
 
 TEST(SessionTest, LifecycleStates) {
@@ -190,6 +215,84 @@ TEST(SessionPropertyTest, SaveAndReloadBetweenEventsChangesNothing) {
     }
     ASSERT_EQ(Describe(s.Row()), want) << "seed " << seed;
   }
+}
+
+TEST(SessionPropertyTest, PlatformFactsAreOrderIndependentAndSurviveReload) {
+  for (uint32_t seed = 1; seed <= 300; ++seed) {
+    std::mt19937 rng(seed);
+    std::vector<Event> ev = PlatformLifecycle(rng);
+    const std::string want = Describe(Merge(ev));
+    for (int round = 0; round < 10; ++round) {
+      std::shuffle(ev.begin(), ev.end(), rng);
+      ASSERT_EQ(Describe(Merge(ev)), want) << "seed " << seed << " round " << round;
+    }
+    Session s("s1");
+    for (const Event& e : ev) {
+      s.Apply(e, 1);
+      Result<Session> back = Session::FromStored(s.Row(), s.MergeState());
+      ASSERT_TRUE(back.ok()) << back.status().ToString();
+      s = std::move(back.value());
+    }
+    ASSERT_EQ(Describe(s.Row()), want) << "seed " << seed;
+  }
+}
+
+TEST(SessionTest, VersionOneMergeStateStillLoads) {
+  // Written by sessionsink before schema 4: no platform facts.
+  SessionRow row;
+  row.id = "s1";
+  row.kind = "play";
+  row.desc[kServer] = "edge1";
+  row.started_at = kT0;
+  row.event_count = 2;
+  row.last_event_at = kT0 + 2000;
+  const std::string v1 = "1 1 1637094994000 1637094994000 " + std::string(11 * 2, ' ') +
+                         "9223372036854775807 9223372036854775807 9223372036854775807 "
+                         "9223372036854775807 9223372036854775807 9223372036854775807 "
+                         "9223372036854775807 9223372036854775807 9223372036854775807 "
+                         "9223372036854775807 9223372036854775807 "
+                         "1 0 9223372036854775807 0 2 1637094995000 1 1637094996000 0";
+  Result<Session> s = Session::FromStored(row, v1);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  const SessionRow r = s->Row();
+  EXPECT_EQ(r.state, "running");
+  EXPECT_EQ(r.stall_count, 1);
+  EXPECT_EQ(r.stalled_ms, 1000);
+  EXPECT_EQ(r.platform, "flussonic");
+  EXPECT_EQ(r.reconnect_count, 0);
+  // Saved again, it is version 2 and loads back to the same row.
+  Result<Session> again = Session::FromStored(r, s->MergeState());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(Describe(again->Row()), Describe(r));
+  EXPECT_EQ(s->MergeState().substr(0, 2), "2 ");
+}
+
+TEST(SessionTest, FlussonicEndClassFromTheCloseReason) {
+  auto closed = [](std::optional<std::string> reason) {
+    Event e = Ev("play_closed", Phase::kClosed, kT0);
+    e.reason = std::move(reason);
+    return Merge({Ev("play_started", Phase::kStarted, kT0 - 1000), e}).end_class.value_or("NULL");
+  };
+  EXPECT_EQ(closed(std::nullopt), "normal");
+  EXPECT_EQ(closed("normal"), "normal");
+  EXPECT_EQ(closed(R"({"reason":"session_limit"})"), "limit");
+  EXPECT_EQ(closed("forbidden"), "denied");
+  EXPECT_EQ(closed("kicked_by_admin"), "admin_kick");
+  EXPECT_EQ(closed("timeout"), "idle_timeout");
+  EXPECT_EQ(closed("client_closed"), "user_left");
+  EXPECT_EQ(closed("tcp_reset"), "network");
+  EXPECT_EQ(closed("shutdown"), "internal");
+  EXPECT_EQ(closed(R"({"code":"bye"})"), "unknown");
+  EXPECT_EQ(Merge({Ev("play_started", Phase::kStarted, kT0)}).end_class.value_or("NULL"), "NULL");
+  EXPECT_EQ(Merge({Ev("play_denied", Phase::kDenied, kT0)}).end_class.value_or("NULL"), "denied");
+  Session t("s1");
+  t.Apply(Ev("play_started", Phase::kStarted, kT0), 1);
+  t.CloseSynthetic(SyntheticClose::kSinkTimeout);
+  EXPECT_EQ(t.Row().end_class.value_or("NULL"), "idle_timeout");
+  Session r("s1");
+  r.Apply(Ev("play_started", Phase::kStarted, kT0), 1);
+  r.ApplyServerRestart(kT0 + 1);
+  EXPECT_EQ(r.Row().end_class.value_or("NULL"), "internal");
 }
 
 TEST(SessionTest, CorruptMergeStateIsAnError) {
