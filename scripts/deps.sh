@@ -16,6 +16,7 @@ PACKAGES=(
   libgtest-dev                        # tests
   clang-format                        # scripts/format.sh
   curl                                # README examples
+  chromium                            # tests/browser: the Streampixel relay in a real browser
 )
 
 missing=()
