@@ -21,7 +21,7 @@ using OptStr = std::optional<std::string>;
 struct Window {
   int64_t t0, t1, now, w;
   OptInt from, to, limit;
-  OptStr media, user, server;
+  OptStr media, user, server, platform;
 };
 
 Result<Window> Resolve(Db& db, const ReportParams& p) {
@@ -34,7 +34,8 @@ Result<Window> Resolve(Db& db, const ReportParams& p) {
            p.limit,
            p.media,
            p.user,
-           p.server};
+           p.server,
+           p.platform};
   if (p.now) {
     w.now = *p.now;
   } else {
@@ -69,8 +70,8 @@ class Rounder {
 };
 
 // Runs `sql` with ?1 = t0, ?2 = t1, ?3 = media, ?4 = user, ?5 = server,
-// ?6 = now bound (those it uses), calling `row` for each result row. The report filters live
-// in the SQL (cheap to evaluate during the scan); the aggregation in C++.
+// ?6 = now, ?7 = platform bound (those it uses), calling `row` for each result row. The
+// report filters live in the SQL (cheap to evaluate during the scan); the aggregation in C++.
 Status ForEach(Db& db, const std::string& sql, const Window& w,
                const std::function<void(const Stmt&)>& row) {
   Result<Stmt> q = db.Prepare(sql);
@@ -83,6 +84,7 @@ Status ForEach(Db& db, const std::string& sql, const Window& w,
   if (n >= 4) s.Bind(4, w.user);
   if (n >= 5) s.Bind(5, w.server);
   if (n >= 6) s.Bind(6, w.now);
+  if (n >= 7) s.Bind(7, w.platform);
   for (;;) {
     Result<bool> r = s.Step();
     if (!r.ok()) return r.status();
@@ -96,7 +98,7 @@ constexpr const char* kPlaysInWindow =
     " FROM sessions WHERE +kind = 'play'"
     " AND +coalesce(opened_at, first_event_at) >= ?1 AND +coalesce(opened_at, first_event_at) < ?2"
     " AND (?3 IS NULL OR media = ?3) AND (?4 IS NULL OR user_id = ?4)"
-    " AND (?5 IS NULL OR server = ?5)";
+    " AND (?5 IS NULL OR server = ?5) AND (?7 IS NULL OR platform = ?7)";
 
 // max(0, COALESCE(closed_at, last_event_at, started_at) − started_at), from
 // columns (started, closed, last) at `c`.
@@ -227,7 +229,8 @@ Result<Table> Concurrency(Db& db, const Window& w) {
               "WHERE +kind = 'play' AND started_at IS NOT NULL "
               "AND coalesce(closed_at, ?6) > started_at AND started_at < ?2 "
               "AND coalesce(closed_at, ?6) > ?1 AND (?3 IS NULL OR media = ?3) "
-              "AND (?4 IS NULL OR user_id = ?4) AND (?5 IS NULL OR server = ?5)",
+              "AND (?4 IS NULL OR user_id = ?4) AND (?5 IS NULL OR server = ?5) "
+              "AND (?7 IS NULL OR platform = ?7)",
               w, [&](const Stmt& q) {
                 const std::string_view media = q.Text(0);
                 auto it = by_media.find(std::string(media));
@@ -378,15 +381,18 @@ Result<Table> Startup(Db& db, const Window& w) {
                                     "exited", "probe",  "establishing"};
   int64_t count[6] = {0, 0, 0, 0, 0, 0};
   int64_t total = 0;
-  std::vector<int64_t> startup;
+  std::vector<int64_t> startup, queued, connect;
   SINK_RETURN_IF_ERROR(ForEach(
       db,
       std::string("SELECT started_at, opened_at, denied, state = 'finished', close_reason IS NOT "
                   "NULL AND close_reason NOT IN ('normal', 'sink_timeout'), "
-                  "coalesce(closed_at, last_event_at) - coalesce(opened_at, first_event_at)") +
+                  "coalesce(closed_at, last_event_at) - coalesce(opened_at, first_event_at), "
+                  "queued_ms, started_at - authorized_at") +
           kPlaysInWindow,
       w, [&](const Stmt& q) {
         ++total;
+        if (!q.IsNull(6)) queued.push_back(q.Int(6));
+        if (!q.IsNull(7)) connect.push_back(q.Int(7));
         int o;
         if (!q.IsNull(0)) {
           o = 0;
@@ -402,7 +408,7 @@ Result<Table> Startup(Db& db, const Window& w) {
         }
         ++count[o];
       }));
-  std::sort(startup.begin(), startup.end());
+  for (std::vector<int64_t>* v : {&startup, &queued, &connect}) std::sort(v->begin(), v->end());
   Rounder round(db);
   Table t;
   t.columns = {"metric", "value", "pct"};
@@ -411,9 +417,87 @@ Result<Table> Startup(Db& db, const Window& w) {
     if (total != 0) pct = 100.0 * static_cast<double>(count[i]) / static_cast<double>(total);
     t.rows.push_back({std::string(kOutcomes[i]), count[i], round(pct, 2)});
   }
-  t.rows.push_back({std::string("startup_p50_ms"), Int(Percentile(startup, 50)), std::monostate{}});
-  t.rows.push_back({std::string("startup_p95_ms"), Int(Percentile(startup, 95)), std::monostate{}});
-  t.rows.push_back({std::string("startup_p99_ms"), Int(Percentile(startup, 99)), std::monostate{}});
+  for (const auto& [name, v] : {std::pair<const char*, std::vector<int64_t>*>{"startup", &startup},
+                                {"queued", &queued},
+                                {"connect", &connect}}) {
+    for (int p : {50, 95, 99}) {
+      t.rows.push_back({std::string(name) + "_p" + std::to_string(p) + "_ms",
+                        Int(Percentile(*v, p)), std::monostate{}});
+    }
+  }
+  return t;
+}
+
+Result<Table> Endings(Db& db, const Window& w) {
+  struct Agg {
+    std::string platform;
+    OptStr end_class, raw_reason;
+    int64_t sessions = 0, played = 0;
+    std::vector<int64_t> duration, watch;
+  };
+  // Keyed by the three columns, each as a NULL mark or a length and its bytes.
+  TextMap<Agg> by;
+  std::string key;
+  auto add_key = [&key](const Stmt& q, int c) {
+    if (q.IsNull(c)) {
+      key += '\0';
+      return;
+    }
+    const std::string_view v = q.Text(c);
+    key += '\1';
+    key += std::to_string(v.size());
+    key += ':';
+    key += v;
+  };
+  SINK_RETURN_IF_ERROR(ForEach(
+      db,
+      "SELECT platform, end_class, raw_reason, started_at, "
+      "max(0, coalesce(closed_at, last_event_at) - coalesce(opened_at, first_event_at)), "
+      "max(0, coalesce(closed_at, last_event_at) - started_at) "
+      "FROM sessions WHERE +kind = 'play' AND +state = 'finished' "
+      "AND +coalesce(closed_at, last_event_at) >= ?1 AND +coalesce(closed_at, last_event_at) < ?2 "
+      "AND (?3 IS NULL OR media = ?3) AND (?4 IS NULL OR user_id = ?4) "
+      "AND (?5 IS NULL OR server = ?5) AND (?7 IS NULL OR platform = ?7)",
+      w, [&](const Stmt& q) {
+        key.clear();
+        for (int c = 0; c < 3; ++c) add_key(q, c);
+        auto it = by.find(std::string_view(key));
+        if (it == by.end()) {
+          it = by.emplace(key, Agg{Str(q, 0), q.OptText(1), q.OptText(2), 0, 0, {}, {}}).first;
+        }
+        Agg& a = it->second;
+        ++a.sessions;
+        if (!q.IsNull(4)) a.duration.push_back(q.Int(4));
+        if (!q.IsNull(3)) {
+          ++a.played;
+          if (!q.IsNull(5)) a.watch.push_back(q.Int(5));
+        }
+      }));
+  std::map<std::string, int64_t> platform_total;
+  std::vector<Agg*> order;
+  for (auto& [k, a] : by) {
+    platform_total[a.platform] += a.sessions;
+    order.push_back(&a);
+  }
+  std::sort(order.begin(), order.end(), [](const Agg* x, const Agg* y) {
+    if (x->platform != y->platform) return x->platform < y->platform;
+    if (x->sessions != y->sessions) return x->sessions > y->sessions;
+    if (x->end_class != y->end_class) return LessNullsFirst(x->end_class, y->end_class);
+    return LessNullsFirst(x->raw_reason, y->raw_reason);
+  });
+  Rounder round(db);
+  Table t;
+  t.columns = {"platform", "end_class",          "raw_reason", "sessions",
+               "pct",      "median_duration_ms", "played",     "median_watch_ms"};
+  for (Agg* a : order) {
+    std::sort(a->duration.begin(), a->duration.end());
+    std::sort(a->watch.begin(), a->watch.end());
+    const double pct =
+        100.0 * static_cast<double>(a->sessions) / static_cast<double>(platform_total[a->platform]);
+    t.rows.push_back({a->platform, Text(a->end_class), Text(a->raw_reason), a->sessions,
+                      round(pct, 2), Int(Percentile(a->duration, 50)), a->played,
+                      Int(Percentile(a->watch, 50))});
+  }
   return t;
 }
 
@@ -565,7 +649,7 @@ Result<Table> Sources(Db& db, const Window& w) {
       "stalled_ms FROM sessions WHERE +kind IN ('publish', 'ingest') "
       "AND coalesce(started_at, opened_at, first_event_at) < ?2 "
       "AND coalesce(closed_at, ?6) > ?1 AND (?3 IS NULL OR media = ?3) "
-      "AND (?5 IS NULL OR server = ?5)",
+      "AND (?5 IS NULL OR server = ?5) AND (?7 IS NULL OR platform = ?7)",
       w, [&](const Stmt& q) {
         srcs.emplace(Str(q, 0), Src{Str(q, 0),
                                     Str(q, 1),
@@ -635,6 +719,7 @@ const std::map<std::string_view, NativeFn>& Natives() {
       {"concurrency", &Concurrency},
       {"media", &Media},
       {"startup", &Startup},
+      {"endings", &Endings},
       {"stalls", &Stalls},
       {"sharing", &Sharing},
       {"sources", &Sources},

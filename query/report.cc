@@ -21,8 +21,9 @@ constexpr std::pair<std::string_view, std::string_view> kSummaries[] = {
      "per media: attempts, plays, users, watch hours, bytes, startup p50/p95, stall ratio, "
      "peak concurrency"},
     {"startup",
-     "what became of play attempts (played/denied/failed/exited/probe) and startup "
-     "p50/p95/p99"},
+     "what became of play attempts (played/denied/failed/exited/probe); startup, queue/placement "
+     "and connect time p50/p95/p99"},
+    {"endings", "finished plays by platform, end class and raw reason: share, median duration"},
     {"stalls", "stall count, stalled time, stall ratio and plays with a stall, per media and user"},
     {"sharing", "users playing from different networks at once (--limit N: over N concurrent)"},
     {"sources", "publish/ingest sessions: uptime, stalls, viewers, viewers hit by stalls or close"},
@@ -70,6 +71,7 @@ Result<Table> RunReport(Db& db, std::string_view name, const ReportParams& param
     if (p == ":media") s.Bind(i, params.media);
     if (p == ":user") s.Bind(i, params.user);
     if (p == ":server") s.Bind(i, params.server);
+    if (p == ":platform") s.Bind(i, params.platform);
     if (p == ":bucket_ms") s.Bind(i, params.bucket_ms);
     if (p == ":limit") s.Bind(i, params.limit);
   }

@@ -2,9 +2,10 @@
 // query/sql/ (compiled into the binary, and copyable into sqlite3 as they are).
 //
 // Each report is one named query with the parameters :from, :to (half-open
-// window, ms), :now, :media, :user, :server, :bucket_ms and :limit; an unset
-// parameter is bound as NULL and the SQL picks the default. RunReport() is
-// reentrant; it needs its own (read-only) connection per thread.
+// window, ms), :now, :media, :user, :server, :platform, :bucket_ms and
+// :limit; an unset parameter is bound as NULL and the SQL picks the default.
+// They read schema version 4 (sessions.platform, end_class, queued_ms, …).
+// RunReport() is reentrant; it needs its own (read-only) connection per thread.
 #pragma once
 
 #include <cstdint>
@@ -29,9 +30,13 @@ struct ReportInfo {
 const std::vector<ReportInfo>& Reports();
 const ReportInfo* FindReport(std::string_view name);
 
+// The values of sessions.platform, as --platform accepts them.
+inline constexpr std::string_view kPlatforms[] = {"flussonic", "streampixel", "gamelift", "zego"};
+
 struct ReportParams {
   std::optional<int64_t> from, to, now;  // ms since the epoch
   std::optional<std::string> media, user, server;
+  std::optional<std::string> platform;  // one of kPlatforms
   std::optional<int64_t> bucket_ms;
   std::optional<int64_t> limit;
 };

@@ -1,11 +1,20 @@
 #include "query/report_command.h"
 
+#include <algorithm>
 #include <charconv>
+#include <iterator>
 
 #include "query/native.h"
 #include "store/timeutil.h"
 
 namespace sink {
+
+namespace {
+
+// The oldest schema the report SQL runs on (schemas/sql/004_platforms.sql).
+constexpr int64_t kReportSchemaVersion = 4;
+
+}  // namespace
 
 Result<ReportParams> ToParams(const ReportRequest& r) {
   ReportParams p;
@@ -37,6 +46,15 @@ Result<ReportParams> ToParams(const ReportRequest& r) {
   p.media = r.media;
   p.user = r.user;
   p.server = r.server;
+  if (r.platform) {
+    if (std::find(std::begin(kPlatforms), std::end(kPlatforms), *r.platform) ==
+        std::end(kPlatforms)) {
+      std::string names;
+      for (std::string_view n : kPlatforms) names += (names.empty() ? "" : ", ") + std::string(n);
+      return Status::Invalid("platform: expected one of " + names + ", got '" + *r.platform + "'");
+    }
+    p.platform = r.platform;
+  }
   return p;
 }
 
@@ -58,6 +76,16 @@ Result<std::string> RunReportText(const std::string& db_path, const ReportReques
   Result<Db> db = Db::Open(db_path, false, /*read_only=*/true);
   if (!db.ok()) return db.status();
   SINK_RETURN_IF_ERROR(db->Exec("PRAGMA busy_timeout=5000"));
+  // The reports read the columns of schema version 4 (platform, end_class, …).
+  // A read-only report does not upgrade a file; the sink does when it opens it.
+  Result<int64_t> version = db->QueryInt("PRAGMA user_version");
+  if (!version.ok()) return version.status();
+  if (version.value() < kReportSchemaVersion) {
+    return Status::IoError("database schema version " + std::to_string(version.value()) +
+                           " is older than the reports need (" +
+                           std::to_string(kReportSchemaVersion) +
+                           "): let sessionsink serve open it once to upgrade it");
+  }
   Result<Table> t = !r.sql && HasNativeReport(r.name)
                         ? RunNativeReport(db.value(), r.name, params.value())
                         : RunReport(db.value(), r.name, params.value());

@@ -13,7 +13,8 @@ struct ReportRequest {
   std::string name;
   std::optional<std::string> from, to, now;  // ISO-8601 or epoch ms
   std::optional<std::string> media, user, server;
-  std::optional<std::string> bucket;  // duration: 1m, 5m, 1h, …
+  std::optional<std::string> platform;  // flussonic, streampixel, gamelift or zego
+  std::optional<std::string> bucket;    // duration: 1m, 5m, 1h, …
   std::optional<int64_t> limit;
   std::string format = "table";
   // Run the SQL file even where a native evaluation exists (same answer, slower).

@@ -3,9 +3,14 @@
 //
 // A case directory holds:
 //   *.json / *.ndjson          request bodies, posted in file-name order
+//   *.sql                      optional: statements run on the database after
+//                              the bodies, in file-name order (columns the
+//                              Flussonic events cannot set: platform,
+//                              end_class, raw_reason, queued_ms)
 //   <report>[.<variant>].csv   the expected CSV of `sessionsink report <report>`
 //   <report>[.<variant>].params  optional: its options, one key=value per line
-//                              (from, to, now, media, user, server, bucket, limit)
+//                              (from, to, now, media, user, server, platform,
+//                              bucket, limit)
 //   README.md                  what the case shows and how the answers were computed
 #include <algorithm>
 #include <filesystem>
@@ -14,6 +19,7 @@
 
 #include "query/report_command.h"
 #include "store/clock.h"
+#include "store/schema.h"
 #include "store/writer.h"
 #include "tests/test_util.h"
 
@@ -66,6 +72,7 @@ ReportRequest ReadRequest(const fs::path& csv) {
     if (k == "media") r.media = v;
     if (k == "user") r.user = v;
     if (k == "server") r.server = v;
+    if (k == "platform") r.platform = v;
     if (k == "bucket") r.bucket = v;
     if (k == "limit") r.limit = std::stoll(v);
   }
@@ -104,6 +111,18 @@ void Ingest(const fs::path& dir, const std::string& db_path) {
     ASSERT_TRUE(fut->get().ok());
   }
   w.value()->Stop();
+  std::vector<fs::path> scripts;
+  for (const auto& f : fs::directory_iterator(dir)) {
+    if (f.path().extension() == ".sql") scripts.push_back(f.path());
+  }
+  if (scripts.empty()) return;
+  std::sort(scripts.begin(), scripts.end());
+  Result<Db> db = Db::Open(db_path, false);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  for (const fs::path& f : scripts) {
+    const Status st = db->Exec(test::ReadFile(f));
+    ASSERT_TRUE(st.ok()) << f << ": " << st.ToString();
+  }
 }
 
 class GoldenReportTest : public ::testing::TestWithParam<Case> {};
@@ -134,6 +153,46 @@ INSTANTIATE_TEST_SUITE_P(Cases, GoldenReportTest, ::testing::ValuesIn(ListCases(
                            return name;
                          });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(GoldenReportTest);
+
+// --platform takes the platform names only: a typo is an error, not an
+// empty report.
+TEST(ReportOptionsTest, PlatformMustBeKnown) {
+  ReportRequest r;
+  r.name = "endings";
+  for (const char* ok : {"flussonic", "streampixel", "gamelift", "zego"}) {
+    r.platform = ok;
+    Result<ReportParams> p = ToParams(r);
+    ASSERT_TRUE(p.ok()) << ok;
+    EXPECT_EQ(p->platform, std::optional<std::string>(ok));
+  }
+  for (const char* bad : {"gamelft", "GameLift", ""}) {
+    r.platform = bad;
+    Result<ReportParams> p = ToParams(r);
+    ASSERT_FALSE(p.ok()) << bad;
+    EXPECT_EQ(p.status().code(), Status::Code::kInvalid);
+    EXPECT_NE(p.status().message().find("platform"), std::string::npos);
+  }
+}
+
+// A file the sink has not upgraded yet gets a message, not "no such column".
+TEST(ReportOptionsTest, OlderSchemaIsNamed) {
+  test::TempDir tmp;
+  const std::string path = tmp.File("v3.db");
+  {
+    Result<Db> db = Db::Open(path, true);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    for (const Migration& m : Migrations()) {
+      if (m.version <= 3) ASSERT_OK(db->Exec(m.sql));
+    }
+    ASSERT_OK(db->Exec("PRAGMA user_version = 3"));
+  }
+  ReportRequest r;
+  r.name = "live";
+  Result<std::string> got = RunReportText(path, r);
+  ASSERT_FALSE(got.ok());
+  EXPECT_NE(got.status().message().find("schema version 3"), std::string::npos)
+      << got.status().ToString();
+}
 
 }  // namespace
 }  // namespace sink

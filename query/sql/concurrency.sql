@@ -15,7 +15,7 @@
 --   media         '*' for all media together, else the media name
 --   peak          the most plays running at one instant inside the bucket
 -- Rows per media cover the buckets from that media's first to its last
--- change inside the window. Filters: :media, :user, :server.
+-- change inside the window. Filters: :media, :user, :server, :platform.
 WITH RECURSIVE
 p AS (
   SELECT coalesce(:from, -9223372036854775807) AS t0,
@@ -23,7 +23,7 @@ p AS (
          :from AS from_given, :to AS to_given,
          coalesce(:now, CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)) AS now,
          coalesce(:bucket_ms, 60000) AS w,
-         :media AS media, :user AS usr, :server AS srv
+         :media AS media, :user AS usr, :server AS srv, :platform AS plat
 ),
 -- The plays, as intervals [a, b) that overlap the window.
 iv AS MATERIALIZED (
@@ -35,6 +35,7 @@ iv AS MATERIALIZED (
     AND (p.media IS NULL OR s.media = p.media)
     AND (p.usr IS NULL OR s.user_id = p.usr)
     AND (p.srv IS NULL OR s.server = p.srv)
+    AND (p.plat IS NULL OR s.platform = p.plat)
 ),
 -- Every start (+1) and end (−1), once for the total ('*') and once for its media.
 ev(part, t, d) AS MATERIALIZED (

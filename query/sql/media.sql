@@ -12,12 +12,12 @@
 --   peak_concurrency    the most of these plays running at one instant ([started_at, end),
 --                       end = closed_at or :now for open ones; ends before starts)
 -- Window: sessions whose COALESCE(opened_at, first_event_at) is in [:from, :to).
--- Filters: :media, :user, :server.
+-- Filters: :media, :user, :server, :platform.
 WITH p AS (
   SELECT coalesce(:from, -9223372036854775807) AS t0,
          coalesce(:to, 9223372036854775807) AS t1,
          coalesce(:now, CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)) AS now,
-         :media AS media, :user AS usr, :server AS srv
+         :media AS media, :user AS usr, :server AS srv, :platform AS plat
 ),
 s AS (
   SELECT x.*,
@@ -30,6 +30,7 @@ s AS (
     AND (p.media IS NULL OR x.media = p.media)
     AND (p.usr IS NULL OR x.user_id = p.usr)
     AND (p.srv IS NULL OR x.server = p.srv)
+    AND (p.plat IS NULL OR x.platform = p.plat)
 ),
 startup AS (
   SELECT media, started_at - opened_at AS ms,

@@ -11,11 +11,11 @@
 --   first_opened_at  earliest opened_at (ms)
 --   last_event_at    latest event time (ms)
 -- Window: a session counts when COALESCE(opened_at, first_event_at) is in [:from, :to).
--- Filters: :media, :user, :server (NULL = all). Times are ms since the epoch.
+-- Filters: :media, :user, :server, :platform (NULL = all). Times are ms since the epoch.
 WITH p AS (
   SELECT coalesce(:from, -9223372036854775807) AS t0,
          coalesce(:to, 9223372036854775807) AS t1,
-         :media AS media, :user AS usr, :server AS srv
+         :media AS media, :user AS usr, :server AS srv, :platform AS plat
 )
 SELECT s.user_id,
        count(*) AS sessions,
@@ -36,5 +36,6 @@ WHERE +s.kind = 'play' AND +s.user_id IS NOT NULL
   AND (p.media IS NULL OR s.media = p.media)
   AND (p.usr IS NULL OR s.user_id = p.usr)
   AND (p.srv IS NULL OR s.server = p.srv)
+  AND (p.plat IS NULL OR s.platform = p.plat)
 GROUP BY s.user_id
 ORDER BY watch_ms DESC, s.user_id;

@@ -13,12 +13,12 @@
 --                      (any network; ends before starts)
 -- Without :limit, the users with overlapping_pairs > 0; with :limit N, the
 -- users whose max_concurrent exceeds N (an account-sharing limit).
--- Window: COALESCE(opened_at, first_event_at) in [:from, :to). Filters: :media, :user, :server.
+-- Window: COALESCE(opened_at, first_event_at) in [:from, :to). Filters: :media, :user, :server, :platform.
 WITH p AS (
   SELECT coalesce(:from, -9223372036854775807) AS t0,
          coalesce(:to, 9223372036854775807) AS t1,
          coalesce(:now, CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)) AS now,
-         :limit AS lim, :media AS media, :user AS usr, :server AS srv
+         :limit AS lim, :media AS media, :user AS usr, :server AS srv, :platform AS plat
 ),
 s AS (
   SELECT x.id, x.user_id, coalesce(x.ip_net, x.ip) AS net, x.started_at AS a,
@@ -30,6 +30,7 @@ s AS (
     AND (p.media IS NULL OR x.media = p.media)
     AND (p.usr IS NULL OR x.user_id = p.usr)
     AND (p.srv IS NULL OR x.server = p.srv)
+    AND (p.plat IS NULL OR x.platform = p.plat)
 ),
 pairs AS (
   SELECT s1.user_id, count(*) AS n, sum(min(s1.b, s2.b) - max(s1.a, s2.a)) AS overlap_ms

@@ -10,12 +10,13 @@
 --                        when it closed (started at or before closed_at, ended at or after)
 -- Window: sources running at some point of [:from, :to): [up, down) overlaps it,
 -- up = COALESCE(started_at, opened_at, first_event_at), down = COALESCE(closed_at, :now).
--- Filters: :media, :server.
+-- Filters: :media, :server, :platform (the source's; its viewers are counted
+-- whatever their platform).
 WITH p AS (
   SELECT coalesce(:from, -9223372036854775807) AS t0,
          coalesce(:to, 9223372036854775807) AS t1,
          coalesce(:now, CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)) AS now,
-         :media AS media, :server AS srv
+         :media AS media, :server AS srv, :platform AS plat
 ),
 src AS (
   SELECT x.*, coalesce(x.started_at, x.opened_at, x.first_event_at) AS up_at,
@@ -26,6 +27,7 @@ src AS (
     AND coalesce(x.closed_at, p.now) > p.t0
     AND (p.media IS NULL OR x.media = p.media)
     AND (p.srv IS NULL OR x.server = p.srv)
+    AND (p.plat IS NULL OR x.platform = p.plat)
 ),
 v AS (
   SELECT src.id AS src_id, w.id, w.started_at AS a, coalesce(w.closed_at, p.now) AS b

@@ -8,11 +8,11 @@
 --   watch_ms            Σ (COALESCE(closed_at, last_event_at) − started_at)
 --   stall_ratio         stalled_ms / watch_ms (NULL without watch time)
 --   plays_with_stall_pct  % of plays with at least one stall
--- Window: COALESCE(opened_at, first_event_at) in [:from, :to). Filters: :media, :user, :server.
+-- Window: COALESCE(opened_at, first_event_at) in [:from, :to). Filters: :media, :user, :server, :platform.
 WITH p AS (
   SELECT coalesce(:from, -9223372036854775807) AS t0,
          coalesce(:to, 9223372036854775807) AS t1,
-         :media AS media, :user AS usr, :server AS srv
+         :media AS media, :user AS usr, :server AS srv, :platform AS plat
 ),
 s AS (
   SELECT x.media, x.user_id, x.stall_count, x.stalled_ms,
@@ -24,6 +24,7 @@ s AS (
     AND (p.media IS NULL OR x.media = p.media)
     AND (p.usr IS NULL OR x.user_id = p.usr)
     AND (p.srv IS NULL OR x.server = p.srv)
+    AND (p.plat IS NULL OR x.platform = p.plat)
 ),
 g AS (
   SELECT 'media' AS scope, media AS name, stall_count, stalled_ms, watch_ms FROM s

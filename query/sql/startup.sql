@@ -12,11 +12,19 @@
 -- Rows: metric, value (count), pct (share of all attempts, %). Then
 -- startup_p50_ms, startup_p95_ms, startup_p99_ms: started_at − opened_at over
 -- the played sessions, nearest rank (the ⌈p·n⌉-th smallest); pct is NULL.
--- Window: COALESCE(opened_at, first_event_at) in [:from, :to). Filters: :media, :user, :server.
+-- Then, the same way (nearest rank, pct NULL, value NULL when there is none):
+--   queued_p50_ms, _p95_ms, _p99_ms    queued_ms, the time spent waiting for
+--                 capacity (a Streampixel queue, a GameLift placement), over
+--                 the attempts that waited (queued_ms not NULL), whatever
+--                 their outcome
+--   connect_p50_ms, _p95_ms, _p99_ms   started_at − authorized_at over the
+--                 attempts with both set: from ready (authorized; GameLift
+--                 ACTIVE) to playing (GameLift CONNECTED)
+-- Window: COALESCE(opened_at, first_event_at) in [:from, :to). Filters: :media, :user, :server, :platform.
 WITH p AS (
   SELECT coalesce(:from, -9223372036854775807) AS t0,
          coalesce(:to, 9223372036854775807) AS t1,
-         :media AS media, :user AS usr, :server AS srv
+         :media AS media, :user AS usr, :server AS srv, :platform AS plat
 ),
 s AS (
   SELECT x.* FROM sessions x, p
@@ -26,6 +34,7 @@ s AS (
     AND (p.media IS NULL OR x.media = p.media)
     AND (p.usr IS NULL OR x.user_id = p.usr)
     AND (p.srv IS NULL OR x.server = p.srv)
+    AND (p.plat IS NULL OR x.platform = p.plat)
 ),
 outcome AS (
   SELECT CASE
@@ -47,6 +56,18 @@ startup AS (
          row_number() OVER (ORDER BY started_at - opened_at) AS rn,
          count(*) OVER () AS n
   FROM s WHERE started_at IS NOT NULL AND opened_at IS NOT NULL
+),
+queued AS (
+  SELECT queued_ms AS ms,
+         row_number() OVER (ORDER BY queued_ms) AS rn,
+         count(*) OVER () AS n
+  FROM s WHERE queued_ms IS NOT NULL
+),
+connect AS (
+  SELECT started_at - authorized_at AS ms,
+         row_number() OVER (ORDER BY started_at - authorized_at) AS rn,
+         count(*) OVER () AS n
+  FROM s WHERE started_at IS NOT NULL AND authorized_at IS NOT NULL
 )
 SELECT metric, value, pct FROM (
   SELECT names.k AS k, names.o AS metric, count(outcome.o) AS value,
@@ -56,5 +77,11 @@ SELECT metric, value, pct FROM (
   UNION ALL SELECT 7, 'startup_p50_ms', (SELECT ms FROM startup WHERE rn = (50 * n + 99) / 100), NULL
   UNION ALL SELECT 8, 'startup_p95_ms', (SELECT ms FROM startup WHERE rn = (95 * n + 99) / 100), NULL
   UNION ALL SELECT 9, 'startup_p99_ms', (SELECT ms FROM startup WHERE rn = (99 * n + 99) / 100), NULL
+  UNION ALL SELECT 10, 'queued_p50_ms', (SELECT ms FROM queued WHERE rn = (50 * n + 99) / 100), NULL
+  UNION ALL SELECT 11, 'queued_p95_ms', (SELECT ms FROM queued WHERE rn = (95 * n + 99) / 100), NULL
+  UNION ALL SELECT 12, 'queued_p99_ms', (SELECT ms FROM queued WHERE rn = (99 * n + 99) / 100), NULL
+  UNION ALL SELECT 13, 'connect_p50_ms', (SELECT ms FROM connect WHERE rn = (50 * n + 99) / 100), NULL
+  UNION ALL SELECT 14, 'connect_p95_ms', (SELECT ms FROM connect WHERE rn = (95 * n + 99) / 100), NULL
+  UNION ALL SELECT 15, 'connect_p99_ms', (SELECT ms FROM connect WHERE rn = (99 * n + 99) / 100), NULL
 )
 ORDER BY k;

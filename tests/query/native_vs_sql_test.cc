@@ -1,6 +1,6 @@
 // The native report evaluations give exactly what the SQL files give, on
-// generated data with NULLs, IPv6, sources and open sessions, for every
-// kind of option.
+// generated data with NULLs, IPv6, sources, open sessions and several
+// platforms, for every kind of option.
 #include <fstream>
 #include <sstream>
 
@@ -35,6 +35,7 @@ class NativeVsSqlTest : public ::testing::Test {
     sql = Replace(sql, "@NOW@", std::to_string(kT0 + 30 * kDay));
     sql = Replace(sql, "@VERSION@", std::to_string(Migrations().back().version));
     ASSERT_OK(db_.Exec(sql));
+    ASSERT_OK(db_.Exec(test::ReadFile(SINK_SOURCE_DIR "/tests/query/gen_platforms.sql")));
   }
 
   test::TempDir tmp_;
@@ -72,6 +73,15 @@ TEST_F(NativeVsSqlTest, EveryNativeReportMatchesItsSql) {
   ReportParams limit = base;
   limit.limit = 1;
   variants.push_back({"limit 1", limit});
+  ReportParams gamelift = base;
+  gamelift.platform = "gamelift";
+  variants.push_back({"platform", gamelift});
+  ReportParams streampixel_day = day;
+  streampixel_day.platform = "streampixel";
+  variants.push_back({"platform, one day", streampixel_day});
+  ReportParams zego_server = server;
+  zego_server.platform = "zego";
+  variants.push_back({"platform and server", zego_server});
   ReportParams empty = base;
   empty.from = kT0 - 10 * kDay;
   empty.to = kT0 - 9 * kDay;
@@ -90,7 +100,28 @@ TEST_F(NativeVsSqlTest, EveryNativeReportMatchesItsSql) {
       ++compared;
     }
   }
-  EXPECT_EQ(compared, 7 * 8);
+  EXPECT_EQ(compared, 8 * 11);
+}
+
+// The platform filter keeps that platform's sessions, all of them.
+TEST_F(NativeVsSqlTest, PlatformFilterKeepsThatPlatform) {
+  ReportParams p;
+  p.platform = "zego";
+  for (bool native : {false, true}) {
+    SCOPED_TRACE(native ? "native" : "SQL");
+    Result<Table> t = native ? RunNativeReport(db_, "endings", p) : RunReport(db_, "endings", p);
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    int64_t sessions = 0;
+    for (const auto& row : t->rows) {
+      EXPECT_EQ(std::get<std::string>(row[0]), "zego");
+      sessions += std::get<int64_t>(row[3]);
+    }
+    EXPECT_EQ(test::QueryRows(db_,
+                              "SELECT count(*) FROM sessions WHERE kind = 'play' AND state = "
+                              "'finished' AND platform = 'zego'"),
+              std::vector<std::string>{std::to_string(sessions)});
+    EXPECT_GT(sessions, 0);
+  }
 }
 
 }  // namespace

@@ -1,0 +1,15 @@
+-- What the platform adapters would record: the platform and the time spent
+-- waiting for capacity (GameLift: the placement, creation to ACTIVE; Streampixel: the queue).
+UPDATE sessions SET platform = 'flussonic', queued_ms = NULL WHERE id = 'f01';
+UPDATE sessions SET platform = 'flussonic', queued_ms = NULL WHERE id = 'f02';
+UPDATE sessions SET platform = 'flussonic', queued_ms = NULL WHERE id = 'f03';
+UPDATE sessions SET platform = 'gamelift', queued_ms = 20000 WHERE id = 'g01';
+UPDATE sessions SET platform = 'gamelift', queued_ms = 5000 WHERE id = 'g02';
+UPDATE sessions SET platform = 'gamelift', queued_ms = 45000 WHERE id = 'g03';
+UPDATE sessions SET platform = 'gamelift', queued_ms = 12000 WHERE id = 'g04';
+UPDATE sessions SET platform = 'gamelift', queued_ms = 60000 WHERE id = 'g05';
+UPDATE sessions SET platform = 'gamelift', queued_ms = 9000 WHERE id = 'g06';
+UPDATE sessions SET platform = 'streampixel', queued_ms = NULL WHERE id = 's01';
+UPDATE sessions SET platform = 'streampixel', queued_ms = 30000 WHERE id = 's02';
+UPDATE sessions SET platform = 'streampixel', queued_ms = 90000 WHERE id = 's03';
+UPDATE sessions SET platform = 'streampixel', queued_ms = 15000 WHERE id = 's04';
