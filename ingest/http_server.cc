@@ -318,6 +318,7 @@ void HttpServer::Routes() {
           r.media = opt("media");
           r.user = opt("user");
           r.server = opt("server");
+          r.platform = opt("platform");
           r.bucket = opt("bucket");
           if (std::optional<std::string> limit = opt("limit")) {
             int64_t v = -1;

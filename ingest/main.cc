@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
   sink::ReportRequest rr;
   std::string report_db = "./data/sessions.db";
   bool report_list = false;
-  std::string from, to, now, media, user, server, bucket;
+  std::string from, to, now, media, user, server, platform, bucket;
   int64_t limit = -1;
   CLI::App* report = app.add_subcommand(
       "report",
@@ -182,6 +182,8 @@ int main(int argc, char** argv) {
   report->add_option("--media", media, "Only this media.");
   report->add_option("--user", user, "Only this user_id.");
   report->add_option("--server", server, "Only this server.");
+  report->add_option("--platform", platform,
+                     "Only this platform's sessions: flussonic, streampixel, gamelift or zego.");
   report->add_option("--bucket", bucket, "concurrency: bucket size, e.g. 1m, 5m, 1h (default 1m).");
   report->add_option("--limit", limit,
                      "sharing: list users with more than N plays at once (instead of users "
@@ -213,6 +215,7 @@ int main(int argc, char** argv) {
     set(media, &rr.media);
     set(user, &rr.user);
     set(server, &rr.server);
+    set(platform, &rr.platform);
     set(bucket, &rr.bucket);
     if (limit >= 0) rr.limit = limit;
     sink::Result<std::string> text = sink::RunReportText(report_db, rr);

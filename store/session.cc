@@ -5,6 +5,7 @@
 #include <cctype>
 #include <initializer_list>
 #include <iterator>
+#include <tuple>
 
 #include <charconv>
 
@@ -209,17 +210,26 @@ void Session::Apply(const Event& e, int64_t received_at_ms) {
     case Phase::kDenied:
     case Phase::kClosed: {
       if (e.phase == Phase::kDenied) denied_ = true;
-      closed_ = true;
-      synthetic_ = SyntheticClose::kNone;  // a real close wins
       const std::optional<int64_t> tc = e.closed_at ? e.closed_at : te;
       Min(real_closed_at_, tc);
       if (e.reason) close_reason_.Offer(*e.reason, tc.value_or(kNever));
-      if (e.end_class) {
-        const bool known = *e.end_class != "unknown";
-        if (known && !end_class_known_) end_class_ = Attr{};
-        if (known || !end_class_known_) end_class_.Offer(*e.end_class, tc.value_or(kNever));
-        end_class_known_ = end_class_known_ || known;
+      // The close that decides end_class and raw_reason (both from the same
+      // event): a known class first, then the earliest; ties by the values.
+      const std::optional<std::string> rr = e.raw_reason ? e.raw_reason : e.reason;
+      const bool known = e.end_class && *e.end_class != "unknown";
+      auto rank = [](bool k, int64_t t, const std::optional<std::string>& c,
+                     const std::optional<std::string>& r) {
+        return std::make_tuple(!k, t, c.has_value(), c.value_or(""), r.has_value(), r.value_or(""));
+      };
+      if (!closed_ ||
+          rank(known, tc.value_or(kNever), e.end_class, rr) <
+              rank(end_class_known_, end_class_.t, end_class_.value, close_raw_reason_)) {
+        end_class_ = Attr{e.end_class, tc.value_or(kNever)};
+        end_class_known_ = known;
+        close_raw_reason_ = rr;
       }
+      closed_ = true;
+      synthetic_ = SyntheticClose::kNone;  // a real close wins
       break;
     }
     default:
@@ -280,7 +290,7 @@ SessionRow Session::Row() const {
 
   r.platform = platform_.value.value_or("flussonic");
   r.raw_state = raw_state_.value;
-  r.raw_reason = raw_reason_.value;
+  r.raw_reason = closed_ ? close_raw_reason_ : raw_reason_.value;
   r.external_id = external_id_.value;
   if (queue_enter_at_) {
     std::optional<int64_t> until;
@@ -396,7 +406,12 @@ Result<Session> Session::FromStored(const SessionRow& row, std::string_view merg
     s.platform_ = Attr{row.platform, v[i++]};
     s.raw_state_ = LatestAttr{row.raw_state, row.raw_state ? v[i] : -1};
     ++i;
-    s.raw_reason_ = LatestAttr{row.raw_reason, row.raw_reason ? v[i] : -1};
+    // A closed session shows its deciding close's reason (see Apply).
+    if (s.closed_) {
+      s.close_raw_reason_ = row.raw_reason;
+    } else {
+      s.raw_reason_ = LatestAttr{row.raw_reason, row.raw_reason ? v[i] : -1};
+    }
     ++i;
     const int64_t ec = v[i++];
     if (ec >= static_cast<int64_t>(std::size(kEndClasses))) return corrupt;
@@ -421,6 +436,7 @@ Result<Session> Session::FromStored(const SessionRow& row, std::string_view merg
     }
   }
   if (i != v.size()) return corrupt;
+  if (version == 1 && s.closed_) s.close_raw_reason_ = row.close_reason;
   s.opened_at_ = row.opened_at;
   s.authorized_at_ = row.authorized_at;
   s.started_at_ = row.started_at;

@@ -176,6 +176,7 @@ class Session {
   // the earliest close.
   Attr end_class_;
   bool end_class_known_ = false;
+  std::optional<std::string> close_raw_reason_;  // the raw reason of that close
   Attr external_id_;
   std::optional<int64_t> queue_enter_at_, queue_leave_at_;
   std::vector<StallMark> reconnect_marks_;  // stall = reconnection began

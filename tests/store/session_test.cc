@@ -295,6 +295,24 @@ TEST(SessionTest, FlussonicEndClassFromTheCloseReason) {
   EXPECT_EQ(r.Row().end_class.value_or("NULL"), "internal");
 }
 
+TEST(SessionTest, EndClassAndRawReasonComeFromTheSameClose) {
+  // Two closes: the earliest known class decides both columns.
+  Event a = Ev("streampixel.disconnect", Phase::kClosed, kT0 + 1000);
+  a.end_class = "capacity";
+  a.raw_reason = "4001";
+  Event b = Ev("streampixel.disconnect", Phase::kClosed, kT0 + 2000);
+  b.end_class = "user_left";
+  b.raw_reason = "1001";
+  Event c = Ev("streampixel.stream-state", Phase::kClosed, kT0 + 500);
+  c.end_class = "unknown";
+  c.raw_reason = "failed";
+  for (const auto& order :
+       {std::vector<Event>{a, b, c}, std::vector<Event>{c, b, a}, std::vector<Event>{b, c, a}}) {
+    const SessionRow r = Merge(order);
+    EXPECT_EQ(r.end_class.value_or("NULL") + "/" + r.raw_reason.value_or("NULL"), "capacity/4001");
+  }
+}
+
 TEST(SessionTest, CorruptMergeStateIsAnError) {
   SessionRow row;
   row.id = "s1";
