@@ -189,6 +189,49 @@ TEST_F(E2eTest, PlatformRoutesStoreRowsAndKeepUnreadableBodies) {
   EXPECT_EQ(One("SELECT count(*), count(item_index) FROM rejected"), "3\t1");
 }
 
+TEST_F(E2eTest, FourPlatformsInOneSinkAndTheEndingsReport) {
+  Start();
+  auto post = [this](const std::string& path, const std::string& body) {
+    auto r = Post(body, {}, path);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+  };
+  post(
+      "/events",
+      R"([{"event":"play_started","id":"f1","user_id":"u","utc_ms":1732406400000},)"
+      R"({"event":"play_closed","id":"f1","user_id":"u","utc_ms":1732406460000,"reason":"normal"}])");
+  post("/events/gamelift",
+       R"([{"Arn":"g1","Status":"ACTIVATING","UserId":"u","CreatedAt":1732406400,)"
+       R"("LastUpdatedAt":1732406400},{"Arn":"g1","Status":"ERROR","StatusReason":)"
+       R"("placementTimeout","UserId":"u","CreatedAt":1732406400,"LastUpdatedAt":1732406700}])");
+  post("/events/streampixel",
+       R"([{"key":"k1","at":1732406400000,"user_id":"v","message":{"type":"stream-state",)"
+       R"("value":"loadingComplete"}},{"key":"k1","at":1732406700000,"user_id":"v","message":)"
+       R"({"type":"stream-state","value":"disconnected","code":1000}}])");
+  post("/events/zego",
+       R"([{"event":"room_login","room_id":"r","user_account":"z","session_id":"1",)"
+       R"("login_time":1732406400000},{"event":"room_logout","room_id":"r","user_account":"z",)"
+       R"("session_id":"1","logout_time":1732406500000,"reason":1}])");
+  auto r =
+      cli_->Get("/reports/endings?format=csv&from=2024-11-24T00:00:00Z&to=2024-11-25T00:00:00Z");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->body,
+            "platform,end_class,raw_reason,sessions,pct,median_duration_ms,played,"
+            "median_watch_ms\r\n"
+            "flussonic,normal,normal,1,100.0,60000,1,60000\r\n"
+            "gamelift,capacity,placementTimeout,1,100.0,300000,0,\r\n"
+            "streampixel,normal,1000,1,100.0,300000,1,300000\r\n"
+            "zego,network,1,1,100.0,100000,1,100000\r\n");
+  r = cli_->Get(
+      "/reports/sessions-per-user?format=csv&platform=streampixel&from=2024-11-24T00:00:00Z&"
+      "to=2024-11-25T00:00:00Z");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->body.substr(0, r->body.find('\r')).substr(0, 16), "user_id,sessions");
+  EXPECT_NE(r->body.find("\nv,1,1,300000,"), std::string::npos) << r->body;
+}
+
 TEST_F(E2eTest, StreampixelPostsNeedAnAllowedOriginOrTheToken) {
   Start({"--streampixel-origins", "https://play.example.com,https://beta.example.com", "--token",
          "t0k"});
