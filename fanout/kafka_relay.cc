@@ -66,7 +66,7 @@ class Relay::Impl {
                               "WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
     SINK_RETURN_IF_ERROR(
         prep(&read_sessions_,
-             "SELECT change_seq, id, json_object('id', id, 'kind', kind, 'state', state, "
+             "SELECT c.change_seq, s.id, json_object('id', s.id, 'kind', kind, 'state', state, "
              "'server', server, 'media', media, 'source_id', source_id, 'parent_id', parent_id, "
              "'user_id', user_id, 'token', token, 'ip', ip, 'proto', proto, 'country', country, "
              "'user_agent', user_agent, 'referer', referer, 'url', url, 'opened_at', opened_at, "
@@ -78,8 +78,9 @@ class Relay::Impl {
              "'platform', platform, 'raw_state', raw_state, 'raw_reason', raw_reason, "
              "'end_class', end_class, 'queued_ms', queued_ms, 'reconnect_count', reconnect_count, "
              "'reconnect_ms', reconnect_ms, 'external_id', external_id, "
-             "'change_seq', change_seq) FROM sessions WHERE change_seq > ?1 "
-             "ORDER BY change_seq LIMIT ?2"));
+             "'change_seq', s.change_seq) FROM session_changes c JOIN sessions s "
+             "ON s.id = c.id AND s.change_seq = c.change_seq WHERE c.change_seq > ?1 "
+             "ORDER BY c.change_seq LIMIT ?2"));
     SINK_RETURN_IF_ERROR(prep(&cursor_, "SELECT seq FROM relay_cursors WHERE name = ?1"));
     SINK_RETURN_IF_ERROR(prep(&max_seq_, "SELECT coalesce(max(seq), 0) FROM events"));
     SINK_RETURN_IF_ERROR(

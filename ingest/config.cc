@@ -92,6 +92,13 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
                   "requests get 503 and nothing is acknowledged until space is freed.")
       ->envname("SESSIONSINK_MAX_DB_BYTES")
       ->transform(CLI::AsSizeValue(false));
+  cmd->add_option("--cache-size", cfg->cache_bytes,
+                  "SQLite page cache of the writer (e.g. 64MiB, 256MiB). The open sessions' "
+                  "rows should fit: about 1 KiB per open session; part of the process's memory.")
+      ->envname("SESSIONSINK_CACHE_SIZE")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(uint64_t{2} << 20, uint64_t{1} << 40))
+      ->default_str("64MiB");
   cmd->add_option("--request-timeout", cfg->request_timeout_ms,
                   "How long a request waits for its commit before it is answered 503.")
       ->envname("SESSIONSINK_REQUEST_TIMEOUT")

@@ -61,6 +61,8 @@ int Serve(const sink::ServeConfig& cfg) {
   wo.session_timeout_ms = cfg.session_timeout_ms;
   wo.max_pending_events = cfg.max_pending_events;
   wo.max_db_bytes = static_cast<int64_t>(cfg.max_db_bytes);
+  wo.cache_bytes = static_cast<int64_t>(cfg.cache_bytes);
+  wo.session_log = !cfg.kafka_brokers.empty();
   auto writer = sink::Writer::Open(wo, &clock);
   if (!writer.ok()) {
     spdlog::critical("{}", writer.status().message());

@@ -91,10 +91,13 @@ constexpr size_t kColId = 0, kColSeenAt = 29, kColChangeSeq = 31;
 constexpr size_t kColPlatform = 33, kColRawState = 34, kColRawReason = 35, kColExternalId = 40;
 constexpr size_t kColState = 2, kColClosedAt = 19, kColStallCount = 22, kColStalledMs = 23;
 
-// seen_at is stored only when it moves to another 10-second step: the idle
-// sweep needs no more precision, and an unchanged column leaves its index
-// (sessions_open) untouched. The sweep allows for the step.
-constexpr int64_t kSeenStepMs = 10000;
+// seen_at is stored only when it moves to another step of a tenth of the
+// idle timeout (1 s to 60 s): the idle sweep needs no more precision, and an
+// unchanged column leaves its index (sessions_open) untouched. The sweep
+// allows for the step.
+int64_t SeenStepMs(const WriterOptions& o) {
+  return std::clamp<int64_t>(o.session_timeout_ms / 10, 1000, 60000);
+}
 
 Value V(const std::optional<int64_t>& v) { return v ? Value(*v) : Value(); }
 Value V(const std::optional<std::string>& v) { return v ? Value(*v) : Value(); }
@@ -139,6 +142,7 @@ class Writer::Impl {
     SINK_RETURN_IF_ERROR(d.Exec(pragmas));
     // After the pragmas: wal_autocheckpoint installs a WAL hook of its own.
     impl->wal_limit_pages_ = o.wal_limit_pages;
+    impl->seen_step_ms_ = SeenStepMs(o);
     sqlite3_wal_hook(d.get(), &Impl::OnWal, impl.get());
     if (o.max_db_bytes > 0) {
       Result<int64_t> page = d.QueryInt("PRAGMA page_size");
@@ -162,6 +166,18 @@ class Writer::Impl {
       // Version 4 added end_class, which finished Flussonic rows derive from
       // their close reason (store/session.cc).
       SINK_RETURN_IF_ERROR(impl->Rewrite("state = 'finished'"));
+    }
+    impl->session_log_ = o.session_log;
+    if (o.session_log) {
+      // Rows written while fan-out was off (or before version 5) are not in
+      // the log: list those after the relay's cursor, once, in change order.
+      SINK_RETURN_IF_ERROR(
+          d.Exec("INSERT INTO session_changes(change_seq, id) SELECT change_seq, id FROM sessions "
+                 "WHERE change_seq > coalesce((SELECT seq FROM relay_cursors WHERE name = "
+                 "'sessions'), 0) AND change_seq < coalesce((SELECT min(change_seq) FROM "
+                 "session_changes), 9223372036854775807) ORDER BY change_seq"));
+    } else {
+      SINK_RETURN_IF_ERROR(d.Exec("DELETE FROM session_changes"));
     }
     return impl;
   }
@@ -276,6 +292,12 @@ class Writer::Impl {
       Status st = s.Run();
       s.Reset();
       SINK_RETURN_IF_ERROR(st);
+      if (name == "sessions") {  // delivered: the log is no longer needed
+        trim_changes_.Bind(1, seq);
+        st = trim_changes_.Run();
+        trim_changes_.Reset();
+        SINK_RETURN_IF_ERROR(st);
+      }
     }
     for (const KafkaDeadLetter& d : b.kafka_dead_letters) {
       Stmt& s = insert_kafka_dead_;
@@ -453,6 +475,10 @@ class Writer::Impl {
              "updated_at = excluded.updated_at"));
     SINK_RETURN_IF_ERROR(
         prep(&delete_stalls_, "DELETE FROM stall_intervals WHERE session_id = ?1"));
+    SINK_RETURN_IF_ERROR(
+        prep(&log_change_, "INSERT INTO session_changes(change_seq, id) VALUES (?1, ?2)"));
+    SINK_RETURN_IF_ERROR(
+        prep(&trim_changes_, "DELETE FROM session_changes WHERE change_seq <= ?1"));
     SINK_RETURN_IF_ERROR(prep(&insert_stall_,
                               "INSERT INTO stall_intervals(session_id, start_at, end_at) "
                               "VALUES (?1, ?2, ?3)"));
@@ -609,7 +635,7 @@ class Writer::Impl {
     if (e.stored) {
       const Columns& old = *e.stored;
       if (const auto* was = std::get_if<int64_t>(&old[kColSeenAt])) {
-        if (*was / kSeenStepMs == r.seen_at / kSeenStepMs) now[kColSeenAt] = *was;
+        if (*was / seen_step_ms_ == r.seen_at / seen_step_ms_) now[kColSeenAt] = *was;
       }
       changed = 0;
       for (size_t c = 1; c < now.size(); ++c) {
@@ -639,6 +665,13 @@ class Writer::Impl {
     Status st = s.Run();
     s.Reset();
     SINK_RETURN_IF_ERROR(st);
+    if (session_log_) {
+      log_change_.Bind(1, std::get<int64_t>(now[kColChangeSeq]));
+      log_change_.Bind(2, std::string_view(r.id));
+      st = log_change_.Run();
+      log_change_.Reset();
+      SINK_RETURN_IF_ERROR(st);
+    }
 
     // Sessions with stalls also keep them as rows (stall_intervals).
     const uint64_t stall_columns = (uint64_t{1} << kColState) | (uint64_t{1} << kColClosedAt) |
@@ -700,8 +733,11 @@ class Writer::Impl {
   Stmt find_dup_, insert_event_, insert_reject_, load_session_, save_session_;
   Stmt upsert_server_, restart_at_, open_before_restart_, idle_sessions_;
   Stmt save_cursor_, insert_kafka_dead_, delete_stalls_, insert_stall_;
+  Stmt log_change_, trim_changes_;
+  bool session_log_ = false;
   int64_t wal_pages_ = 0;
   int64_t wal_limit_pages_ = 0;
+  int64_t seen_step_ms_ = 10000;
   int64_t last_change_seq_ = 0;       // sessions.change_seq of the newest write
   int64_t committed_change_seq_ = 0;  // … as of the last commit (restored on rollback)
   // Per-transaction state; cleared on commit and on rollback.
@@ -874,10 +910,10 @@ void Writer::Run() {
 
     if (sweep) {
       next_sweep = clock_->NowMs() + options_.sweep_interval_ms;
-      // seen_at is stored in kSeenStepMs steps: allow for one, so that no
+      // seen_at is stored in steps (SeenStepMs): allow for one, so that no
       // session is finished before its timeout.
       Result<int64_t> n =
-          impl_->SweepIdle(clock_->NowMs() - options_.session_timeout_ms - kSeenStepMs);
+          impl_->SweepIdle(clock_->NowMs() - options_.session_timeout_ms - SeenStepMs(options_));
       std::function<void()> listener;
       {
         std::lock_guard<std::mutex> lock(mu_);

@@ -39,8 +39,10 @@ struct WriterOptions {
   // synchronous=FULL survives power loss; NORMAL (WAL) survives a process crash.
   bool synchronous_full = false;
   // Sessions without events for this long are finished by the sink (within
-  // 10 s more: seen_at is stored in 10-second steps).
+  // a tenth of it more, at most 60 s: seen_at is stored in steps).
   int64_t session_timeout_ms = 10 * 60 * 1000;
+  // Keep the session_changes log the Kafka relay reads (fan-out configured).
+  bool session_log = false;
   // How often the idle sweep runs.
   int64_t sweep_interval_ms = 1000;
   // Bound on queued, not yet committed events. A batch that would exceed it

@@ -394,6 +394,36 @@ TEST_F(WriterTest, WalStaysBoundedAndTheDatabaseFileFills) {
   EXPECT_GT(fs::file_size(path_), 1u << 20) << "nothing checkpointed into the database file";
 }
 
+TEST_F(WriterTest, SessionChangeLogForTheRelayIsKeptOnlyWithFanOutAndTrimmed) {
+  // Fan-out off: no log.
+  ASSERT_TRUE(Write({Ev("play_started", Phase::kStarted, "a", kT0),
+                     Ev("play_started", Phase::kStarted, "b", kT0)})
+                  .ok());
+  EXPECT_EQ(One("SELECT count(*) FROM session_changes"), "0");
+  // Turned on: the rows written meanwhile are listed once, in change order.
+  WriterOptions on;
+  on.session_log = true;
+  Reopen(on);
+  EXPECT_EQ(Rows("SELECT change_seq, id FROM session_changes"),
+            (std::vector<std::string>{"1\ta", "2\tb"}));
+  ASSERT_TRUE(Write({Ev("play_updated", Phase::kUpdated, "a", kT0 + 1000)}).ok());
+  EXPECT_EQ(Rows("SELECT change_seq, id FROM session_changes"),
+            (std::vector<std::string>{"1\ta", "2\tb", "3\ta"}));
+  // The relay's delivered cursor drops what it covers.
+  WriteBatch cursor;
+  cursor.received_at = kNow;
+  cursor.cursors = {{"sessions", 2}};
+  auto f = writer_->Submit(std::move(cursor));
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE(f->get().ok());
+  EXPECT_EQ(Rows("SELECT change_seq, id FROM session_changes"),
+            (std::vector<std::string>{"3\ta"}));
+  // Reopened with fan-out: nothing listed twice.
+  Reopen(on);
+  EXPECT_EQ(Rows("SELECT change_seq, id FROM session_changes"),
+            (std::vector<std::string>{"3\ta"}));
+}
+
 TEST_F(WriterTest, StallsAreKeptAsIntervalsAndNetworksAsPrefixes) {
   Event open = Ev("play_started", Phase::kStarted, "v6", kT0);
   open.ip = "2001:db8:1:2:aaaa::5";
@@ -429,7 +459,9 @@ TEST_F(WriterTest, UpgradeFromVersion2RebuildsWhatSqlCannot) {
   {  // Turn the file back into a version-2 database.
     Result<Db> db = Db::Open(path_, false);
     ASSERT_TRUE(db.ok());
-    std::string drop = "DROP TABLE stall_intervals; DROP INDEX sessions_source; ";
+    std::string drop =
+        "DROP TABLE stall_intervals; DROP INDEX sessions_source; DROP TABLE session_changes; "
+        "CREATE INDEX sessions_change ON sessions(change_seq); ";
     for (const char* c : {"ip_net", "platform", "raw_state", "raw_reason", "end_class", "queued_ms",
                           "reconnect_count", "reconnect_ms", "external_id"}) {
       drop += std::string("ALTER TABLE sessions DROP COLUMN ") + c + "; ";
@@ -437,7 +469,7 @@ TEST_F(WriterTest, UpgradeFromVersion2RebuildsWhatSqlCannot) {
     ASSERT_OK(db->Exec(drop + "PRAGMA user_version = 2;"));
   }
   Reopen();
-  EXPECT_EQ(One("PRAGMA user_version"), "4");
+  EXPECT_EQ(One("PRAGMA user_version"), "5");
   // Version 4: finished Flussonic rows get their end_class.
   EXPECT_EQ(One("SELECT platform, end_class FROM sessions WHERE id = 'f'"), "flussonic\tlimit");
   EXPECT_EQ(One("SELECT platform, end_class FROM sessions WHERE id = 's'"), "flussonic\tNULL");
