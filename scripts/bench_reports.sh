@@ -45,7 +45,7 @@ time_report() {  # name extra-args...
 
 ONE_DAY=(--from $((T0 + 10 * DAY)) --to $((T0 + 11 * DAY)))
 printf '%-18s %14s %14s %14s %9s\n' report "30 days (s)" "1 day (s)" "1 day, SQL (s)" rows
-for r in sessions-per-user concurrency media startup stalls sharing sources live servers; do
+for r in sessions-per-user concurrency media startup stalls sharing sources live servers endings; do
   extra=()
   [ "$r" = concurrency ] && extra=(--bucket 1h)
   full=$(time_report "$r" "${extra[@]}")
