@@ -7,11 +7,17 @@
 #include <string>
 #include <unordered_map>
 
+#include "ingest/json_check.h"
 #include "store/timeutil.h"
 
 namespace sink {
 
 namespace od = simdjson::ondemand;
+using json::Describe;
+using json::IsJsonNumber;
+using json::Token;
+using json::TrimRight;
+using json::Validate;
 using simdjson::error_code;
 using simdjson::SUCCESS;
 
@@ -83,45 +89,6 @@ const std::unordered_map<std::string_view, Field>& FieldTable() {
   return kTable;
 }
 
-// Nesting accepted inside one item. Events are flat; the bound keeps the
-// validating walk's recursion (and simdjson's own depth limit) far away.
-constexpr int kMaxDepth = 1000;
-
-std::string_view TrimRight(std::string_view s) {
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-// The JSON number grammar (RFC 8259 §6). simdjson refuses to convert some
-// valid numbers (1e400, 30-digit integers); they are still valid JSON.
-bool IsJsonNumber(std::string_view s) {
-  size_t i = 0;
-  auto digits = [&] {
-    const size_t from = i;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
-    return i > from;
-  };
-  if (i < s.size() && s[i] == '-') ++i;
-  if (i < s.size() && s[i] == '0') {
-    ++i;
-  } else if (!digits()) {
-    return false;
-  }
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    if (!digits()) return false;
-  }
-  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-    if (!digits()) return false;
-  }
-  return i == s.size();
-}
-
 // Number text → an exact int64 when it is one, else a finite double.
 // Leaves both absent when the text is not a number or does not fit.
 void NumberFromText(std::string_view s, std::optional<double>* out,
@@ -144,57 +111,6 @@ void NumberFromText(std::string_view s, std::optional<double>* out,
   } else if (ed == std::errc() && std::isfinite(d)) {
     *out = d;
   }
-}
-
-// The text of a scalar token (number, true, false), without trailing blanks.
-std::string_view Token(od::value& v) { return TrimRight(v.raw_json_token()); }
-
-// Walks a value completely so that every token is checked (On-Demand skips
-// what it is not asked for).
-error_code Validate(od::value v, int depth) {
-  if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
-  od::json_type t;
-  error_code err = v.type().get(t);
-  if (err) return err;
-  switch (t) {
-    case od::json_type::object: {
-      od::object o;
-      if ((err = v.get_object().get(o))) return err;
-      for (auto field : o) {
-        std::string_view key;
-        od::value fv;
-        if ((err = field.unescaped_key().get(key)) || (err = field.value().get(fv))) return err;
-        if ((err = Validate(fv, depth + 1))) return err;
-      }
-      return SUCCESS;
-    }
-    case od::json_type::array: {
-      od::array a;
-      if ((err = v.get_array().get(a))) return err;
-      for (auto elem : a) {
-        od::value e;
-        if ((err = elem.get(e)) || (err = Validate(e, depth + 1))) return err;
-      }
-      return SUCCESS;
-    }
-    case od::json_type::string: {
-      std::string_view s;
-      return v.get_string().get(s);
-    }
-    case od::json_type::number:
-      return IsJsonNumber(Token(v)) ? SUCCESS : simdjson::NUMBER_ERROR;
-    case od::json_type::boolean: {
-      bool b;
-      return v.get_bool().get(b);
-    }
-    case od::json_type::null: {
-      bool is_null;
-      err = v.is_null().get(is_null);
-      if (err) return err;
-      return is_null ? SUCCESS : simdjson::N_ATOM_ERROR;
-    }
-  }
-  return simdjson::INCORRECT_TYPE;
 }
 
 // Reads a number or a numeric string. Numbers that do not fit, and other
@@ -344,20 +260,6 @@ void Classify(Event* e, const std::optional<std::string>& type) {
   };
   auto it = kPhases.find(phase);
   e->phase = it == kPhases.end() ? Phase::kOther : it->second;
-}
-
-std::string Describe(error_code err) {
-  switch (err) {
-    case simdjson::INCORRECT_TYPE:
-    case simdjson::T_ATOM_ERROR:
-    case simdjson::F_ATOM_ERROR:
-    case simdjson::N_ATOM_ERROR:
-      return "malformed value (a misspelt true/false/null, or a bare word)";
-    case simdjson::NUMBER_ERROR:
-      return "malformed number";
-    default:
-      return simdjson::error_message(err);
-  }
 }
 
 // An item is one JSON value: anything after it (on an NDJSON line) is an error.

@@ -321,6 +321,31 @@ TEST_F(PlatformsTest, ZegoPlayerRetriesAreReconnectionsOfThePlay) {
           "\t1732406400000\tNULL\t1732406401000\t1732406500000\tv\tNULL"});
 }
 
+TEST_F(PlatformsTest, ZegoPublisherStatesAndAClientLogin) {
+  // The app forwards alice's publisher states (names and numbers) and her
+  // room login; the server's stream_create for the same stream meets them
+  // in one publish row.
+  auto pub = [](const std::string& state, int code, int64_t t) {
+    return Z(R"({"event":"publisher_state_changed","room_id":"r","user_id":"alice",)"
+             R"("stream_id":"cam","state":")" +
+             state + R"(","error_code":)" + std::to_string(code) + R"(,"timestamp":)" +
+             std::to_string(t) + "}");
+  };
+  Expect({pub("PUBLISH_REQUESTING", 0, 1732406400000), pub("2", 0, 1732406401000),
+          Z(R"({"event":"stream_create","appid":1,"room_id":"r","user_id":"alice",)"
+            R"("stream_id":"cam","stream_sid":"sid-cam","create_time_ms":1732406401200})"),
+          pub("1", 1003023, 1732406500000), pub("PUBLISHING", 0, 1732406504000),
+          pub("NO_PUBLISH", 0, 1732406600000),
+          Z(R"({"event":"room_state_changed","room_id":"r","user_id":"alice","session_id":"3",)"
+            R"("reason":"LOGINING","timestamp":1732406399000})"),
+          Z(R"({"event":"room_state_changed","room_id":"r","user_id":"alice","session_id":"3",)"
+            R"("reason":"LOGINED","timestamp":1732406399500})")},
+         {"zego/r/alice/3\tplay\tzego\trunning\tLOGINED\tNULL\tNULL\tNULL\t0\t0\t0\t0"
+          "\t1732406399000\tNULL\t1732406399500\tNULL\talice\t3",
+          "zego/r/stream/cam\tpublish\tzego\tfinished\tNO_PUBLISH\t0\tnormal\tNULL\t1\t4000"
+          "\t1\t4000\t1732406400000\tNULL\t1732406401000\t1732406600000\talice\tsid-cam"});
+}
+
 std::pair<Src, std::string> SP(const std::string& key, int seq, int64_t at,
                                const std::string& message) {
   return {Src::kStreampixel, R"({"key":")" + key + R"(","seq":)" + std::to_string(seq) +

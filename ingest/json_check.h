@@ -1,0 +1,34 @@
+// JSON checks shared by the parsers (ingest/event_parser.cc and the
+// platform adapters): simdjson On-Demand only checks what it is asked for,
+// so these walk a value completely, and describe errors in words a sender
+// can act on.
+#pragma once
+
+#include <simdjson.h>
+
+#include <string>
+#include <string_view>
+
+namespace sink::json {
+
+// Nesting accepted inside one item. Events are flat; the bound keeps the
+// validating walk's recursion (and simdjson's own depth limit) far away.
+inline constexpr int kMaxDepth = 1000;
+
+// `s` without trailing blanks (space, tab, CR, LF).
+std::string_view TrimRight(std::string_view s);
+
+// The JSON number grammar (RFC 8259 §6). simdjson refuses to convert some
+// valid numbers (1e400, 30-digit integers); they are still valid JSON.
+bool IsJsonNumber(std::string_view s);
+
+// The text of a scalar token (number, true, false), without trailing blanks.
+std::string_view Token(simdjson::ondemand::value& v);
+
+// Walks a value completely so that every token is checked.
+simdjson::error_code Validate(simdjson::ondemand::value v, int depth);
+
+// An error in words: "malformed number", "malformed value (…)", or simdjson's.
+std::string Describe(simdjson::error_code err);
+
+}  // namespace sink::json
