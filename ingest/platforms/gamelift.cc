@@ -86,7 +86,8 @@ Status ToEvent(const Record& r, Event* e) {
 }  // namespace
 
 Result<ParsedBody> ParseGameLiftBody(simdjson::padded_string_view body) {
-  thread_local simdjson::dom::parser parser;
+  std::unique_ptr<simdjson::dom::parser> big;
+  simdjson::dom::parser& parser = ParserFor(body.size(), &big);
   Result<std::vector<simdjson::dom::element>> items =
       JsonItems(parser, std::string_view(body.data(), body.size()));
   if (!items.ok()) return items.status();

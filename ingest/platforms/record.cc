@@ -47,6 +47,13 @@ Record RecordFromObject(simdjson::dom::object o) {
   return r;
 }
 
+simdjson::dom::parser& ParserFor(size_t size, std::unique_ptr<simdjson::dom::parser>* big) {
+  thread_local simdjson::dom::parser small;
+  if (size < (4u << 20)) return small;
+  *big = std::make_unique<simdjson::dom::parser>();
+  return **big;
+}
+
 Result<std::vector<simdjson::dom::element>> JsonItems(simdjson::dom::parser& parser,
                                                       std::string_view body) {
   simdjson::dom::element root;

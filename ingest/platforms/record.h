@@ -5,6 +5,7 @@
 #include <simdjson.h>
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,11 @@ struct Record {
 
 // A record built from a simdjson object.
 Record RecordFromObject(simdjson::dom::object o);
+
+// The parser for a body of `size` bytes: the thread's own, or for a body of
+// 4 MiB or more one of its own in `big`, freed with it (so a rare huge body
+// does not leave every worker thread holding a huge buffer).
+simdjson::dom::parser& ParserFor(size_t size, std::unique_ptr<simdjson::dom::parser>* big);
 
 // The items of a JSON body: the elements of a top-level array, else the
 // value itself. Error: the body is not valid JSON.

@@ -312,7 +312,8 @@ Result<ParsedBody> ParseZegoBody(std::string_view body, bool form) {
     SINK_RETURN_IF_ERROR(Add(r.value(), 0, &out));
     return out;
   }
-  thread_local simdjson::dom::parser parser;
+  std::unique_ptr<simdjson::dom::parser> big;
+  simdjson::dom::parser& parser = ParserFor(body.size(), &big);
   Result<std::vector<simdjson::dom::element>> items = JsonItems(parser, body);
   if (!items.ok()) return items.status();
   for (size_t i = 0; i < items.value().size(); ++i) {
