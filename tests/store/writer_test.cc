@@ -416,12 +416,10 @@ TEST_F(WriterTest, SessionChangeLogForTheRelayIsKeptOnlyWithFanOutAndTrimmed) {
   auto f = writer_->Submit(std::move(cursor));
   ASSERT_TRUE(f.ok());
   ASSERT_TRUE(f->get().ok());
-  EXPECT_EQ(Rows("SELECT change_seq, id FROM session_changes"),
-            (std::vector<std::string>{"3\ta"}));
+  EXPECT_EQ(Rows("SELECT change_seq, id FROM session_changes"), (std::vector<std::string>{"3\ta"}));
   // Reopened with fan-out: nothing listed twice.
   Reopen(on);
-  EXPECT_EQ(Rows("SELECT change_seq, id FROM session_changes"),
-            (std::vector<std::string>{"3\ta"}));
+  EXPECT_EQ(Rows("SELECT change_seq, id FROM session_changes"), (std::vector<std::string>{"3\ta"}));
 }
 
 TEST_F(WriterTest, StallsAreKeptAsIntervalsAndNetworksAsPrefixes) {
