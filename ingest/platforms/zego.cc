@@ -9,6 +9,7 @@
 // docs/platforms.md has the mapping of every callback, state and code.
 #include <algorithm>
 #include <cctype>
+#include <initializer_list>
 #include <string>
 
 #include "ingest/platforms/platforms.h"
@@ -108,6 +109,31 @@ void Close(Event* e, std::string end_class, std::optional<std::string> raw_reaso
   e->end_class = std::move(end_class);
   e->raw_reason = raw_reason;
   e->reason = std::move(raw_reason);
+}
+
+// A publisher or player state forwarded by the app (ZegoPublisherState /
+// ZegoPlayerState: stopped, requesting, active, by name or number).
+void MediaState(const Record& r, std::initializer_list<const char*> names, Event* e) {
+  const std::optional<std::string> state = r.Text("state");
+  if (state) e->raw_state = state;
+  const std::optional<int64_t> code = r.Int("error_code");
+  e->raw_reason = r.Text("error_code");
+  switch (StateIndex(state, names)) {
+    case 0:
+      Close(e, code.value_or(0) == 0 ? "normal" : "unknown", r.Text("error_code"));
+      break;
+    case 1:  // back to requesting with an error: the SDK is retrying
+      e->phase = code.value_or(0) == 0 ? Phase::kOpened : Phase::kStalled;
+      e->reconnect_begin = code.value_or(0) != 0;
+      break;
+    case 2:
+      e->phase = Phase::kStarted;
+      e->reconnect_end = true;
+      break;
+    default:
+      e->phase = Phase::kOther;
+      break;
+  }
 }
 
 Status ToEvent(const Record& r, Event* e) {
@@ -211,26 +237,7 @@ Status ToEvent(const Record& r, Event* e) {
       Close(e, StreamCloseClass(r.Int("type")), r.Text("type"));
     } else {
       // onPublisherStateUpdate, forwarded by the app.
-      const std::optional<std::string> state = r.Text("state");
-      e->raw_state = state ? state : event;
-      const std::optional<int64_t> code = r.Int("error_code");
-      e->raw_reason = r.Text("error_code");
-      switch (StateIndex(state, {"NOPUBLISH", "PUBLISHREQUESTING", "PUBLISHING"})) {
-        case 0:
-          Close(e, code.value_or(0) == 0 ? "normal" : "unknown", r.Text("error_code"));
-          break;
-        case 1:  // back to requesting with an error: the SDK is retrying
-          e->phase = code.value_or(0) == 0 ? Phase::kOpened : Phase::kStalled;
-          e->reconnect_begin = code.value_or(0) != 0;
-          break;
-        case 2:
-          e->phase = Phase::kStarted;
-          e->reconnect_end = true;
-          break;
-        default:
-          e->phase = Phase::kOther;
-          break;
-      }
+      MediaState(r, {"NOPUBLISH", "PUBLISHREQUESTING", "PUBLISHING"}, e);
     }
     return Status::Ok();
   }
@@ -242,26 +249,7 @@ Status ToEvent(const Record& r, Event* e) {
     e->kind = "play";
     e->id = "zego/" + *room + "/play/" + *stream + "/" + *user;
     e->source_id = StreamId(*room, *stream);
-    const std::optional<std::string> state = r.Text("state");
-    e->raw_state = state ? state : event;
-    const std::optional<int64_t> code = r.Int("error_code");
-    e->raw_reason = r.Text("error_code");
-    switch (StateIndex(state, {"NOPLAY", "PLAYREQUESTING", "PLAYING"})) {
-      case 0:
-        Close(e, code.value_or(0) == 0 ? "normal" : "unknown", r.Text("error_code"));
-        break;
-      case 1:
-        e->phase = code.value_or(0) == 0 ? Phase::kOpened : Phase::kStalled;
-        e->reconnect_begin = code.value_or(0) != 0;
-        break;
-      case 2:
-        e->phase = Phase::kStarted;
-        e->reconnect_end = true;
-        break;
-      default:
-        e->phase = Phase::kOther;
-        break;
-    }
+    MediaState(r, {"NOPLAY", "PLAYREQUESTING", "PLAYING"}, e);
     return Status::Ok();
   }
 
