@@ -468,97 +468,102 @@ Status ParseItem(std::string_view item, size_t capacity, Event* event, std::stri
 
 namespace {
 
-struct Collector {
-  ParsedBody out;
-  int64_t index = 0;
-
-  // Parses one item whose text is `item` inside a buffer of `capacity` bytes.
-  Status Add(std::string_view item, size_t capacity) {
-    Event e;
-    std::string reason;
-    Status st = ParseItem(item, capacity, &e, &reason);
-    if (!st.ok()) {
-      return Status::Invalid("invalid JSON in item " + std::to_string(index) + ": " + st.message());
-    }
-    if (reason.empty()) {
-      out.events.push_back(std::move(e));
-    } else {
-      Reject r;
-      r.index = index;
-      r.reason = std::move(reason);
-      r.body = std::string(item);
-      r.server = std::move(e.server);
-      out.rejects.push_back(std::move(r));
-    }
-    ++index;
-    return Status::Ok();
-  }
-};
-
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 }  // namespace
 
-Result<ParsedBody> ParseBody(simdjson::padded_string_view body) {
-  thread_local od::parser small_parser;
-  std::unique_ptr<od::parser> big_parser;
-  if (body.size() >= kKeepParserBelow) big_parser = std::make_unique<od::parser>();
-  od::parser& parser = big_parser ? *big_parser : small_parser;
-  const char* const buf_end = body.data() + body.capacity();
-  auto capacity_of = [buf_end](std::string_view item) {
-    return static_cast<size_t>(buf_end - item.data());
-  };
-
+size_t BodyItems::Start() const {
   size_t start = 0;
-  if (body.size() >= 3 && static_cast<unsigned char>(body[0]) == 0xEF &&
-      static_cast<unsigned char>(body[1]) == 0xBB && static_cast<unsigned char>(body[2]) == 0xBF) {
+  if (body_.size() >= 3 && static_cast<unsigned char>(body_[0]) == 0xEF &&
+      static_cast<unsigned char>(body_[1]) == 0xBB &&
+      static_cast<unsigned char>(body_[2]) == 0xBF) {
     start = 3;  // UTF-8 byte order mark
   }
-  while (start < body.size() && IsSpace(body[start])) ++start;
-  if (start == body.size()) return Status::Invalid("empty body: expected a JSON array of events");
+  while (start < body_.size() && IsSpace(body_[start])) ++start;
+  return start;
+}
 
-  Collector c;
+Status BodyItems::Add(std::string_view item) {
+  Event e;
+  std::string reason;
+  Status st = parse_(item, CapacityOf(item), &e, &reason);
+  if (!st.ok()) {
+    return Status::Invalid("invalid JSON in item " + std::to_string(index_) + ": " + st.message());
+  }
+  if (reason.empty()) {
+    out_.events.push_back(std::move(e));
+  } else {
+    Reject r;
+    r.index = index_;
+    r.reason = std::move(reason);
+    r.body = std::string(item);
+    r.server = std::move(e.server);
+    out_.rejects.push_back(std::move(r));
+  }
+  ++index_;
+  return Status::Ok();
+}
+
+bool BodyItems::Parses(std::string_view item) const {
+  Event e;
+  std::string reason;
+  return parse_(item, CapacityOf(item), &e, &reason).ok();
+}
+
+Status BodyItems::AddArray(size_t start) {
+  thread_local od::parser small_parser;
+  std::unique_ptr<od::parser> big_parser;
+  if (body_.size() >= kKeepParserBelow) big_parser = std::make_unique<od::parser>();
+  od::parser& parser = big_parser ? *big_parser : small_parser;
   od::document doc;
   error_code err;
+  if ((err = parser.iterate(body_.data() + start, body_.size() - start, body_.capacity() - start)
+                 .get(doc))) {
+    return Status::Invalid(Describe(err));
+  }
+  od::array arr;
+  if ((err = doc.get_array().get(arr))) return Status::Invalid(Describe(err));
+  for (auto elem_result : arr) {
+    od::value v;
+    od::json_type t;
+    if ((err = elem_result.get(v)) || (err = v.type().get(t))) {
+      return Status::Invalid("invalid JSON in item " + std::to_string(index_) + ": " +
+                             Describe(err));
+    }
+    std::string_view item;
+    if (t == od::json_type::object) {
+      od::object o;
+      if (!(err = v.get_object().get(o))) err = o.raw_json().get(item);
+    } else if (t == od::json_type::array) {
+      od::array a;
+      if (!(err = v.get_array().get(a))) err = a.raw_json().get(item);
+    } else {
+      item = TrimRight(v.raw_json_token());
+      // Scalars are checked by the item parser; step past this one here.
+      err = Validate(v, 1);
+    }
+    if (err) {
+      return Status::Invalid("invalid JSON in item " + std::to_string(index_) + ": " +
+                             Describe(err));
+    }
+    item = TrimRight(item);  // raw_json() keeps the whitespace that follows
+    SINK_RETURN_IF_ERROR(Add(item));
+  }
+  const char* loc = nullptr;
+  if (!doc.current_location().get(loc)) {
+    return Status::Invalid("unexpected content after the JSON array");
+  }
+  return Status::Ok();
+}
+
+Result<ParsedBody> ParseBody(simdjson::padded_string_view body) {
+  BodyItems items(body, &ParseItem);
+  const size_t start = items.Start();
+  if (start == body.size()) return Status::Invalid("empty body: expected a JSON array of events");
   const char first = body[start];
   if (first == '[') {
-    if ((err = parser.iterate(body.data() + start, body.size() - start, body.capacity() - start)
-                   .get(doc))) {
-      return Status::Invalid(Describe(err));
-    }
-    od::array arr;
-    if ((err = doc.get_array().get(arr))) return Status::Invalid(Describe(err));
-    for (auto elem_result : arr) {
-      od::value v;
-      od::json_type t;
-      if ((err = elem_result.get(v)) || (err = v.type().get(t))) {
-        return Status::Invalid("invalid JSON in item " + std::to_string(c.index) + ": " +
-                               Describe(err));
-      }
-      std::string_view item;
-      if (t == od::json_type::object) {
-        od::object o;
-        if (!(err = v.get_object().get(o))) err = o.raw_json().get(item);
-      } else if (t == od::json_type::array) {
-        od::array a;
-        if (!(err = v.get_array().get(a))) err = a.raw_json().get(item);
-      } else {
-        item = TrimRight(v.raw_json_token());
-        // Scalars are checked by ParseItem; step past this one here.
-        err = Validate(v, 1);
-      }
-      if (err) {
-        return Status::Invalid("invalid JSON in item " + std::to_string(c.index) + ": " +
-                               Describe(err));
-      }
-      item = TrimRight(item);  // raw_json() keeps the whitespace that follows
-      SINK_RETURN_IF_ERROR(c.Add(item, capacity_of(item)));
-    }
-    const char* loc = nullptr;
-    if (!doc.current_location().get(loc)) {
-      return Status::Invalid("unexpected content after the JSON array");
-    }
-    return std::move(c.out);
+    SINK_RETURN_IF_ERROR(items.AddArray(start));
+    return items.Take();
   }
   if (first != '{') {
     return Status::Invalid(
@@ -569,14 +574,9 @@ Result<ParsedBody> ParseBody(simdjson::padded_string_view body) {
   // otherwise one object, possibly pretty-printed over several lines.
   std::string_view text(body.data() + start, body.size() - start);
   const size_t first_eol = text.find('\n');
-  if (first_eol != std::string_view::npos) {
-    std::string_view line = TrimRight(text.substr(0, first_eol));
-    Event probe;
-    std::string reason;
-    if (!ParseItem(line, capacity_of(line), &probe, &reason).ok()) {
-      SINK_RETURN_IF_ERROR(c.Add(TrimRight(text), capacity_of(text)));
-      return std::move(c.out);
-    }
+  if (first_eol != std::string_view::npos && !items.Parses(TrimRight(text.substr(0, first_eol)))) {
+    SINK_RETURN_IF_ERROR(items.Add(TrimRight(text)));
+    return items.Take();
   }
   size_t pos = 0;
   while (pos < text.size()) {
@@ -586,9 +586,9 @@ Result<ParsedBody> ParseBody(simdjson::padded_string_view body) {
     pos = eol + 1;
     while (!line.empty() && IsSpace(line.front())) line.remove_prefix(1);
     line = TrimRight(line);
-    if (!line.empty()) SINK_RETURN_IF_ERROR(c.Add(line, capacity_of(line)));
+    if (!line.empty()) SINK_RETURN_IF_ERROR(items.Add(line));
   }
-  return std::move(c.out);
+  return items.Take();
 }
 
 }  // namespace sink

@@ -38,4 +38,39 @@ Result<ParsedBody> ParseBody(simdjson::padded_string_view body);
 // REQUIRES: `capacity` >= item.size() + SIMDJSON_PADDING readable bytes.
 Status ParseItem(std::string_view item, size_t capacity, Event* event, std::string* reject_reason);
 
+// For body parsers built like ParseBody (ParseItem's signature: an error
+// only for invalid JSON, `reject_reason` for a readable non-item).
+using ItemParser = Status (*)(std::string_view item, size_t capacity, Event* event,
+                              std::string* reject_reason);
+
+// A body being split into items: each item is parsed with `parse` and
+// becomes an Event or, when not acceptable, a Reject with its index.
+class BodyItems {
+ public:
+  // REQUIRES: `body` is padded, as for ParseBody.
+  BodyItems(simdjson::padded_string_view body, ItemParser parse) : body_(body), parse_(parse) {}
+
+  // Where the content starts: after a UTF-8 byte order mark and blanks
+  // (body.size() when there is none).
+  size_t Start() const;
+  // Parses `item`, a view into the body. Error: the item is invalid JSON.
+  Status Add(std::string_view item);
+  // Parses every element of the JSON array at `start`, then checks nothing
+  // follows it.
+  Status AddArray(size_t start);
+  // Whether `item` parses (as an item or a reject), without collecting it.
+  bool Parses(std::string_view item) const;
+  ParsedBody Take() { return std::move(out_); }
+
+ private:
+  size_t CapacityOf(std::string_view item) const {
+    return static_cast<size_t>(body_.data() + body_.capacity() - item.data());
+  }
+
+  simdjson::padded_string_view body_;
+  ItemParser parse_;
+  ParsedBody out_;
+  int64_t index_ = 0;
+};
+
 }  // namespace sink

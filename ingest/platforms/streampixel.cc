@@ -31,7 +31,6 @@ namespace {
 
 // Inputs above this size get a parser of their own, freed afterwards.
 constexpr size_t kKeepParserBelow = 4u << 20;
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 const char* TypeName(od::json_type t) {
   switch (t) {
@@ -490,102 +489,24 @@ Status ParseRelayItem(std::string_view item, size_t capacity, Event* event,
   return Status::Ok();
 }
 
-struct Collector {
-  ParsedBody out;
-  int64_t index = 0;
-
-  Status Add(std::string_view item, size_t capacity) {
-    Event e;
-    std::string reason;
-    Status st = ParseRelayItem(item, capacity, &e, &reason);
-    if (!st.ok()) {
-      return Status::Invalid("invalid JSON in item " + std::to_string(index) + ": " + st.message());
-    }
-    if (reason.empty()) {
-      out.events.push_back(std::move(e));
-    } else {
-      Reject r;
-      r.index = index;
-      r.reason = std::move(reason);
-      r.body = std::string(item);
-      out.rejects.push_back(std::move(r));
-    }
-    ++index;
-    return Status::Ok();
-  }
-};
-
 }  // namespace
 
 Result<ParsedBody> ParseStreampixelBody(simdjson::padded_string_view body) {
-  thread_local od::parser small_parser;
-  std::unique_ptr<od::parser> big_parser;
-  if (body.size() >= kKeepParserBelow) big_parser = std::make_unique<od::parser>();
-  od::parser& parser = big_parser ? *big_parser : small_parser;
-  const char* const buf_end = body.data() + body.capacity();
-  auto capacity_of = [buf_end](std::string_view item) {
-    return static_cast<size_t>(buf_end - item.data());
-  };
-
-  size_t start = 0;
-  if (body.size() >= 3 && static_cast<unsigned char>(body[0]) == 0xEF &&
-      static_cast<unsigned char>(body[1]) == 0xBB && static_cast<unsigned char>(body[2]) == 0xBF) {
-    start = 3;  // UTF-8 byte order mark
-  }
-  while (start < body.size() && IsSpace(body[start])) ++start;
+  BodyItems items(body, &ParseRelayItem);
+  const size_t start = items.Start();
   if (start == body.size()) {
     return Status::Invalid("empty body: expected a JSON object or an array of objects");
   }
-
-  Collector c;
-  const char first = body[start];
-  if (first == '{') {
-    std::string_view item = TrimRight(std::string_view(body.data() + start, body.size() - start));
-    SINK_RETURN_IF_ERROR(c.Add(item, capacity_of(item)));
-    return std::move(c.out);
+  if (body[start] == '{') {
+    SINK_RETURN_IF_ERROR(
+        items.Add(TrimRight(std::string_view(body.data() + start, body.size() - start))));
+    return items.Take();
   }
-  if (first != '[') {
+  if (body[start] != '[') {
     return Status::Invalid("body must be a JSON object or a JSON array of objects");
   }
-
-  od::document doc;
-  error_code err;
-  if ((err = parser.iterate(body.data() + start, body.size() - start, body.capacity() - start)
-                 .get(doc))) {
-    return Status::Invalid(Describe(err));
-  }
-  od::array arr;
-  if ((err = doc.get_array().get(arr))) return Status::Invalid(Describe(err));
-  for (auto elem_result : arr) {
-    od::value v;
-    od::json_type t;
-    if ((err = elem_result.get(v)) || (err = v.type().get(t))) {
-      return Status::Invalid("invalid JSON in item " + std::to_string(c.index) + ": " +
-                             Describe(err));
-    }
-    std::string_view item;
-    if (t == od::json_type::object) {
-      od::object o;
-      if (!(err = v.get_object().get(o))) err = o.raw_json().get(item);
-    } else if (t == od::json_type::array) {
-      od::array a;
-      if (!(err = v.get_array().get(a))) err = a.raw_json().get(item);
-    } else {
-      item = TrimRight(v.raw_json_token());
-      err = Validate(v, 1);  // scalars are checked again by ParseRelayItem
-    }
-    if (err) {
-      return Status::Invalid("invalid JSON in item " + std::to_string(c.index) + ": " +
-                             Describe(err));
-    }
-    item = TrimRight(item);
-    SINK_RETURN_IF_ERROR(c.Add(item, capacity_of(item)));
-  }
-  const char* loc = nullptr;
-  if (!doc.current_location().get(loc)) {
-    return Status::Invalid("unexpected content after the JSON array");
-  }
-  return std::move(c.out);
+  SINK_RETURN_IF_ERROR(items.AddArray(start));
+  return items.Take();
 }
 
 }  // namespace sink
