@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
 
 #include <random>
 #include <string>
@@ -52,5 +53,11 @@ std::vector<Event> Lifecycle(std::mt19937& rng, const std::string& id);
 // Runs `sql` and returns the rows as tab-separated lines, NULL as "NULL".
 std::vector<std::string> QueryRows(Db& db, const std::string& sql);
 std::vector<std::string> QueryRows(const std::string& db_path, const std::string& sql);
+
+// A Kafka consumer assigned to partitions 0..partitions-1 of `topic` from
+// the beginning (no group commits; `eof`: report partition ends). Null, and
+// a test failure, when it cannot be created. rd_kafka_destroy() it.
+rd_kafka_t* ConsumerFromStart(const std::string& brokers, const std::string& topic, int partitions,
+                              bool eof = false);
 
 }  // namespace sink::test

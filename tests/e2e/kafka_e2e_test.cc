@@ -29,23 +29,9 @@ struct Msg {
 std::vector<Msg> Consume(const std::string& brokers, const std::string& topic, int partitions,
                          const std::function<bool(const std::vector<Msg>&)>& done,
                          int timeout_ms = 30000) {
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err, sizeof err);
-  rd_kafka_conf_set(conf, "group.id", "sessionsink-test", err, sizeof err);
-  rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
-  rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-  EXPECT_NE(rk, nullptr) << err;
   std::vector<Msg> out;
+  rd_kafka_t* rk = test::ConsumerFromStart(brokers, topic, partitions);
   if (rk == nullptr) return out;
-  rd_kafka_poll_set_consumer(rk);
-  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(partitions);
-  for (int p = 0; p < partitions; ++p) {
-    rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-  }
-  rd_kafka_assign(rk, parts);
-  rd_kafka_topic_partition_list_destroy(parts);
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   while (!done(out) && Clock::now() < deadline) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);

@@ -267,23 +267,8 @@ struct KafkaCount {
 KafkaCount ConsumeAll(const std::string& brokers, const std::string& topic, int partitions,
                       size_t distinct_seqs, int timeout_ms = 30000) {
   KafkaCount out;
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err, sizeof err);
-  rd_kafka_conf_set(conf, "group.id", "sessionsink-crash-test", err, sizeof err);
-  rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
-  rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err);
-  rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-  EXPECT_NE(rk, nullptr) << err;
+  rd_kafka_t* rk = test::ConsumerFromStart(brokers, topic, partitions, /*eof=*/true);
   if (rk == nullptr) return out;
-  rd_kafka_poll_set_consumer(rk);
-  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(partitions);
-  for (int p = 0; p < partitions; ++p) {
-    rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-  }
-  rd_kafka_assign(rk, parts);
-  rd_kafka_topic_partition_list_destroy(parts);
   // The mock cluster keeps only the last ~5 MiB per partition: a partition
   // that no longer starts at offset 0 would make the count meaningless.
   for (int p = 0; p < partitions; ++p) {
