@@ -52,6 +52,13 @@ void MockKafka::SetBrokerRtt(int broker_id, int rtt_ms) {
   rd_kafka_mock_broker_set_rtt(h_->mc, broker_id, rtt_ms);
 }
 
+void MockKafka::PushProduceErrors(const std::vector<int>& errors) {
+  std::vector<rd_kafka_resp_err_t> errs;
+  for (int e : errors) errs.push_back(static_cast<rd_kafka_resp_err_t>(e));
+  constexpr int16_t kProduceApiKey = 0;  // the Kafka protocol's ProduceRequest
+  rd_kafka_mock_push_request_errors_array(h_->mc, kProduceApiKey, errs.size(), errs.data());
+}
+
 int RunDevKafka(int brokers, int partitions, const std::vector<std::string>& topics) {
   sigset_t sigs;
   sigemptyset(&sigs);

@@ -25,6 +25,9 @@ class MockKafka {
   void SetBrokerUp(int broker_id);
   // Adds round-trip latency to a broker.
   void SetBrokerRtt(int broker_id, int rtt_ms);
+  // Makes the cluster answer the next len(errors) Produce requests with these
+  // Kafka error codes (rd_kafka_resp_err_t values), one request each, in order.
+  void PushProduceErrors(const std::vector<int>& errors);
   int brokers() const { return brokers_; }
 
   struct Handles;

@@ -148,6 +148,19 @@ class KafkaE2eTest : public ::testing::Test {
                    [distinct](const std::vector<Msg>& m) { return Seqs(m).size() >= distinct; });
   }
 
+  // Posts batches first..first+count-1 of `n` events each, all must be
+  // answered 200; returns the slowest answer in milliseconds.
+  int64_t PostBatches(int first, int count, int n) {
+    int64_t worst = 0;
+    for (int b = first; b < first + count; ++b) {
+      const auto t0 = Clock::now();
+      EXPECT_EQ(Post(Batch(b, n)), 200) << "batch " << b;
+      worst = std::max<int64_t>(
+          worst, std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count());
+    }
+    return worst;
+  }
+
   int64_t StoredEvents() {
     return std::stoll(test::QueryRows(db_, "SELECT count(*) FROM events")[0]);
   }
@@ -323,6 +336,91 @@ TEST_F(KafkaE2eTest, UndeliverableMessageIsDeadLetteredAndTheRelayMovesOn) {
   std::set<int64_t> delivered = Seqs(ConsumeEvents(10));
   EXPECT_EQ(delivered.size(), 10u);
   EXPECT_EQ(delivered.count(1), 0u);
+}
+
+// A slow broker (0.5 s round trip on every broker) holds up delivery, not
+// the HTTP answers: those come after the SQLite commit.
+TEST_F(KafkaE2eTest, SlowBrokersDoNotSlowHttpAndLoseNothing) {
+  StartSink();
+  for (int b = 1; b <= kafka_->brokers(); ++b) kafka_->SetBrokerRtt(b, 500);
+  const int64_t worst_ms = PostBatches(0, 20, 50);
+  RecordProperty("worst_post_ms", static_cast<int>(worst_ms));
+  EXPECT_LT(worst_ms, 250) << "an answer waited on Kafka";
+  EXPECT_GT(Metric("sessionsink_kafka_backlog_events"), 0) << "the round trip had no effect";
+  EXPECT_TRUE(WaitFor([&] { return Metric("sessionsink_kafka_backlog_events") == 0; }, 90000));
+  const std::vector<Msg> msgs = ConsumeEvents(1000);
+  EXPECT_EQ(Seqs(msgs), AllSeqs());
+  EXPECT_EQ(msgs.size(), 1000u) << "slowness alone must not duplicate";
+}
+
+// Produce requests answered with errors (retriable ones, and dropped
+// connections): librdkafka retries or the relay produces the chunk again;
+// HTTP does not notice and every event reaches the topic.
+TEST_F(KafkaE2eTest, InjectedProduceErrorsLoseNothing) {
+  StartSink({"--kafka-option", "message.timeout.ms=3000", "--kafka-option", "debug=msg,eos",
+             "--log-level", "debug"});
+  std::vector<int> errors;
+  for (int round = 0; round < 4; ++round) {
+    for (rd_kafka_resp_err_t e :
+         {RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+          RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR__TRANSPORT,
+          RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+          RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+          RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR}) {
+      errors.push_back(e);
+    }
+  }
+  kafka_->PushProduceErrors(errors);
+  const int64_t worst_ms = PostBatches(0, 30, 40);
+  RecordProperty("worst_post_ms", static_cast<int>(worst_ms));
+  EXPECT_LT(worst_ms, 500) << "an answer waited on Kafka";
+  EXPECT_TRUE(WaitFor([&] { return Metric("sessionsink_kafka_backlog_events") == 0; }, 90000));
+  const std::vector<Msg> msgs = ConsumeEvents(1200);
+  EXPECT_EQ(Seqs(msgs), AllSeqs());
+  EXPECT_EQ(Metric("sessionsink_kafka_dead_letters_total"), 0) << "retriable errors are not final";
+  // librdkafka's message debug log shows each injected error being met.
+  const std::string log = sink_.log();
+  size_t met = 0;
+  for (size_t at = log.find("encountered error"); at != std::string::npos;
+       at = log.find("encountered error", at + 1)) {
+    ++met;
+  }
+  EXPECT_GE(met, errors.size()) << "the injected errors were not all met";
+  RecordProperty("duplicates", static_cast<int>(msgs.size() - Seqs(msgs).size()));
+}
+
+// A broker restarts while the relay is delivering a backlog (the leader of
+// some partitions disappears mid-chunk, then comes back), three times.
+TEST_F(KafkaE2eTest, BrokerRestartMidBacklogLosesNothing) {
+  StartSink();
+  AllBrokers(false);
+  PostBatches(0, 100, 100);  // a 10,000-event backlog
+  AllBrokers(true);
+  for (int restart = 0; restart < 3; ++restart) {
+    ASSERT_TRUE(WaitFor([&] { return Metric("sessionsink_kafka_events_delivered_total") > 0; }));
+    const int broker = 1 + restart % kafka_->brokers();
+    kafka_->SetBrokerDown(broker);
+    PostBatches(100 + restart * 10, 10, 100);  // ingest goes on meanwhile
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    kafka_->SetBrokerUp(broker);
+  }
+  EXPECT_TRUE(WaitFor([&] { return Metric("sessionsink_kafka_backlog_events") == 0; }, 90000));
+  const std::vector<Msg> msgs = ConsumeEvents(13000);
+  EXPECT_EQ(Seqs(msgs), AllSeqs());
+  EXPECT_EQ(StoredEvents(), 13000);
+  RecordProperty("duplicates", static_cast<int>(msgs.size() - Seqs(msgs).size()));
+}
+
+// An error the idempotent producer cannot recover from (a sequence gap) is
+// fatal: the relay recreates the producer and produces the chunk again.
+TEST_F(KafkaE2eTest, FatalProducerErrorRecreatesTheProducer) {
+  StartSink();
+  kafka_->PushProduceErrors({RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                             RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER});
+  EXPECT_LT(PostBatches(0, 10, 40), 500);
+  EXPECT_TRUE(WaitFor([&] { return Metric("sessionsink_kafka_backlog_events") == 0; }, 90000));
+  EXPECT_EQ(Seqs(ConsumeEvents(400)), AllSeqs());
+  EXPECT_NE(sink_.log().find("fatal producer error"), std::string::npos) << sink_.log();
 }
 
 TEST(KafkaOffTest, WithoutBrokersTheLogSaysSo) {
