@@ -9,6 +9,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <mutex>
 
 #include "ingest/event_parser.h"
 #include "ingest/platforms/platforms.h"
@@ -42,6 +43,37 @@ struct HttpCounters {
         return;
       }
     }
+  }
+};
+
+// Logs why events are refused with 503 (database full or failing, queue
+// full, commit too slow): the first refusal at once, then at most one line
+// every 10 s with the count, and one line when commits succeed again.
+struct RefusalLog {
+  static constexpr auto kEvery = std::chrono::seconds(10);
+  std::mutex mu;
+  bool failing = false;  // guarded by mu
+  uint64_t since_log = 0;
+  std::chrono::steady_clock::time_point last_log;
+
+  void Refused(std::string_view why) {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> lock(mu);
+    ++since_log;
+    if (failing && now - last_log < kEvery) return;
+    spdlog::warn("refusing events with 503 ({} request{} since the last line): {}", since_log,
+                 since_log == 1 ? "" : "s", why);
+    failing = true;
+    since_log = 0;
+    last_log = now;
+  }
+  void Committed() {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!failing) return;
+    spdlog::info("events are committed again ({} more request{} refused before this)", since_log,
+                 since_log == 1 ? "" : "s");
+    failing = false;
+    since_log = 0;
   }
 };
 
@@ -79,7 +111,8 @@ HttpServer::HttpServer(const ServeConfig& cfg, Writer* writer, const Relay* rela
       relay_(relay),
       clock_(clock),
       svr_(std::make_unique<httplib::Server>()),
-      counters_(std::make_unique<HttpCounters>()) {}
+      counters_(std::make_unique<HttpCounters>()),
+      refusals_(std::make_unique<RefusalLog>()) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -214,20 +247,24 @@ void HttpServer::HandleEvents(Source source, const httplib::Request& req, httpli
 
   Result<Writer::Future> queued = writer_->Submit(std::move(batch));
   if (!queued.ok()) {
+    refusals_->Refused(queued.status().message());
     SetError(res, 503, queued.status().message());
     return finish(503);
   }
   Writer::Future& f = queued.value();
   if (f.wait_for(std::chrono::milliseconds(cfg_.request_timeout_ms)) != std::future_status::ready) {
     // Not lost: if the commit lands later, the resend is a duplicate.
+    refusals_->Refused("timed out waiting for the database commit");
     SetError(res, 503, "timed out waiting for the database commit");
     return finish(503);
   }
   Result<WriteOutcome> outcome = f.get();
   if (!outcome.ok()) {
+    refusals_->Refused(outcome.status().message());
     SetError(res, 503, outcome.status().message());
     return finish(503);
   }
+  refusals_->Committed();
   if (!unreadable.empty()) {
     SetError(res, 400, unreadable);
     return finish(400);

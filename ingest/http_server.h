@@ -35,6 +35,7 @@ class ContentReader;
 namespace sink {
 
 struct HttpCounters;
+struct RefusalLog;
 
 class HttpServer {
  public:
@@ -66,6 +67,7 @@ class HttpServer {
   const Clock* clock_;
   std::unique_ptr<httplib::Server> svr_;
   std::unique_ptr<HttpCounters> counters_;
+  std::unique_ptr<RefusalLog> refusals_;
   std::atomic<bool> draining_{false};
   int port_ = 0;
   std::thread thread_;

@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <string>
 
@@ -33,8 +34,12 @@ std::string CheckDbPath(const std::string& path) {
            dir.string() + ") or choose another path";
   }
   if (::access(dir.c_str(), W_OK) != 0) {
-    return "the directory " + dir.string() + " is not writable (SQLite needs to create " +
-           "its -wal and -shm files next to the database)";
+    return "cannot write in the directory " + dir.string() + " of --db '" + path +
+           "': " + std::strerror(errno) +
+           " (SQLite needs to create its -wal and -shm files next to the database)";
+  }
+  if (fs::exists(path, ec) && ::access(path.c_str(), W_OK) != 0) {
+    return "cannot write the database --db '" + path + "': " + std::strerror(errno);
   }
   return {};
 }
