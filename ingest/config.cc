@@ -82,6 +82,25 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
                   "to the number of media servers posting at once.")
       ->envname("SESSIONSINK_HTTP_THREADS")
       ->check(CLI::Range(2, 4096));
+  cmd->add_option("--max-connections", cfg->max_connections,
+                  "Connections accepted at once: being served or waiting for a thread. More "
+                  "are answered 503 with Retry-After and closed. At least --http-threads.")
+      ->envname("SESSIONSINK_MAX_CONNECTIONS")
+      ->check(CLI::Range(2, 1000000));
+  cmd->add_option("--max-connections-per-client", cfg->max_connections_per_client,
+                  "Connections one client address may have served at once (0 = no limit); more "
+                  "are answered 503. Raise it when media servers post through one proxy "
+                  "address.")
+      ->envname("SESSIONSINK_MAX_CONNECTIONS_PER_CLIENT")
+      ->check(CLI::Range(0, 1000000));
+  cmd->add_option("--client-timeout", cfg->client_timeout_ms,
+                  "A request must arrive whole and be answered within this time of the "
+                  "connection's opening or of its previous answer, else the connection is "
+                  "closed (defeats clients that trickle bytes). Time the sink spends waiting for "
+                  "its commit or computing a report does not count.")
+      ->envname("SESSIONSINK_CLIENT_TIMEOUT")
+      ->transform(Duration())
+      ->default_str("30s");
   cmd->add_option("--max-pending-events", cfg->max_pending_events,
                   "Events queued for the database writer before new requests get 503 with "
                   "Retry-After (the media server resends them).")

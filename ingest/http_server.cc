@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <mutex>
 
+#include "ingest/connection_guard.h"
 #include "ingest/event_parser.h"
 #include "ingest/platforms/platforms.h"
 #include "query/report_command.h"
@@ -110,7 +111,9 @@ HttpServer::HttpServer(const ServeConfig& cfg, Writer* writer, const Relay* rela
       writer_(writer),
       relay_(relay),
       clock_(clock),
-      svr_(std::make_unique<httplib::Server>()),
+      svr_(std::make_unique<GuardedServer>(
+          ConnectionLimits{cfg.http_threads, static_cast<size_t>(cfg.max_connections),
+                           cfg.max_connections_per_client, cfg.client_timeout_ms})),
       counters_(std::make_unique<HttpCounters>()),
       refusals_(std::make_unique<RefusalLog>()) {}
 
@@ -252,6 +255,7 @@ void HttpServer::HandleEvents(Source source, const httplib::Request& req, httpli
     return finish(503);
   }
   Writer::Future& f = queued.value();
+  GuardedServer::Busy busy;  // the commit's time is not the client's
   if (f.wait_for(std::chrono::milliseconds(cfg_.request_timeout_ms)) != std::future_status::ready) {
     // Not lost: if the commit lands later, the resend is a duplicate.
     refusals_->Refused("timed out waiting for the database commit");
@@ -366,7 +370,10 @@ void HttpServer::Routes() {
             r.limit = v;
           }
           if (FindReport(r.name) == nullptr) return SetError(res, 404, "no report named " + r.name);
-          Result<std::string> text = RunReportText(cfg_.db_path, r);
+          Result<std::string> text = [&] {
+            GuardedServer::Busy busy;  // the report's time is not the client's
+            return RunReportText(cfg_.db_path, r);
+          }();
           if (!text.ok()) {
             const int code = text.status().code() == Status::Code::kInvalid ? 400 : 503;
             return SetError(res, code, text.status().message());
@@ -452,6 +459,20 @@ void HttpServer::Routes() {
     line("sessionsink_queue_refusals_total", "Requests refused because the queue was full.",
          "counter", w.queue_refusals);
     line("sessionsink_pending_events", "Events queued for the writer.", "gauge", w.pending_events);
+    const ConnectionStats c = svr_->stats();
+    line("sessionsink_http_connections", "Connections being served now.", "gauge", c.open);
+    line("sessionsink_http_connections_timed_out_total",
+         "Connections closed because a request did not arrive within --client-timeout.", "counter",
+         c.timed_out);
+    line("sessionsink_http_connections_refused_total",
+         "Connections answered 503 at once: over --max-connections-per-client.", "counter",
+         c.refused_per_client);
+    line("sessionsink_http_connections_refused_queue_full_total",
+         "Connections answered 503 at once: over --max-connections.", "counter",
+         c.refused_queue_full);
+    line("sessionsink_http_connections_unguarded_total",
+         "Connections served without the limits above (their socket was not seen at accept).",
+         "counter", c.unguarded);
     if (relay_ != nullptr) {
       const RelayStats r = relay_->Stats();
       line("sessionsink_kafka_backlog_events", "Committed events not yet delivered to Kafka.",
@@ -503,8 +524,11 @@ Status HttpServer::Start() {
   }
   Routes();
   httplib::Server& s = *svr_;
-  const int threads = cfg_.http_threads;
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  if (cfg_.max_connections < cfg_.http_threads) {
+    return Status::Invalid("--max-connections (" + std::to_string(cfg_.max_connections) +
+                           ") must be at least --http-threads (" +
+                           std::to_string(cfg_.http_threads) + ")");
+  }
   s.set_tcp_nodelay(true);  // else every answer waits ~40 ms for a delayed ACK
   s.set_keep_alive_max_count(1000000);
   s.set_keep_alive_timeout(10);

@@ -34,6 +34,7 @@ class ContentReader;
 
 namespace sink {
 
+class GuardedServer;
 struct HttpCounters;
 struct RefusalLog;
 
@@ -65,7 +66,7 @@ class HttpServer {
   Writer* writer_;
   const Relay* relay_;
   const Clock* clock_;
-  std::unique_ptr<httplib::Server> svr_;
+  std::unique_ptr<GuardedServer> svr_;
   std::unique_ptr<HttpCounters> counters_;
   std::unique_ptr<RefusalLog> refusals_;
   std::atomic<bool> draining_{false};

@@ -28,6 +28,7 @@ class SinkProcess {
   int Stop(int sig);
 
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
   std::string log() const;
 
  private:

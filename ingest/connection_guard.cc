@@ -1,0 +1,272 @@
+#include "ingest/connection_guard.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <deque>
+#include <utility>
+#include <vector>
+
+namespace sink {
+
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The client's address, without the port ("127.0.0.1", "2001:db8::1").
+std::string PeerAddress(int sock) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getpeername(sock, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "?";
+  char buf[INET6_ADDRSTRLEN] = "?";
+  if (addr.ss_family == AF_INET) {
+    ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr, buf, sizeof buf);
+  } else if (addr.ss_family == AF_INET6) {
+    ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr, buf, sizeof buf);
+  }
+  return buf;
+}
+
+// How long a refused connection is drained before it is closed: closing
+// with the client's request unread would send a reset, and the client's
+// kernel would then drop the 503 before the client reads it.
+constexpr int64_t kLingerMs = 1000;
+constexpr size_t kMaxLingering = 4096;
+constexpr int64_t kWatchEveryMs = 50;
+
+// The socket accept(2) last returned on this thread (see accept() below).
+thread_local int t_last_accepted = -1;
+
+struct Current {
+  GuardedServer* server = nullptr;
+  void* conn = nullptr;  // std::list<Conn>::iterator's node, as seen by Busy
+};
+thread_local Current t_current;
+
+}  // namespace
+
+}  // namespace sink
+
+// cpp-httplib's accept loop calls accept(2) and, on the same thread, hands
+// the new socket to TaskQueue::enqueue() inside an opaque closure. This
+// definition, found before the C library's by the dynamic linker, records
+// the socket so that the pool knows which connection a closure serves.
+// Other callers of accept() in the process are unaffected.
+extern "C" int accept(int fd, sockaddr* addr, socklen_t* len) {
+  const int sock = ::accept4(fd, addr, len, 0);
+  sink::t_last_accepted = sock;
+  return sock;
+}
+
+namespace sink {
+
+// cpp-httplib's thread pool with a bound on the connections accepted at
+// once (waiting or being served); past it, a connection is refused at once.
+class GuardedServer::Pool : public httplib::TaskQueue {
+ public:
+  Pool(GuardedServer* server, int threads, size_t max_connections)
+      : server_(server), max_connections_(max_connections) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
+  }
+
+  void enqueue(std::function<void()> fn) override {
+    const int sock = std::exchange(t_last_accepted, -1);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (accepted_ < max_connections_ && !stopping_) {
+        ++accepted_;
+        queue_.push_back({sock, std::move(fn)});
+        cv_.notify_one();
+        return;
+      }
+    }
+    if (sock < 0) {  // unknown socket: cannot refuse it, so serve it here
+      server_->unguarded_.fetch_add(1);
+      fn();
+      return;
+    }
+    server_->refused_queue_full_.fetch_add(1);
+    server_->Refuse(sock, "too many connections: try again later");
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+
+ private:
+  void Work() {
+    for (;;) {
+      Task task;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, and every waiting connection served
+        task = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      server_->Serve(task.sock, task.serve);
+      std::lock_guard<std::mutex> lock(mu_);
+      --accepted_;
+    }
+  }
+
+  struct Task {
+    int sock = -1;
+    std::function<void()> serve;
+  };
+  GuardedServer* const server_;
+  const size_t max_connections_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Task> queue_;  // guarded by mu_
+  size_t accepted_ = 0;     // waiting in queue_ or being served; guarded by mu_
+  bool stopping_ = false;   // guarded by mu_
+  std::vector<std::thread> threads_;
+};
+
+GuardedServer::GuardedServer(const ConnectionLimits& limits) : limits_(limits) {
+  const int threads = limits_.threads;
+  const size_t max_connections = limits_.max_connections;
+  new_task_queue = [this, threads, max_connections] {
+    return new Pool(this, threads, max_connections);
+  };
+  set_logger([this](const httplib::Request&, const httplib::Response&) { RequestDone(); });
+  watchdog_ = std::thread([this] { Watch(); });
+}
+
+GuardedServer::~GuardedServer() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  watchdog_.join();
+}
+
+ConnectionStats GuardedServer::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  ConnectionStats s = stats_;
+  s.open = conns_.size();
+  s.refused_queue_full = refused_queue_full_.load();
+  s.unguarded = unguarded_.load();
+  return s;
+}
+
+void GuardedServer::Refuse(socket_t sock, const char* why) {
+  const std::string body = std::string("{\"error\":\"") + why + "\"}\n";
+  const std::string answer =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+      "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
+  ssize_t ignored = ::send(sock, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  (void)ignored;
+  ::shutdown(sock, SHUT_WR);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (lingering_.size() < kMaxLingering && !stopping_) {
+    lingering_.push_back({sock, NowMs() + kLingerMs});
+  } else {
+    ::close(sock);
+  }
+}
+
+void GuardedServer::Serve(int sock, const std::function<void()>& serve) {
+  if (sock < 0) {
+    unguarded_.fetch_add(1);
+    serve();
+    return;
+  }
+  const std::string client = PeerAddress(sock);
+  std::list<Conn>::iterator it;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (limits_.max_per_client > 0 && per_client_[client] >= limits_.max_per_client) {
+      ++stats_.refused_per_client;
+      lock.unlock();
+      Refuse(sock, "too many connections from this address: try again later");
+      return;
+    }
+    ++per_client_[client];
+    Conn c;
+    c.guard_fd = ::dup(sock);
+    c.client = client;
+    c.deadline_ms = NowMs() + limits_.client_timeout_ms;
+    it = conns_.insert(conns_.end(), std::move(c));
+  }
+  t_current = {this, &*it};
+  serve();  // reads requests, answers them, closes `sock`
+  t_current = {};
+  std::lock_guard<std::mutex> lock(mu_);
+  if (it->guard_fd >= 0) ::close(it->guard_fd);
+  if (--per_client_[client] == 0) per_client_.erase(client);
+  conns_.erase(it);
+}
+
+void GuardedServer::RequestDone() {
+  if (t_current.server != this) return;
+  auto* c = static_cast<Conn*>(t_current.conn);
+  std::lock_guard<std::mutex> lock(mu_);
+  c->deadline_ms = NowMs() + limits_.client_timeout_ms;
+}
+
+GuardedServer::Busy::Busy() {
+  GuardedServer* s = t_current.server;
+  if (s == nullptr) return;
+  std::lock_guard<std::mutex> lock(s->mu_);
+  static_cast<Conn*>(t_current.conn)->paused_at_ms = NowMs();
+}
+
+GuardedServer::Busy::~Busy() {
+  GuardedServer* s = t_current.server;
+  if (s == nullptr) return;
+  std::lock_guard<std::mutex> lock(s->mu_);
+  auto* c = static_cast<Conn*>(t_current.conn);
+  c->deadline_ms += NowMs() - c->paused_at_ms;
+  c->paused_at_ms = 0;
+}
+
+void GuardedServer::Watch() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lock, std::chrono::milliseconds(kWatchEveryMs));
+    const int64_t now = NowMs();
+    for (Conn& c : conns_) {
+      if (c.paused_at_ms == 0 && c.guard_fd >= 0 && now >= c.deadline_ms) {
+        ::shutdown(c.guard_fd, SHUT_RDWR);  // the serving thread's read or write fails
+        ::close(c.guard_fd);
+        c.guard_fd = -1;
+        ++stats_.timed_out;
+      }
+    }
+    // Drain refused connections until the client closes or time is up.
+    for (auto l = lingering_.begin(); l != lingering_.end();) {
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::recv(l->sock, buf, sizeof buf, MSG_DONTWAIT)) > 0) {
+      }
+      const bool closed = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+      if (closed || now >= l->until_ms) {
+        ::close(l->sock);
+        l = lingering_.erase(l);
+      } else {
+        ++l;
+      }
+    }
+  }
+  for (const Lingering& l : lingering_) ::close(l.sock);
+  lingering_.clear();
+}
+
+}  // namespace sink

@@ -1,0 +1,111 @@
+// GuardedServer: cpp-httplib's server with the limits a thread-per-connection
+// server needs in front of untrusted clients.
+//
+// cpp-httplib serves each connection on one pool thread for as long as the
+// connection lives, and its read timeout applies to each read, so a client
+// that sends one byte every few seconds ("slowloris") holds a thread
+// forever, and enough of them starve every other client. GuardedServer adds:
+//
+//  - a deadline per connection: a request must arrive whole (headers and
+//    body) and be answered within `client_timeout_ms` of the connection's
+//    opening or of its previous answer; the time the sink itself spends on
+//    the request (waiting for the commit, computing a report: see Busy)
+//    does not count. A watchdog thread shuts expired connections down;
+//  - a limit per client address on the connections being served at once;
+//  - a bound on the connections accepted at once (served or waiting for a
+//    pool thread): past `max_connections`, new ones are answered 503 at
+//    once and closed.
+//
+// Refused connections get a complete `503` with `Retry-After: 1` and
+// `Connection: close`, so a media server resends later.
+//
+// cpp-httplib 0.11 hands each accepted socket to its task queue inside a
+// closure and keeps its per-connection code private; GuardedServer learns
+// the socket from accept(2) on the accepting thread (see connection_guard.cc).
+#pragma once
+
+#include <httplib.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace sink {
+
+struct ConnectionLimits {
+  int threads = 64;               // pool threads serving connections
+  size_t max_connections = 1024;  // accepted at once: served or waiting for a thread
+  int max_per_client = 32;        // connections served at once per address; 0: no limit
+  int64_t client_timeout_ms = 30000;
+};
+
+struct ConnectionStats {
+  uint64_t open = 0;       // connections being served now
+  uint64_t timed_out = 0;  // shut down by the deadline
+  uint64_t refused_per_client = 0;
+  uint64_t refused_queue_full = 0;
+  uint64_t unguarded = 0;  // served without limits (socket unknown): should stay 0
+};
+
+class GuardedServer : public httplib::Server {
+ public:
+  explicit GuardedServer(const ConnectionLimits& limits);
+  ~GuardedServer() override;
+
+  ConnectionStats stats() const;
+
+  // While alive, the current connection's deadline is paused: the sink, not
+  // the client, is taking the time. Use on the thread serving the request.
+  class Busy {
+   public:
+    Busy();
+    ~Busy();
+    Busy(const Busy&) = delete;
+    Busy& operator=(const Busy&) = delete;
+  };
+
+ private:
+  struct Conn {
+    int guard_fd = -1;  // a dup of the socket: shutting it down ends the connection
+    std::string client;
+    int64_t deadline_ms = 0;
+    int64_t paused_at_ms = 0;  // 0: running
+  };
+  struct Lingering {
+    int sock;
+    int64_t until_ms;
+  };
+  class Pool;
+
+  void Watch();
+  void RequestDone();
+  // Runs `serve` (cpp-httplib's closure that serves and closes `sock`) on a
+  // pool thread, within the limits; refuses the connection when over them.
+  void Serve(int sock, const std::function<void()>& serve);
+  // Answers 503 on a connection that will not be served, then drains and
+  // closes it on the watchdog thread.
+  void Refuse(socket_t sock, const char* why);
+
+  const ConnectionLimits limits_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;                  // guarded by mu_
+  std::list<Conn> conns_;                  // guarded by mu_
+  std::map<std::string, int> per_client_;  // guarded by mu_
+  std::list<Lingering> lingering_;         // guarded by mu_
+  ConnectionStats stats_;                  // guarded by mu_ (open = conns_.size())
+  std::atomic<uint64_t> refused_queue_full_{0};
+  std::atomic<uint64_t> unguarded_{0};
+  std::thread watchdog_;
+
+  friend class Busy;
+  friend class Pool;
+};
+
+}  // namespace sink
