@@ -350,7 +350,9 @@ std::string Session::MergeState() const {
   put(static_cast<int64_t>(synthetic_));
   put(platform_.t);
   put(raw_state_.t);
-  put(raw_reason_.t);
+  // Once closed, the row shows the deciding close's reason and the latest
+  // one is no longer kept (FromStored does not restore it).
+  put(closed_ ? -1 : raw_reason_.t);
   put(end_class_.value ? EndClassIndex(*end_class_.value) : -1);
   put(end_class_.t);
   put(end_class_known_);

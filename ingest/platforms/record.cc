@@ -121,6 +121,10 @@ Result<Record> RecordFromForm(std::string_view body) {
     std::string& k = key.value();
     std::string& v = value.value();
     if (k.empty()) return Status::Invalid("form field without a name");
+    // The record becomes JSON text (Event::body), which must be UTF-8.
+    if (!simdjson::validate_utf8(k) || !simdjson::validate_utf8(v)) {
+      return Status::Invalid("form field that is not UTF-8 text once percent-decoded");
+    }
     if (r.fields.count(k) == 0) {
       if (r.json.size() > 1) r.json += ',';
       AppendJsonString(&r.json, k);
