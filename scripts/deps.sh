@@ -15,6 +15,7 @@ PACKAGES=(
   zlib1g-dev                          # gzip (tests compress bodies)
   libgtest-dev                        # tests
   clang-format                        # scripts/format.sh
+  clang libclang-rt-14-dev            # scripts/fuzz.sh: clang 14 and its libFuzzer runtime
   curl                                # README examples
   chromium                            # tests/browser: the Streampixel relay in a real browser
 )

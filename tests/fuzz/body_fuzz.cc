@@ -1,0 +1,627 @@
+// libFuzzer target: the request body parsers and the session merge.
+//
+// Input: one selector byte, then the body. The selector, taken as
+// (byte - '0') mod 5 so that seed files can start with a digit, picks the
+// route the HTTP server would use:
+//   '0' ParseBody (POST /events, Flussonic)
+//   '1' ParseGameLiftBody (POST /events/gamelift)
+//   '2' ParseZegoBody, JSON (POST /events/zego)
+//   '3' ParseZegoBody, form (the same, Content-Type application/x-www-form-urlencoded)
+//   '4' ParseStreampixelBody (POST /events/streampixel)
+// (The gzip/deflate decoding of bodies happens inside cpp-httplib, not in a
+// function of ours, so it is not fuzzed here.)
+//
+// Every parsed event then goes through the session merge as the writer runs
+// it (store/writer.cc: drop duplicates by their dedup key, Session::Apply,
+// save as Row() + MergeState(), load with Session::FromStored).
+//
+// Only documented properties are checked; a violation prints what failed and
+// traps. Parsers (ingest/event_parser.h, ingest/platforms/platforms.h,
+// docs/session-model.md §1, docs/platforms.md):
+//   - an unreadable body is Status kInvalid with a message (HTTP 400);
+//   - every reject has a non-empty reason and an index; events + rejects are
+//     the items of the body, in order (counted independently wherever the
+//     body's shape fixes the count);
+//   - "Invalid JSON anywhere makes the whole body unreadable" and "the body
+//     stored and fanned out is always valid JSON": every Event::body (ZEGO
+//     forms included: "a JSON object of their fields"), the body of every
+//     JSON item rejected, and a '[' body that parses are valid JSON, checked
+//     by a validator of this file rather than simdjson;
+//   - Flussonic and Streampixel keep each item "exactly as received": the
+//     bodies are the input's items, verbatim and in order;
+//   - events are well formed: a name, the route's platform, a kind exactly
+//     when there is a phase, kind one of play|publish|ingest|push|stream,
+//     end_class one of kEndClasses, timestamps positive (0 and negative
+//     values are absent).
+// Merge (store/session.h, docs/session-model.md §3-§4):
+//   - the row is a function of the set of distinct events: any order gives
+//     the same Row() and MergeState(), also with a save/load after every event;
+//   - save/load round-trips: FromStored(Row(), MergeState()) has the same
+//     Row() and MergeState();
+//   - the sink's idle close finishes an open session (sink_timeout,
+//     idle_timeout, closed_at = last_event_at) and a real close arriving later
+//     replaces it; applied after any of the events it gives the row of
+//     applying it last;
+//   - the server-restart rule finishes a session whose last event is earlier
+//     than the restart and opens it again otherwise, never touching a real
+//     close;
+//   - row invariants: state, end_class NULL exactly while open, stall
+//     intervals ordered and counted, event_count = distinct events merged.
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "ingest/event_parser.h"
+#include "ingest/platforms/platforms.h"
+#include "store/event.h"
+#include "store/session.h"
+#include "store/status.h"
+
+namespace sink {
+namespace {
+
+enum class Route : uint8_t { kFlussonic, kGameLift, kZegoJson, kZegoForm, kStreampixel };
+constexpr int kRoutes = 5;
+constexpr const char* kRouteName[kRoutes] = {"flussonic", "gamelift", "zego-json", "zego-form",
+                                             "streampixel"};
+constexpr const char* kPlatform[kRoutes] = {"flussonic", "gamelift", "zego", "zego", "streampixel"};
+
+// The writer's receive time for every event (the sink clock).
+constexpr int64_t kReceivedAt = 1700000000000;
+
+[[noreturn]] void Fail(const char* what, const std::string& detail) {
+  std::fprintf(stderr, "body_fuzz: invariant violated: %s\n  %s\n", what, detail.c_str());
+  std::fflush(stderr);
+  __builtin_trap();
+}
+
+// `detail` is only evaluated when the check fails.
+#define FUZZ_CHECK(cond, detail)      \
+  do {                                \
+    if (!(cond)) Fail(#cond, detail); \
+  } while (0)
+
+std::string Quote(std::string_view s) {
+  std::string out = "\"";
+  for (char ch : s.substr(0, 2000)) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  out += s.size() > 2000 ? "\"…" : "\"";
+  return out;
+}
+
+std::string Opt(const std::optional<std::string>& v) { return v ? Quote(*v) : "NULL"; }
+std::string Opt(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "NULL"; }
+std::string Opt(int64_t v) { return std::to_string(v); }
+std::string Opt(const std::string& v) { return Quote(v); }
+std::string Opt(bool v) { return v ? "true" : "false"; }
+
+// The first column in which two rows differ ("" when none).
+std::string RowDiff(const SessionRow& a, const SessionRow& b) {
+  std::string diff;
+  auto cmp = [&diff](const char* name, const auto& x, const auto& y) {
+    if (diff.empty() && !(x == y)) diff = std::string(name) + ": " + Opt(x) + " vs " + Opt(y);
+  };
+  cmp("id", a.id, b.id);
+  cmp("kind", a.kind, b.kind);
+  cmp("state", a.state, b.state);
+  for (int i = 0; i < kDescCount; ++i) cmp(kDescColumn[i], a.desc[i], b.desc[i]);
+  cmp("opened_at", a.opened_at, b.opened_at);
+  cmp("authorized_at", a.authorized_at, b.authorized_at);
+  cmp("started_at", a.started_at, b.started_at);
+  cmp("updated_at", a.updated_at, b.updated_at);
+  cmp("closed_at", a.closed_at, b.closed_at);
+  cmp("bytes", a.bytes, b.bytes);
+  cmp("duration_ms", a.duration_ms, b.duration_ms);
+  cmp("stall_count", a.stall_count, b.stall_count);
+  cmp("stalled_ms", a.stalled_ms, b.stalled_ms);
+  cmp("denied", a.denied, b.denied);
+  cmp("close_reason", a.close_reason, b.close_reason);
+  cmp("event_count", a.event_count, b.event_count);
+  cmp("first_event_at", a.first_event_at, b.first_event_at);
+  cmp("last_event_at", a.last_event_at, b.last_event_at);
+  cmp("seen_at", a.seen_at, b.seen_at);
+  cmp("ip_net", a.ip_net, b.ip_net);
+  if (diff.empty() && !(a.stalls == b.stalls)) diff = "stalls";
+  cmp("platform", a.platform, b.platform);
+  cmp("raw_state", a.raw_state, b.raw_state);
+  cmp("raw_reason", a.raw_reason, b.raw_reason);
+  cmp("end_class", a.end_class, b.end_class);
+  cmp("queued_ms", a.queued_ms, b.queued_ms);
+  cmp("reconnect_count", a.reconnect_count, b.reconnect_count);
+  cmp("reconnect_ms", a.reconnect_ms, b.reconnect_ms);
+  cmp("external_id", a.external_id, b.external_id);
+  return diff;
+}
+
+bool IsEndClass(std::string_view c) {
+  return std::find(std::begin(kEndClasses), std::end(kEndClasses), c) != std::end(kEndClasses);
+}
+
+bool IsKind(std::string_view k) {
+  return k == "play" || k == "publish" || k == "ingest" || k == "push" || k == "stream";
+}
+
+// A JSON validator of its own (RFC 8259), independent of the simdjson code
+// under test; simdjson's DOM parser will not do, as it refuses some valid
+// numbers (1e400, 30-digit integers). Also counts the elements of a
+// top-level array.
+class JsonText {
+ public:
+  explicit JsonText(std::string_view s) : s_(s) {}
+
+  // Whether the text is one JSON value, blanks around it allowed.
+  bool Valid(std::optional<size_t>* top_array_items = nullptr) {
+    if (!simdjson::validate_utf8(s_.data(), s_.size())) return false;
+    Blank();
+    if (!Value(0, top_array_items)) return false;
+    Blank();
+    return i_ == s_.size();
+  }
+
+ private:
+  static constexpr int kMaxDepth = 4000;  // well above any parser's limit
+
+  void Blank() {
+    while (i_ < s_.size() &&
+           (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) {
+      ++i_;
+    }
+  }
+  bool Eat(char c) {
+    if (i_ < s_.size() && s_[i_] == c) {
+      ++i_;
+      return true;
+    }
+    return false;
+  }
+  bool Word(std::string_view w) {
+    if (s_.substr(i_, w.size()) != w) return false;
+    i_ += w.size();
+    return true;
+  }
+  bool Digits() {
+    const size_t from = i_;
+    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
+    return i_ > from;
+  }
+  bool Number() {
+    Eat('-');
+    if (!Eat('0') && !Digits()) return false;
+    if (Eat('.') && !Digits()) return false;
+    if (Eat('e') || Eat('E')) {
+      if (!Eat('+')) Eat('-');
+      if (!Digits()) return false;
+    }
+    return true;
+  }
+  bool String() {
+    if (!Eat('"')) return false;
+    while (i_ < s_.size()) {
+      const unsigned char c = static_cast<unsigned char>(s_[i_++]);
+      if (c == '"') return true;
+      if (c < 0x20) return false;
+      if (c != '\\') continue;
+      if (i_ >= s_.size()) return false;
+      const char e = s_[i_++];
+      if (e == 'u') {
+        for (int k = 0; k < 4; ++k, ++i_) {
+          if (i_ >= s_.size() || !std::isxdigit(static_cast<unsigned char>(s_[i_]))) return false;
+        }
+      } else if (std::string_view("\"\\/bfnrt").find(e) == std::string_view::npos) {
+        return false;
+      }
+    }
+    return false;
+  }
+  bool Value(int depth, std::optional<size_t>* array_items) {
+    if (depth > kMaxDepth || i_ >= s_.size()) return false;
+    switch (s_[i_]) {
+      case '{':
+        ++i_;
+        Blank();
+        if (Eat('}')) return true;
+        for (;;) {
+          Blank();
+          if (!String()) return false;
+          Blank();
+          if (!Eat(':')) return false;
+          Blank();
+          if (!Value(depth + 1, nullptr)) return false;
+          Blank();
+          if (Eat('}')) return true;
+          if (!Eat(',')) return false;
+        }
+      case '[': {
+        ++i_;
+        Blank();
+        size_t n = 0;
+        if (!Eat(']')) {
+          for (;;) {
+            Blank();
+            if (!Value(depth + 1, nullptr)) return false;
+            ++n;
+            Blank();
+            if (Eat(']')) break;
+            if (!Eat(',')) return false;
+          }
+        }
+        if (array_items) *array_items = n;
+        return true;
+      }
+      case '"':
+        return String();
+      case 't':
+        return Word("true");
+      case 'f':
+        return Word("false");
+      case 'n':
+        return Word("null");
+      default:
+        return Number();
+    }
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+bool IsValidJson(std::string_view s) { return JsonText(s).Valid(); }
+
+// simdjson's DOM parser: counts the items of the bodies the platform
+// adapters read with it (JsonItems), so it reads them the same way.
+simdjson::dom::parser& Dom() {
+  static simdjson::dom::parser parser;
+  return parser;
+}
+
+// Where BodyItems starts reading: after a UTF-8 byte order mark and blanks.
+std::string_view AfterBomAndBlanks(std::string_view s) {
+  if (s.size() >= 3 && s.substr(0, 3) == "\xEF\xBB\xBF") s.remove_prefix(3);
+  while (!s.empty() && (s[0] == ' ' || s[0] == '\t' || s[0] == '\n' || s[0] == '\r')) {
+    s.remove_prefix(1);
+  }
+  return s;
+}
+
+// How many items a parsed body must have given, when its shape fixes it.
+std::optional<size_t> ExpectedItems(Route route, std::string_view body) {
+  switch (route) {
+    case Route::kZegoForm: {
+      const size_t first = body.find_first_not_of(" \t\r\n");
+      if (first == std::string_view::npos || (body[first] != '{' && body[first] != '[')) return 1;
+      [[fallthrough]];  // a form that starts like JSON is read as JSON
+    }
+    case Route::kZegoJson:
+    case Route::kGameLift: {
+      // JsonItems: the array's elements, else the value itself; GameLift
+      // then expands {"Items": [...]}.
+      const simdjson::padded_string copy(body);
+      simdjson::dom::element root;
+      if (Dom().parse(copy).get(root) != simdjson::SUCCESS) {
+        Fail("the body parsed but simdjson's DOM parser refuses it", Quote(body));
+      }
+      std::vector<simdjson::dom::element> items;
+      simdjson::dom::array arr;
+      if (root.get_array().get(arr) == simdjson::SUCCESS) {
+        for (simdjson::dom::element e : arr) items.push_back(e);
+      } else {
+        items.push_back(root);
+      }
+      if (route != Route::kGameLift) return items.size();
+      size_t n = 0;
+      for (simdjson::dom::element item : items) {
+        simdjson::dom::array list;
+        n += item["Items"].get_array().get(list) == simdjson::SUCCESS ? list.size() : 1;
+      }
+      return n;
+    }
+    case Route::kFlussonic:
+    case Route::kStreampixel: {
+      const std::string_view rest = AfterBomAndBlanks(body);
+      if (route == Route::kStreampixel && !rest.empty() && rest[0] == '{') return 1;
+      if (rest.empty() || rest[0] != '[') return std::nullopt;  // NDJSON or one object
+      std::optional<size_t> n;
+      if (!JsonText(rest).Valid(&n)) {
+        Fail("an array body parsed but is not a valid JSON array", Quote(body));
+      }
+      return n;
+    }
+  }
+  return std::nullopt;
+}
+
+Result<ParsedBody> Parse(Route route, std::string_view body) {
+  switch (route) {
+    case Route::kFlussonic:
+      return ParseBody(simdjson::padded_string(body));
+    case Route::kGameLift:
+      return ParseGameLiftBody(simdjson::padded_string(body));
+    case Route::kZegoJson:
+    case Route::kZegoForm: {
+      // ParseZegoBody takes a plain string_view: no padding after the body.
+      std::unique_ptr<char[]> exact(new char[body.size()]);
+      std::copy(body.begin(), body.end(), exact.get());
+      return ParseZegoBody(std::string_view(exact.get(), body.size()), route == Route::kZegoForm);
+    }
+    case Route::kStreampixel:
+      return ParseStreampixelBody(simdjson::padded_string(body));
+  }
+  return Status::Internal("unknown route");
+}
+
+void CheckEvent(Route route, const Event& e) {
+  const std::string who = std::string(kRouteName[static_cast<int>(route)]) +
+                          " event name=" + Quote(e.name) + " body=" + Quote(e.body);
+  FUZZ_CHECK(!e.name.empty(), who);
+  FUZZ_CHECK(e.platform == kPlatform[static_cast<int>(route)], who);
+  FUZZ_CHECK(e.kind.empty() == (e.phase == Phase::kNone), who);
+  FUZZ_CHECK(e.kind.empty() || IsKind(e.kind), who + " kind=" + Quote(e.kind));
+  FUZZ_CHECK(!e.end_class || IsEndClass(*e.end_class), who + " end_class=" + Opt(e.end_class));
+  for (const std::optional<int64_t>* t :
+       {&e.utc_ms, &e.opened_at, &e.authorized_at, &e.started_at, &e.updated_at, &e.closed_at}) {
+    FUZZ_CHECK(!*t || **t > 0, who + " timestamp=" + Opt(*t));
+  }
+  FUZZ_CHECK(IsValidJson(e.body), who);
+}
+
+// The parser's own checks: statuses, rejects, items, bodies.
+void CheckParsed(Route route, std::string_view body, const ParsedBody& p) {
+  const size_t total = p.events.size() + p.rejects.size();
+  if (const std::optional<size_t> want = ExpectedItems(route, body)) {
+    FUZZ_CHECK(total == *want, "items " + std::to_string(total) + " (" +
+                                   std::to_string(p.events.size()) + " events), expected " +
+                                   std::to_string(*want) + " in " + Quote(body));
+  }
+  int64_t last_index = -1;
+  for (const Reject& r : p.rejects) {
+    FUZZ_CHECK(!r.reason.empty(), "reject " + std::to_string(r.index) + " " + Quote(r.body));
+    FUZZ_CHECK(r.index > last_index && r.index < static_cast<int64_t>(total),
+               "reject index " + std::to_string(r.index) + " after " + std::to_string(last_index) +
+                   " of " + std::to_string(total));
+    last_index = r.index;
+    if (route != Route::kZegoForm) {
+      FUZZ_CHECK(IsValidJson(r.body), "rejected JSON item " + Quote(r.body));
+    }
+  }
+  for (const Event& e : p.events) CheckEvent(route, e);
+
+  // Flussonic and Streampixel keep each item as received: walk the items in
+  // order (the rejects at their indices, the events in between) and find
+  // each one in the body after the previous one.
+  if (route == Route::kFlussonic || route == Route::kStreampixel) {
+    size_t pos = 0, next_event = 0, next_reject = 0;
+    for (size_t i = 0; i < total; ++i) {
+      const std::string* item;
+      if (next_reject < p.rejects.size() &&
+          p.rejects[next_reject].index == static_cast<int64_t>(i)) {
+        item = &p.rejects[next_reject++].body;
+      } else {
+        FUZZ_CHECK(next_event < p.events.size(), "items do not add up");
+        item = &p.events[next_event++].body;
+      }
+      const size_t at = body.find(*item, pos);
+      FUZZ_CHECK(at != std::string_view::npos, "item " + std::to_string(i) + " " + Quote(*item) +
+                                                   " not found in order in " + Quote(body));
+      pos = at + item->size();
+    }
+  }
+}
+
+// What Writer::Load reads back from the sessions row: these columns and
+// merge_state (store/writer.cc).
+SessionRow StoredColumns(const SessionRow& row) {
+  SessionRow r;
+  r.id = row.id;
+  r.kind = row.kind;
+  r.desc = row.desc;
+  r.opened_at = row.opened_at;
+  r.authorized_at = row.authorized_at;
+  r.started_at = row.started_at;
+  r.updated_at = row.updated_at;
+  r.closed_at = row.closed_at;
+  r.bytes = row.bytes;
+  r.duration_ms = row.duration_ms;
+  r.denied = row.denied;
+  r.close_reason = row.close_reason;
+  r.event_count = row.event_count;
+  r.last_event_at = row.last_event_at;
+  r.first_event_at = row.first_event_at;
+  r.seen_at = row.seen_at;
+  r.platform = row.platform;
+  r.raw_state = row.raw_state;
+  r.raw_reason = row.raw_reason;
+  r.external_id = row.external_id;
+  return r;
+}
+
+// Saves and loads `s` as the writer does; the loaded session must be the same.
+Session RoundTrip(const Session& s) {
+  const SessionRow row = s.Row();
+  const std::string state = s.MergeState();
+  Result<Session> back = Session::FromStored(StoredColumns(row), state);
+  FUZZ_CHECK(back.ok(),
+             "FromStored refused its own state " + Quote(state) + ": " + back.status().message());
+  const std::string diff = RowDiff(back->Row(), row);
+  FUZZ_CHECK(diff.empty(), "save/load changed the row: " + diff);
+  FUZZ_CHECK(back->MergeState() == state, "save/load changed the merge state " + Quote(state) +
+                                              " → " + Quote(back->MergeState()));
+  return std::move(back).value();
+}
+
+void CheckSame(const char* what, const Session& a, const Session& b) {
+  const std::string diff = RowDiff(a.Row(), b.Row());
+  FUZZ_CHECK(diff.empty(), std::string(what) + ": " + diff);
+  FUZZ_CHECK(a.MergeState() == b.MergeState(), std::string(what) + ": merge state " +
+                                                   Quote(a.MergeState()) + " vs " +
+                                                   Quote(b.MergeState()));
+}
+
+void CheckRow(const Session& s, size_t events, Route route) {
+  const SessionRow r = s.Row();
+  const std::string who = "session " + Quote(r.id) + " state " + r.state;
+  FUZZ_CHECK(IsKind(r.kind), who + " kind " + Quote(r.kind));
+  FUZZ_CHECK(r.state == "establishing" || r.state == "running" || r.state == "stalling" ||
+                 r.state == "finished",
+             who);
+  FUZZ_CHECK((r.state == "finished") == s.Finished(), who);
+  FUZZ_CHECK(r.end_class.has_value() == s.Finished(), who + " end_class " + Opt(r.end_class));
+  FUZZ_CHECK(!r.end_class || IsEndClass(*r.end_class), who + " end_class " + Opt(r.end_class));
+  FUZZ_CHECK(r.platform == kPlatform[static_cast<int>(route)], who + " platform " + r.platform);
+  FUZZ_CHECK(r.event_count == static_cast<int64_t>(events), who);
+  FUZZ_CHECK(r.seen_at == kReceivedAt, who);
+  FUZZ_CHECK(r.first_event_at.has_value() == r.last_event_at.has_value(), who);
+  FUZZ_CHECK(!r.first_event_at || *r.first_event_at <= *r.last_event_at, who);
+  FUZZ_CHECK(r.stall_count == static_cast<int64_t>(r.stalls.size()), who);
+  for (size_t i = 0; i < r.stalls.size(); ++i) {
+    const StallInterval& v = r.stalls[i];
+    FUZZ_CHECK(!v.end_at || *v.end_at >= v.start_at, who + " stall " + std::to_string(i));
+    FUZZ_CHECK(i + 1 == r.stalls.size() || (v.end_at && *v.end_at <= r.stalls[i + 1].start_at),
+               who + " stall " + std::to_string(i));
+  }
+  const bool open_stall = !r.stalls.empty() && !r.stalls.back().end_at;
+  if (!s.Finished()) FUZZ_CHECK((r.state == "stalling") == open_stall, who);
+  FUZZ_CHECK(r.stalled_ms >= 0 && r.reconnect_ms >= 0 && r.reconnect_count >= 0, who);
+  FUZZ_CHECK(!r.queued_ms || *r.queued_ms >= 0, who + " queued_ms " + Opt(r.queued_ms));
+}
+
+uint64_t Fnv1a(std::string_view s) {
+  uint64_t h = 14695981039346656037ull;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// Merges the events of one session in several orders and checks the rules.
+void CheckSession(const std::string& id, const std::vector<const Event*>& ev, Route route,
+                  uint64_t seed) {
+  const size_t n = ev.size();
+  for (const Event* e : ev) FUZZ_CHECK(e->HasSession() && *e->id == id, "grouping");
+
+  // In parse order, no save/load.
+  Session ref(id);
+  for (const Event* e : ev) ref.Apply(*e, kReceivedAt);
+  CheckRow(ref, n, route);
+  RoundTrip(ref);
+
+  // One event per batch: load, apply, save, as the writer does.
+  Session stored(id);
+  for (const Event* e : ev) {
+    stored.Apply(*e, kReceivedAt);
+    stored = RoundTrip(stored);
+  }
+  CheckSame("merged with a save/load after every event vs at once", stored, ref);
+
+  Session reversed(id);
+  for (size_t i = n; i-- > 0;) reversed.Apply(*ev[i], kReceivedAt);
+  CheckSame("merged in reverse order vs in order", reversed, ref);
+
+  // A rotation of the events with the sink's idle close somewhere among them
+  // gives the row of the idle close applied last (which a real close wins).
+  Session timed_out = ref;
+  timed_out.CloseSynthetic(SyntheticClose::kSinkTimeout);
+  CheckRow(timed_out, n, route);
+  {
+    const SessionRow r = timed_out.Row();
+    FUZZ_CHECK(r.state == "finished", "idle close left the session open");
+    if (!ref.Finished()) {
+      FUZZ_CHECK(r.close_reason == "sink_timeout" && r.end_class == "idle_timeout",
+                 "idle close: " + Opt(r.close_reason) + " " + Opt(r.end_class));
+      FUZZ_CHECK(r.closed_at == (r.last_event_at ? r.last_event_at : r.seen_at),
+                 "idle close at " + Opt(r.closed_at));
+    } else {
+      CheckSame("idle close of a finished session", timed_out, ref);
+    }
+  }
+  RoundTrip(timed_out);
+  const size_t rot = static_cast<size_t>(seed % n);
+  // The sink closes only sessions it has stored, i.e. after their first event.
+  const size_t close_at = 1 + static_cast<size_t>((seed / n) % n);
+  Session rotated(id);
+  for (size_t k = 0; k <= n; ++k) {
+    if (k == close_at) {
+      rotated.CloseSynthetic(SyntheticClose::kSinkTimeout);
+      rotated = RoundTrip(rotated);
+    }
+    if (k < n) rotated.Apply(*ev[(rot + k) % n], kReceivedAt);
+  }
+  CheckSame("idle close among the events vs after them", rotated, timed_out);
+
+  // Server restart: after the last event it finishes an open session; at
+  // the last event's time it leaves (or makes) it open again.
+  if (ref.last_event_at() && *ref.last_event_at() < kNever) {
+    const int64_t last = *ref.last_event_at();
+    Session restarted = ref;
+    const bool finished = restarted.ApplyServerRestart(last + 1);
+    FUZZ_CHECK(finished == !ref.Finished(), "server restart after the last event");
+    const SessionRow r = restarted.Row();
+    FUZZ_CHECK(r.state == "finished", "server restart left the session open");
+    if (finished) {
+      FUZZ_CHECK(r.close_reason == "server_restart" && r.end_class == "internal" &&
+                     r.closed_at == r.last_event_at,
+                 "server restart: " + Opt(r.close_reason) + " " + Opt(r.end_class) + " " +
+                     Opt(r.closed_at));
+    }
+    CheckRow(restarted, n, route);
+    restarted = RoundTrip(restarted);
+    FUZZ_CHECK(!restarted.ApplyServerRestart(last), "server restart at the last event");
+    CheckSame("server restart undone by a later event", restarted, ref);
+  }
+  Session no_restart = ref;
+  FUZZ_CHECK(!no_restart.ApplyServerRestart(std::nullopt), "no restart finished a session");
+  CheckSame("no restart", no_restart, ref);
+}
+
+void FuzzOne(Route route, std::string_view body) {
+  Result<ParsedBody> parsed = Parse(route, body);
+  if (!parsed.ok()) {
+    FUZZ_CHECK(parsed.status().code() == Status::Code::kInvalid,
+               "unreadable body is not kInvalid: " + parsed.status().ToString());
+    FUZZ_CHECK(!parsed.status().message().empty(), "unreadable body without a message");
+    return;
+  }
+  CheckParsed(route, body, parsed.value());
+
+  // The writer: duplicates (same server, event, id, utc_ms, event_id) are
+  // counted and change nothing; the rest join their session.
+  using DedupKey = std::tuple<std::optional<std::string>, std::string, std::optional<std::string>,
+                              std::optional<int64_t>, std::optional<int64_t>>;
+  std::set<DedupKey> seen;
+  std::map<std::string, std::vector<const Event*>> sessions;
+  for (const Event& e : parsed->events) {
+    if (!seen.emplace(e.server, e.name, e.id, e.utc_ms, e.event_id).second) continue;
+    if (e.HasSession()) sessions[*e.id].push_back(&e);
+  }
+  const uint64_t seed = Fnv1a(body);
+  for (const auto& [id, events] : sessions) CheckSession(id, events, route, seed);
+}
+
+}  // namespace
+}  // namespace sink
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const auto route = static_cast<sink::Route>(static_cast<uint8_t>(data[0] - '0') % sink::kRoutes);
+  sink::FuzzOne(route, std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1));
+  return 0;
+}
