@@ -428,7 +428,8 @@ TEST_F(KafkaE2eTest, FatalProducerErrorRecreatesTheProducer) {
   kafka_->PushProduceErrors({RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
                              RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER});
   EXPECT_LT(PostBatches(0, 10, 40), 500);
-  EXPECT_TRUE(WaitFor([&] { return Metric("sessionsink_kafka_backlog_events") == 0; }, 90000));
+  ASSERT_TRUE(WaitFor([&] { return Metric("sessionsink_kafka_backlog_events") == 0; }, 90000))
+      << sink_.log();
   EXPECT_EQ(Seqs(ConsumeEvents(400)), AllSeqs());
   EXPECT_NE(sink_.log().find("fatal producer error"), std::string::npos) << sink_.log();
 }

@@ -132,10 +132,12 @@ int64_t PeakRssKib(pid_t pid) {
   return -1;
 }
 
-// The sink's memory bound under overload; AddressSanitizer's shadow memory
-// and quarantine (256 MiB) come on top in sanitizer builds.
+// The sink's memory bound under overload; the sanitizers' shadow memory
+// (and ASan's 256-MiB quarantine) come on top in sanitizer builds.
 #if defined(__SANITIZE_ADDRESS__)
 constexpr int64_t kRssBoundKib = 700 * 1024;
+#elif defined(__SANITIZE_THREAD__)
+constexpr int64_t kRssBoundKib = 1500 * 1024;
 #else
 constexpr int64_t kRssBoundKib = 200 * 1024;
 #endif
