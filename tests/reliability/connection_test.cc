@@ -265,6 +265,12 @@ TEST_F(ConnectionTest, OverloadIs503WithRetryAfterAndRecoversWithoutRestart) {
   std::atomic<int> next{0};
   std::atomic<bool> stop{false};
   std::atomic<int> bad_retry_after{0};
+  {
+    // cpp-httplib's client builds shared state lazily on first use; let one
+    // thread do that before twelve use it at once.
+    httplib::Client warm("127.0.0.1", sink_.port());
+    ASSERT_TRUE(warm.Post("/events", "[]", "application/json"));
+  }
   std::vector<std::thread> clients;
   for (int c = 0; c < 12; ++c) {
     clients.emplace_back([&] {
