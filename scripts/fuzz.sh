@@ -47,8 +47,9 @@ elapsed=$(($(date +%s) - start))
 
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-cov=$(grep -E '^#[0-9]+' "$log" | tail -1 | grep -oE 'cov: [0-9]+ ft: [0-9]+' || true)
-echo "executions: ${execs:-unknown} in ${elapsed}s (${speed:-?}/s); ${cov:-no coverage line}; corpus: $(ls "$corpus" | wc -l) inputs"
+cov=$(grep -E '^#[0-9]+' "$log" | tail -1 | grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' || true)
+echo "executions: ${execs:-unknown} in ${elapsed}s (${speed:-?}/s); ${cov:-no coverage line} inputs" \
+  "($(ls "$corpus" | wc -l) files in ${corpus})"
 if [ "$rc" -ne 0 ]; then
   grep -E 'ERROR|invariant violated|SUMMARY' "$log" | head -20 >&2 || true
   grep -E 'Test unit written to' "$log" >&2 || true
