@@ -249,7 +249,10 @@ Result<Table> Concurrency(Db& db, const Window& w) {
     int64_t peak;
   };
   std::vector<Out> out;
-  for (auto& [part, ev] : parts) {
+  for (auto& [part, events] : parts) {
+    // A plain reference, which the lambdas below capture (clang before 16
+    // cannot capture a structured binding).
+    auto& ev = events;
     std::sort(ev.begin(), ev.end());
     OptInt first_b, last_t;
     if (part == "*") {
