@@ -365,5 +365,16 @@ TEST_F(PlatformsTest, StreampixelViewerQueuesThenGetsNoWorker) {
               "\t1732406400000\tNULL\tNULL\t1732406420000\tviewer-7\tNULL"});
 }
 
+// A form field that is not UTF-8 once percent-decoded cannot become the
+// event's JSON body: the whole callback is unreadable (400), as invalid
+// UTF-8 in a JSON body is.
+TEST(ZegoFormTest, FieldThatIsNotUtf8IsUnreadable) {
+  Result<ParsedBody> r = ParseFor(Src::kZegoForm, "event=room_login&room_id=r1&user_id=%FF");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kInvalid);
+  EXPECT_NE(r.status().message().find("not UTF-8"), std::string::npos) << r.status().ToString();
+  EXPECT_TRUE(ParseFor(Src::kZegoForm, "event=room_login&room_id=r1&user_id=%C3%A9").ok());
+}
+
 }  // namespace
 }  // namespace sink
