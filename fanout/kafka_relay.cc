@@ -28,17 +28,17 @@ struct Delivery {
   rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
 };
 
-// Errors that producing again will not fix: the message goes to
-// kafka_dead_letters instead of blocking the outbox forever.
+// Errors about the message itself, which producing it again will not fix:
+// it goes to kafka_dead_letters instead of blocking the outbox forever.
+// Errors about the cluster's configuration (authorization, a topic that
+// cannot be written) fail every message alike and are fixed by the
+// operator, so those are retried like an outage: nothing is given up.
 bool IsPermanent(rd_kafka_resp_err_t err) {
   switch (err) {
     case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
     case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
     case RD_KAFKA_RESP_ERR_INVALID_RECORD:
-    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
     case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
-    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
     case RD_KAFKA_RESP_ERR__INVALID_ARG:
       return true;
     default:

@@ -10,7 +10,8 @@
 // any retriable error — makes the relay back off and produce the chunk again
 // from SQLite, so messages delivered before the failure are sent twice
 // (consumers dedupe by key and seq). A message Kafka refuses for good (too
-// large, not authorized) goes to `kafka_dead_letters` and the relay moves on.
+// large, an invalid record) goes to `kafka_dead_letters` and the relay moves
+// on; authorization errors are retried until the operator fixes the ACL.
 //
 // HTTP ingest never waits on Kafka: the relay only reads committed rows.
 //

@@ -434,6 +434,20 @@ TEST_F(KafkaE2eTest, FatalProducerErrorRecreatesTheProducer) {
   EXPECT_NE(sink_.log().find("fatal producer error"), std::string::npos) << sink_.log();
 }
 
+// Writes refused as unauthorized (an ACL missing for a while) are retried
+// until they succeed, not given up as dead letters.
+TEST_F(KafkaE2eTest, AuthorizationErrorsAreRetriedNotDeadLettered) {
+  StartSink();
+  kafka_->PushProduceErrors(std::vector<int>(6, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
+  EXPECT_LT(PostBatches(0, 10, 40), 500);
+  ASSERT_TRUE(WaitFor([&] { return Metric("sessionsink_kafka_backlog_events") == 0; }, 90000))
+      << sink_.log();
+  EXPECT_EQ(Seqs(ConsumeEvents(400)), AllSeqs());
+  EXPECT_EQ(Metric("sessionsink_kafka_dead_letters_total"), 0);
+  EXPECT_GT(Metric("sessionsink_kafka_delivery_errors_total"), 0) << "no error was met";
+  EXPECT_EQ(test::QueryRows(db_, "SELECT count(*) FROM kafka_dead_letters")[0], "0");
+}
+
 TEST(KafkaOffTest, WithoutBrokersTheLogSaysSo) {
   test::TempDir tmp;
   test::SinkProcess sink;
