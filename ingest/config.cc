@@ -88,18 +88,24 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
       ->envname("SESSIONSINK_MAX_CONNECTIONS")
       ->check(CLI::Range(2, 1000000));
   cmd->add_option("--max-connections-per-client", cfg->max_connections_per_client,
-                  "Connections one client address may have served at once (0 = no limit); more "
-                  "are answered 503. Raise it when media servers post through one proxy "
-                  "address.")
+                  "Connections one client address may have at once, served or waiting (0 = no "
+                  "limit); more are answered 503. A media server uses one or two; raise it when "
+                  "media servers post through one proxy address.")
       ->envname("SESSIONSINK_MAX_CONNECTIONS_PER_CLIENT")
       ->check(CLI::Range(0, 1000000));
   cmd->add_option("--client-timeout", cfg->client_timeout_ms,
                   "A request must arrive whole and be answered within this time of the "
-                  "connection's opening or of its previous answer, else the connection is "
-                  "closed (defeats clients that trickle bytes). Time the sink spends waiting for "
-                  "its commit or computing a report does not count.")
+                  "moment a thread takes the connection or of its previous answer, else the "
+                  "connection is closed (defeats clients that trickle bytes). Time the sink "
+                  "spends waiting for its commit or computing a report does not count. At "
+                  "least 100ms.")
       ->envname("SESSIONSINK_CLIENT_TIMEOUT")
       ->transform(Duration())
+      ->check(CLI::Validator(
+          [](std::string& ms) -> std::string {
+            return std::stoll(ms) >= 100 ? "" : "must be at least 100ms, got " + ms + "ms";
+          },
+          "", "at least 100ms"))
       ->default_str("30s");
   cmd->add_option("--max-pending-events", cfg->max_pending_events,
                   "Events queued for the database writer before new requests get 503 with "

@@ -29,12 +29,13 @@ struct ServeConfig {
   // Connections accepted at once, served or waiting for a thread; past it,
   // new connections are answered 503 at once.
   int max_connections = 1024;
-  // Connections one client address may have served at once (0: no limit),
-  // so that one misbehaving client cannot hold every thread.
-  int max_connections_per_client = 32;
+  // Connections one client address may have at once, served or waiting
+  // (0: no limit), so that a few misbehaving clients cannot hold every thread.
+  int max_connections_per_client = 16;
   // A request must arrive whole and be answered within this time of the
-  // connection's opening or of its previous answer (the sink's own time
-  // waiting for the commit or computing a report does not count).
+  // moment a thread takes the connection or of its previous answer (the
+  // sink's own time waiting for the commit or computing a report does not
+  // count).
   int64_t client_timeout_ms = 30000;
   uint64_t max_pending_events = 200000;
   // Cap on the database size (0: none); when full, requests get 503.

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <utility>
@@ -39,7 +40,9 @@ std::string PeerAddress(int sock) {
 // with the client's request unread would send a reset, and the client's
 // kernel would then drop the 503 before the client reads it.
 constexpr int64_t kLingerMs = 1000;
-constexpr size_t kMaxLingering = 4096;
+constexpr size_t kMaxLingering = 1024;
+// Bytes read from one refused connection per watchdog round.
+constexpr size_t kDrainPerRound = 64 * 1024;
 constexpr int64_t kWatchEveryMs = 50;
 
 // The socket accept(2) last returned on this thread (see accept() below).
@@ -79,11 +82,21 @@ class GuardedServer::Pool : public httplib::TaskQueue {
 
   void enqueue(std::function<void()> fn) override {
     const int sock = std::exchange(t_last_accepted, -1);
+    std::string client;
+    if (sock >= 0) {
+      // Counted from here, waiting or served, so that one address cannot
+      // fill the wait queue either.
+      client = PeerAddress(sock);
+      if (!server_->Admit(client)) {
+        server_->Refuse(sock, "too many connections from this address: try again later");
+        return;
+      }
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (accepted_ < max_connections_ && !stopping_) {
         ++accepted_;
-        queue_.push_back({sock, std::move(fn)});
+        queue_.push_back({sock, std::move(client), std::move(fn)});
         cv_.notify_one();
         return;
       }
@@ -93,6 +106,7 @@ class GuardedServer::Pool : public httplib::TaskQueue {
       fn();
       return;
     }
+    server_->Release(client);
     server_->refused_queue_full_.fetch_add(1);
     server_->Refuse(sock, "too many connections: try again later");
   }
@@ -118,6 +132,7 @@ class GuardedServer::Pool : public httplib::TaskQueue {
         queue_.pop_front();
       }
       server_->Serve(task.sock, task.serve);
+      if (task.sock >= 0) server_->Release(task.client);
       std::lock_guard<std::mutex> lock(mu_);
       --accepted_;
     }
@@ -125,6 +140,7 @@ class GuardedServer::Pool : public httplib::TaskQueue {
 
   struct Task {
     int sock = -1;
+    std::string client;  // its address, when the socket is known
     std::function<void()> serve;
   };
   GuardedServer* const server_;
@@ -188,20 +204,16 @@ void GuardedServer::Serve(int sock, const std::function<void()>& serve) {
     serve();
     return;
   }
-  const std::string client = PeerAddress(sock);
+  const int guard = ::dup(sock);
+  if (guard < 0) {  // out of descriptors: a connection without a deadline is not served
+    Refuse(sock, "the server is out of file descriptors: try again later");
+    return;
+  }
   std::list<Conn>::iterator it;
   {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (limits_.max_per_client > 0 && per_client_[client] >= limits_.max_per_client) {
-      ++stats_.refused_per_client;
-      lock.unlock();
-      Refuse(sock, "too many connections from this address: try again later");
-      return;
-    }
-    ++per_client_[client];
+    std::lock_guard<std::mutex> lock(mu_);
     Conn c;
-    c.guard_fd = ::dup(sock);
-    c.client = client;
+    c.guard_fd = guard;
     c.deadline_ms = NowMs() + limits_.client_timeout_ms;
     it = conns_.insert(conns_.end(), std::move(c));
   }
@@ -210,8 +222,25 @@ void GuardedServer::Serve(int sock, const std::function<void()>& serve) {
   t_current = {};
   std::lock_guard<std::mutex> lock(mu_);
   if (it->guard_fd >= 0) ::close(it->guard_fd);
-  if (--per_client_[client] == 0) per_client_.erase(client);
   conns_.erase(it);
+}
+
+bool GuardedServer::Admit(const std::string& client) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int& n = per_client_[client];
+  if (limits_.max_per_client > 0 && n >= limits_.max_per_client) {
+    if (n == 0) per_client_.erase(client);
+    ++stats_.refused_per_client;
+    return false;
+  }
+  ++n;
+  return true;
+}
+
+void GuardedServer::Release(const std::string& client) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = per_client_.find(client);
+  if (it != per_client_.end() && --it->second <= 0) per_client_.erase(it);
 }
 
 void GuardedServer::RequestDone() {
@@ -233,7 +262,11 @@ GuardedServer::Busy::~Busy() {
   if (s == nullptr) return;
   std::lock_guard<std::mutex> lock(s->mu_);
   auto* c = static_cast<Conn*>(t_current.conn);
-  c->deadline_ms += NowMs() - c->paused_at_ms;
+  // The pause is added back; and once the sink's work is done, the answer
+  // gets a whole timeout to be written, however late the request came.
+  const int64_t now = NowMs();
+  c->deadline_ms =
+      std::max(c->deadline_ms + (now - c->paused_at_ms), now + s->limits_.client_timeout_ms);
   c->paused_at_ms = 0;
 }
 
@@ -250,20 +283,29 @@ void GuardedServer::Watch() {
         ++stats_.timed_out;
       }
     }
-    // Drain refused connections until the client closes or time is up.
-    for (auto l = lingering_.begin(); l != lingering_.end();) {
+    // Drain refused connections until the client closes or time is up,
+    // a bounded amount each round and without the lock: a client that keeps
+    // sending must not hold up the pool.
+    std::list<Lingering> draining;
+    draining.swap(lingering_);
+    lock.unlock();
+    for (auto l = draining.begin(); l != draining.end();) {
       char buf[4096];
-      ssize_t n;
-      while ((n = ::recv(l->sock, buf, sizeof buf, MSG_DONTWAIT)) > 0) {
+      ssize_t n = -1;
+      for (size_t read = 0; read < kDrainPerRound; read += static_cast<size_t>(n)) {
+        n = ::recv(l->sock, buf, sizeof buf, MSG_DONTWAIT);
+        if (n <= 0) break;
       }
       const bool closed = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
       if (closed || now >= l->until_ms) {
         ::close(l->sock);
-        l = lingering_.erase(l);
+        l = draining.erase(l);
       } else {
         ++l;
       }
     }
+    lock.lock();
+    lingering_.splice(lingering_.end(), draining);
   }
   for (const Lingering& l : lingering_) ::close(l.sock);
   lingering_.clear();

@@ -7,11 +7,15 @@
 // forever, and enough of them starve every other client. GuardedServer adds:
 //
 //  - a deadline per connection: a request must arrive whole (headers and
-//    body) and be answered within `client_timeout_ms` of the connection's
-//    opening or of its previous answer; the time the sink itself spends on
-//    the request (waiting for the commit, computing a report: see Busy)
-//    does not count. A watchdog thread shuts expired connections down;
-//  - a limit per client address on the connections being served at once;
+//    body) and be answered within `client_timeout_ms` of the moment a pool
+//    thread takes the connection or of its previous answer; the time the
+//    sink itself spends on the request (waiting for the commit, computing a
+//    report: see Busy) does not count, and after it the answer has a whole
+//    timeout to be written. A watchdog thread shuts expired connections
+//    down (deadlines are renewed from cpp-httplib's logger callback, so the
+//    server's logger must not be replaced);
+//  - a limit per client address on its connections accepted at once
+//    (waiting for a thread or being served);
 //  - a bound on the connections accepted at once (served or waiting for a
 //    pool thread): past `max_connections`, new ones are answered 503 at
 //    once and closed.
@@ -41,7 +45,7 @@ namespace sink {
 struct ConnectionLimits {
   int threads = 64;               // pool threads serving connections
   size_t max_connections = 1024;  // accepted at once: served or waiting for a thread
-  int max_per_client = 32;        // connections served at once per address; 0: no limit
+  int max_per_client = 16;        // connections accepted at once per address; 0: no limit
   int64_t client_timeout_ms = 30000;
 };
 
@@ -73,7 +77,6 @@ class GuardedServer : public httplib::Server {
  private:
   struct Conn {
     int guard_fd = -1;  // a dup of the socket: shutting it down ends the connection
-    std::string client;
     int64_t deadline_ms = 0;
     int64_t paused_at_ms = 0;  // 0: running
   };
@@ -85,6 +88,10 @@ class GuardedServer : public httplib::Server {
 
   void Watch();
   void RequestDone();
+  // Counts a connection from `client` in, or refuses it (false) when the
+  // address is at its limit. Release() counts it out.
+  bool Admit(const std::string& client);
+  void Release(const std::string& client);
   // Runs `serve` (cpp-httplib's closure that serves and closes `sock`) on a
   // pool thread, within the limits; refuses the connection when over them.
   void Serve(int sock, const std::function<void()>& serve);

@@ -48,20 +48,25 @@ struct HttpCounters {
 };
 
 // Logs why events are refused with 503 (database full or failing, queue
-// full, commit too slow): the first refusal at once, then at most one line
-// every 10 s with the count, and one line when commits succeed again.
+// full, commit too slow): a refusal line at most every 10 s, with the count
+// of refusals since the previous line, and one line at the first commit
+// after a logged refusal. Under a partial overload (refusals and commits
+// interleaved) that is at most two lines per 10 s.
 struct RefusalLog {
   static constexpr auto kEvery = std::chrono::seconds(10);
   std::mutex mu;
-  bool failing = false;  // guarded by mu
+  bool failing = false;  // a refusal was logged and no recovery since; guarded by mu
   uint64_t since_log = 0;
-  std::chrono::steady_clock::time_point last_log;
+  std::chrono::steady_clock::time_point last_log;  // zero: never
 
+  bool Due(std::chrono::steady_clock::time_point now) const {
+    return last_log.time_since_epoch().count() == 0 || now - last_log >= kEvery;
+  }
   void Refused(std::string_view why) {
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard<std::mutex> lock(mu);
     ++since_log;
-    if (failing && now - last_log < kEvery) return;
+    if (!Due(now)) return;
     spdlog::warn("refusing events with 503 ({} request{} since the last line): {}", since_log,
                  since_log == 1 ? "" : "s", why);
     failing = true;
@@ -69,12 +74,14 @@ struct RefusalLog {
     last_log = now;
   }
   void Committed() {
+    const auto now = std::chrono::steady_clock::now();
     std::lock_guard<std::mutex> lock(mu);
     if (!failing) return;
     spdlog::info("events are committed again ({} more request{} refused before this)", since_log,
                  since_log == 1 ? "" : "s");
     failing = false;
     since_log = 0;
+    last_log = now;
   }
 };
 

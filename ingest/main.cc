@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
@@ -44,12 +45,36 @@ std::string CheckDbPath(const std::string& path) {
   return {};
 }
 
+// Raises the open-file limit to its hard maximum and warns when even that
+// cannot hold every connection the limits allow: past it, accept() fails and
+// clients wait in the kernel's queue instead of getting a 503.
+void RaiseFileLimit(const sink::ServeConfig& cfg) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  // A served connection holds two descriptors (its socket and the
+  // watchdog's), a waiting or refused one holds one; plus SQLite, Kafka, logs.
+  const uint64_t need = 2 * static_cast<uint64_t>(cfg.http_threads) +
+                        static_cast<uint64_t>(cfg.max_connections) + 1024 + 256;
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < need) {
+    spdlog::warn(
+        "the open-file limit ({}) is below what --max-connections {} and --http-threads {} "
+        "need (about {}); raise it (ulimit -n, LimitNOFILE=) or lower --max-connections",
+        static_cast<uint64_t>(lim.rlim_cur), cfg.max_connections, cfg.http_threads, need);
+  }
+}
+
 int Serve(const sink::ServeConfig& cfg) {
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
   if (std::string err = CheckDbPath(cfg.db_path); !err.empty()) {
     spdlog::critical("{}", err);
     return 1;
   }
+  RaiseFileLimit(cfg);
 
   // Block termination signals in every thread; one thread waits for them.
   sigset_t sigs;

@@ -343,14 +343,14 @@ TEST_F(KafkaE2eTest, UndeliverableMessageIsDeadLetteredAndTheRelayMovesOn) {
   EXPECT_EQ(delivered.count(1), 0u);
 }
 
-// A slow broker (0.5 s round trip on every broker) holds up delivery, not
+// A slow broker (1 s round trip on every broker) holds up delivery, not
 // the HTTP answers: those come after the SQLite commit.
 TEST_F(KafkaE2eTest, SlowBrokersDoNotSlowHttpAndLoseNothing) {
   StartSink();
-  for (int b = 1; b <= kafka_->brokers(); ++b) kafka_->SetBrokerRtt(b, 500);
+  for (int b = 1; b <= kafka_->brokers(); ++b) kafka_->SetBrokerRtt(b, 1000);
   const int64_t worst_ms = PostBatches(0, 20, 50);
   RecordProperty("worst_post_ms", static_cast<int>(worst_ms));
-  EXPECT_LT(worst_ms, 250) << "an answer waited on Kafka";
+  EXPECT_LT(worst_ms, 700) << "an answer waited on Kafka";
   EXPECT_GT(Metric("sessionsink_kafka_backlog_events"), 0) << "the round trip had no effect";
   EXPECT_TRUE(WaitFor([&] { return Metric("sessionsink_kafka_backlog_events") == 0; }, 90000));
   const std::vector<Msg> msgs = ConsumeEvents(1000);
@@ -378,7 +378,7 @@ TEST_F(KafkaE2eTest, InjectedProduceErrorsLoseNothing) {
   kafka_->PushProduceErrors(errors);
   const int64_t worst_ms = PostBatches(0, 30, 40);
   RecordProperty("worst_post_ms", static_cast<int>(worst_ms));
-  EXPECT_LT(worst_ms, 500) << "an answer waited on Kafka";
+  EXPECT_LT(worst_ms, 1500) << "an answer waited on Kafka";
   EXPECT_TRUE(WaitFor([&] { return Metric("sessionsink_kafka_backlog_events") == 0; }, 90000));
   const std::vector<Msg> msgs = ConsumeEvents(1200);
   EXPECT_EQ(Seqs(msgs), AllSeqs());
@@ -395,20 +395,26 @@ TEST_F(KafkaE2eTest, InjectedProduceErrorsLoseNothing) {
 }
 
 // A broker restarts while the relay is delivering a backlog (the leader of
-// some partitions disappears mid-chunk, then comes back), three times.
+// some partitions disappears with requests in flight, then comes back),
+// three times. A 200-ms round trip keeps requests in flight.
 TEST_F(KafkaE2eTest, BrokerRestartMidBacklogLosesNothing) {
   StartSink();
+  for (int b = 1; b <= kafka_->brokers(); ++b) kafka_->SetBrokerRtt(b, 200);
   AllBrokers(false);
   PostBatches(0, 100, 100);  // a 10,000-event backlog
   AllBrokers(true);
+  int mid_backlog = 0;
   for (int restart = 0; restart < 3; ++restart) {
-    ASSERT_TRUE(WaitFor([&] { return Metric("sessionsink_kafka_events_delivered_total") > 0; }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the relay is producing
+    if (Metric("sessionsink_kafka_backlog_events") > 0) ++mid_backlog;
     const int broker = 1 + restart % kafka_->brokers();
     kafka_->SetBrokerDown(broker);
     PostBatches(100 + restart * 10, 10, 100);  // ingest goes on meanwhile
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     kafka_->SetBrokerUp(broker);
   }
+  EXPECT_EQ(mid_backlog, 3) << "a restart did not happen while the backlog drained";
+  for (int b = 1; b <= kafka_->brokers(); ++b) kafka_->SetBrokerRtt(b, 0);
   EXPECT_TRUE(WaitFor([&] { return Metric("sessionsink_kafka_backlog_events") == 0; }, 90000));
   const std::vector<Msg> msgs = ConsumeEvents(13000);
   const std::set<int64_t> got = Seqs(msgs), want = AllSeqs();
@@ -427,7 +433,7 @@ TEST_F(KafkaE2eTest, FatalProducerErrorRecreatesTheProducer) {
   StartSink();
   kafka_->PushProduceErrors({RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
                              RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER});
-  EXPECT_LT(PostBatches(0, 10, 40), 500);
+  EXPECT_LT(PostBatches(0, 10, 40), 1500);
   ASSERT_TRUE(WaitFor([&] { return Metric("sessionsink_kafka_backlog_events") == 0; }, 90000))
       << sink_.log();
   EXPECT_EQ(Seqs(ConsumeEvents(400)), AllSeqs());
@@ -439,7 +445,7 @@ TEST_F(KafkaE2eTest, FatalProducerErrorRecreatesTheProducer) {
 TEST_F(KafkaE2eTest, AuthorizationErrorsAreRetriedNotDeadLettered) {
   StartSink();
   kafka_->PushProduceErrors(std::vector<int>(6, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
-  EXPECT_LT(PostBatches(0, 10, 40), 500);
+  EXPECT_LT(PostBatches(0, 10, 40), 1500);
   ASSERT_TRUE(WaitFor([&] { return Metric("sessionsink_kafka_backlog_events") == 0; }, 90000))
       << sink_.log();
   EXPECT_EQ(Seqs(ConsumeEvents(400)), AllSeqs());

@@ -71,6 +71,24 @@ TEST(ConfigTest, BadValuesAreExplained) {
   EXPECT_NE(ParseServe({"--synchronous", "off"}, &cfg), "");
 }
 
+TEST(ConfigTest, ConnectionLimits) {
+  ServeConfig cfg;
+  EXPECT_EQ(ParseServe({}, &cfg), "");
+  EXPECT_EQ(cfg.max_connections, 1024);
+  EXPECT_EQ(cfg.max_connections_per_client, 16);
+  EXPECT_EQ(cfg.client_timeout_ms, 30000);
+  EXPECT_EQ(ParseServe({"--client-timeout", "1500ms", "--max-connections-per-client", "0",
+                        "--max-connections", "12"},
+                       &cfg),
+            "");
+  EXPECT_EQ(cfg.client_timeout_ms, 1500);
+  EXPECT_EQ(cfg.max_connections_per_client, 0);  // no limit
+  EXPECT_EQ(cfg.max_connections, 12);
+  // A deadline too short to receive any request is a mistake, not "off".
+  EXPECT_NE(ParseServe({"--client-timeout", "0"}, &cfg).find("at least 100ms"), std::string::npos)
+      << ParseServe({"--client-timeout", "0"}, &cfg);
+}
+
 TEST(ConfigTest, HostPort) {
   std::string host;
   int port = -1;
