@@ -256,25 +256,21 @@ void HttpServer::HandleEvents(Source source, const httplib::Request& req, httpli
   }
 
   Result<Writer::Future> queued = writer_->Submit(std::move(batch));
-  if (!queued.ok()) {
-    refusals_->Refused(queued.status().message());
-    SetError(res, 503, queued.status().message());
-    return finish(503);
-  }
+  // Not stored, so the client resends; the log says why (rate-limited).
+  auto refuse = [&](std::string_view why) {
+    refusals_->Refused(why);
+    SetError(res, 503, why);
+    finish(503);
+  };
+  if (!queued.ok()) return refuse(queued.status().message());
   Writer::Future& f = queued.value();
   GuardedServer::Busy busy;  // the commit's time is not the client's
   if (f.wait_for(std::chrono::milliseconds(cfg_.request_timeout_ms)) != std::future_status::ready) {
     // Not lost: if the commit lands later, the resend is a duplicate.
-    refusals_->Refused("timed out waiting for the database commit");
-    SetError(res, 503, "timed out waiting for the database commit");
-    return finish(503);
+    return refuse("timed out waiting for the database commit");
   }
   Result<WriteOutcome> outcome = f.get();
-  if (!outcome.ok()) {
-    refusals_->Refused(outcome.status().message());
-    SetError(res, 503, outcome.status().message());
-    return finish(503);
-  }
+  if (!outcome.ok()) return refuse(outcome.status().message());
   refusals_->Committed();
   if (!unreadable.empty()) {
     SetError(res, 400, unreadable);
