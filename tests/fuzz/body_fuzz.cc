@@ -64,6 +64,7 @@
 
 #include "ingest/event_parser.h"
 #include "ingest/platforms/platforms.h"
+#include "ingest/platforms/record.h"
 #include "store/event.h"
 #include "store/session.h"
 #include "store/status.h"
@@ -314,21 +315,11 @@ std::optional<size_t> ExpectedItems(Route route, std::string_view body) {
     case Route::kGameLift: {
       // JsonItems: the array's elements, else the value itself; GameLift
       // then expands {"Items": [...]}.
-      const simdjson::padded_string copy(body);
-      simdjson::dom::element root;
-      if (Dom().parse(copy).get(root) != simdjson::SUCCESS) {
-        Fail("the body parsed but simdjson's DOM parser refuses it", Quote(body));
-      }
-      std::vector<simdjson::dom::element> items;
-      simdjson::dom::array arr;
-      if (root.get_array().get(arr) == simdjson::SUCCESS) {
-        for (simdjson::dom::element e : arr) items.push_back(e);
-      } else {
-        items.push_back(root);
-      }
-      if (route != Route::kGameLift) return items.size();
+      Result<std::vector<simdjson::dom::element>> items = JsonItems(Dom(), body);
+      if (!items.ok()) Fail("the body parsed but simdjson's DOM parser refuses it", Quote(body));
+      if (route != Route::kGameLift) return items->size();
       size_t n = 0;
-      for (simdjson::dom::element item : items) {
+      for (simdjson::dom::element item : items.value()) {
         simdjson::dom::array list;
         n += item["Items"].get_array().get(list) == simdjson::SUCCESS ? list.size() : 1;
       }
