@@ -94,7 +94,33 @@ class Trickler {
     thread_.join();
     for (int fd : fds_) ::close(fd);
   }
-  const std::vector<int>& fds() const { return fds_; }
+  // How the server ended each connection, waiting until `deadline` (at
+  // least half a second each): `refused` answered with a 503 that carries
+  // Retry-After and `refusal`, `cut` closed without an answer, `open` not
+  // ended yet.
+  struct Ends {
+    int refused = 0, cut = 0, open = 0;
+  };
+  Ends WaitForEnds(Clock::time_point deadline, const std::string& refusal) const {
+    Ends e;
+    for (int fd : fds_) {
+      bool closed = false;
+      const int left = static_cast<int>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
+      const std::string got = ReadUntilClosed(fd, std::max(500, left), &closed);
+      if (!closed) {
+        ++e.open;
+      } else if (got.rfind("HTTP/1.1 503", 0) == 0) {
+        EXPECT_NE(got.find("Retry-After: 1"), std::string::npos) << got;
+        EXPECT_NE(got.find(refusal), std::string::npos) << got;
+        ++e.refused;
+      } else {
+        EXPECT_EQ(got, "");
+        ++e.cut;
+      }
+    }
+    return e;
+  }
 
  private:
   std::vector<int> fds_;
@@ -177,25 +203,11 @@ TEST_F(ConnectionTest, SlowlorisFromOneAddressCannotStarveOthers) {
   RecordProperty("healthy_worst_ms", static_cast<int>(worst_ms));
   EXPECT_LT(worst_ms, 1000) << "the healthy client waited for the slow ones";
 
-  int refused = 0, cut = 0, open = 0;
-  for (int fd : slow.fds()) {
-    bool closed = false;
-    const std::string got =
-        ReadUntilClosed(fd, std::max(500, 5000 - static_cast<int>(MsSince(t0))), &closed);
-    if (!closed) {
-      ++open;
-    } else if (got.rfind("HTTP/1.1 503", 0) == 0) {
-      EXPECT_NE(got.find("Retry-After: 1"), std::string::npos) << got;
-      EXPECT_NE(got.find("too many connections from this address"), std::string::npos) << got;
-      ++refused;
-    } else {
-      EXPECT_EQ(got, "");
-      ++cut;
-    }
-  }
-  EXPECT_EQ(open, 0) << "slow connections outlived --client-timeout";
-  EXPECT_EQ(refused, 36);
-  EXPECT_EQ(cut, 4);
+  const Trickler::Ends ends =
+      slow.WaitForEnds(t0 + std::chrono::seconds(5), "too many connections from this address");
+  EXPECT_EQ(ends.open, 0) << "slow connections outlived --client-timeout";
+  EXPECT_EQ(ends.refused, 36);
+  EXPECT_EQ(ends.cut, 4);
   EXPECT_EQ(Metric(cli, "sessionsink_http_connections_refused_total"), 36);
   EXPECT_EQ(Metric(cli, "sessionsink_http_connections_timed_out_total"), 4);
   EXPECT_EQ(Metric(cli, "sessionsink_http_connections_unguarded_total"), 0);
@@ -236,23 +248,11 @@ TEST_F(ConnectionTest, SlowClientsFromManyAddressesAreCutAndTheQueueIsBounded) {
   ASSERT_GE(served_after_ms, 0) << "the healthy client never got through";
   EXPECT_LT(served_after_ms, 8000);
 
-  int refused = 0, cut = 0, open = 0;
-  for (int fd : slow.fds()) {
-    bool closed = false;
-    const std::string got =
-        ReadUntilClosed(fd, std::max(500, 12000 - static_cast<int>(MsSince(t0))), &closed);
-    if (!closed) {
-      ++open;
-    } else if (got.rfind("HTTP/1.1 503", 0) == 0) {
-      EXPECT_NE(got.find("too many connections"), std::string::npos) << got;
-      ++refused;
-    } else {
-      ++cut;
-    }
-  }
-  EXPECT_EQ(open, 0);
-  EXPECT_EQ(refused, 8) << "20 slow connections, 12 accepted";
-  EXPECT_EQ(cut, 12);
+  const Trickler::Ends ends =
+      slow.WaitForEnds(t0 + std::chrono::seconds(12), "too many connections");
+  EXPECT_EQ(ends.open, 0);
+  EXPECT_EQ(ends.refused, 8) << "20 slow connections, 12 accepted";
+  EXPECT_EQ(ends.cut, 12);
   EXPECT_GE(Metric(cli, "sessionsink_http_connections_refused_queue_full_total"), 8);
   EXPECT_EQ(Metric(cli, "sessionsink_http_connections_timed_out_total"), 12);
 }

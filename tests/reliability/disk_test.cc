@@ -108,6 +108,14 @@ class DiskTest : public ::testing::Test {
   }
   void TearDown() override { ::umount2(dir_.c_str(), MNT_DETACH); }
 
+  // The batches (Batch's `batch` numbers) with events in `db`.
+  static std::set<int> StoredBatches(const std::string& db) {
+    std::set<int> stored;
+    for (const std::string& r : test::QueryRows(db, "SELECT DISTINCT event_id / 1000 FROM events"))
+      stored.insert(std::stoi(r));
+    return stored;
+  }
+
   static inline std::string* namespace_error_ = new std::string;
   test::TempDir tmp_;
   std::string dir_ = tmp_.File("mnt");
@@ -194,11 +202,7 @@ TEST_F(DiskTest, FullFilesystemIs503WithoutAckAndIngestResumesWhenSpaceReturns) 
 
   // Exactly the acknowledged batches are stored, whole; the file is intact.
   EXPECT_EQ(test::QueryRows(db, "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
-  std::set<int> stored;
-  for (const std::string& r : test::QueryRows(db, "SELECT DISTINCT event_id / 1000 FROM events")) {
-    stored.insert(std::stoi(r));
-  }
-  EXPECT_EQ(stored, acked);
+  EXPECT_EQ(StoredBatches(db), acked);
   EXPECT_EQ(test::QueryRows(db, "SELECT count(*) FROM events")[0],
             std::to_string(acked.size() * 50));
   EXPECT_EQ(test::QueryRows(db, "SELECT count(*) FROM sessions")[0],
@@ -249,12 +253,7 @@ TEST_F(DiskTest, KilledWhileFullAndRestartedLosesNothing) {
   acked.insert(b);
   EXPECT_EQ(sink.Stop(SIGTERM), 0) << sink.log();
   EXPECT_EQ(test::QueryRows(db, "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
-  std::set<int> stored;
-  for (const std::string& row :
-       test::QueryRows(db, "SELECT DISTINCT event_id / 1000 FROM events")) {
-    stored.insert(std::stoi(row));
-  }
-  EXPECT_EQ(stored, acked);
+  EXPECT_EQ(StoredBatches(db), acked);
   RecordProperty("batches_acked", static_cast<int>(acked.size()));
 }
 
