@@ -262,15 +262,6 @@ void Classify(Event* e, const std::optional<std::string>& type) {
   e->phase = it == kPhases.end() ? Phase::kOther : it->second;
 }
 
-// An item is one JSON value: anything after it (on an NDJSON line) is an error.
-Status AtEnd(od::document& doc) {
-  const char* loc = nullptr;
-  if (!doc.current_location().get(loc)) {
-    return Status::Invalid("unexpected content after the value (one JSON value per item)");
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 Status ParseItem(std::string_view item, size_t capacity, Event* event, std::string* reject_reason) {
@@ -283,51 +274,9 @@ Status ParseItem(std::string_view item, size_t capacity, Event* event, std::stri
   if (err) return Status::Invalid(Describe(err));
   od::json_type t;
   if ((err = doc.type().get(t))) return Status::Invalid(Describe(err));
-  if (t != od::json_type::object) {
-    // Valid JSON that is not an event: a reject, after checking it is valid.
-    switch (t) {
-      case od::json_type::array: {
-        od::array a;
-        if ((err = doc.get_array().get(a))) return Status::Invalid(Describe(err));
-        for (auto elem : a) {
-          od::value v;
-          if ((err = elem.get(v)) || (err = Validate(v, 1))) return Status::Invalid(Describe(err));
-        }
-        *reject_reason = "event must be a JSON object, got an array";
-        break;
-      }
-      case od::json_type::string: {
-        std::string_view s;
-        if ((err = doc.get_string().get(s))) return Status::Invalid(Describe(err));
-        *reject_reason = "event must be a JSON object, got a string";
-        break;
-      }
-      case od::json_type::number: {
-        // The item is exactly one number ("42 43" is not).
-        if (!IsJsonNumber(TrimRight(item)))
-          return Status::Invalid(Describe(simdjson::NUMBER_ERROR));
-        *reject_reason = "event must be a JSON object, got a number";
-        return Status::Ok();
-      }
-      case od::json_type::boolean: {
-        bool b;
-        if ((err = doc.get_bool().get(b))) return Status::Invalid(Describe(err));
-        *reject_reason = "event must be a JSON object, got a boolean";
-        break;
-      }
-      case od::json_type::null: {
-        bool is_null = false;
-        if ((err = doc.is_null().get(is_null)) || !is_null) {
-          return Status::Invalid(Describe(err ? err : simdjson::N_ATOM_ERROR));
-        }
-        *reject_reason = "event must be a JSON object, got null";
-        break;
-      }
-      default:
-        return Status::Invalid("unexpected JSON value");
-    }
-    return AtEnd(doc);
-  }
+  // Valid JSON that is not an event: a reject, after checking it is valid.
+  if (t != od::json_type::object)
+    return json::RejectNonObject(item, doc, t, "event", reject_reason);
 
   od::object obj;
   if ((err = doc.get_object().get(obj))) return Status::Invalid(Describe(err));
@@ -447,7 +396,7 @@ Status ParseItem(std::string_view item, size_t capacity, Event* event, std::stri
     }
     if (err) return Status::Invalid(Describe(err));
   }
-  SINK_RETURN_IF_ERROR(AtEnd(doc));
+  SINK_RETURN_IF_ERROR(json::AtEnd(doc));
 
   if (!name) {
     *reject_reason = name_wrong_type ? "\"event\" must be a string" : "missing \"event\" field";

@@ -104,4 +104,72 @@ std::string Describe(error_code err) {
   }
 }
 
+const char* TypeName(od::json_type t) {
+  switch (t) {
+    case od::json_type::object:
+      return "an object";
+    case od::json_type::array:
+      return "an array";
+    case od::json_type::string:
+      return "a string";
+    case od::json_type::number:
+      return "a number";
+    case od::json_type::boolean:
+      return "a boolean";
+    case od::json_type::null:
+      return "null";
+  }
+  return "a value";
+}
+
+Status AtEnd(od::document& doc) {
+  const char* loc = nullptr;
+  if (!doc.current_location().get(loc)) {
+    return Status::Invalid("unexpected content after the value (one JSON value per item)");
+  }
+  return Status::Ok();
+}
+
+Status RejectNonObject(std::string_view item, od::document& doc, od::json_type t,
+                       std::string_view noun, std::string* reject_reason) {
+  error_code err = SUCCESS;
+  switch (t) {
+    case od::json_type::array: {
+      od::array a;
+      if ((err = doc.get_array().get(a))) return Status::Invalid(Describe(err));
+      for (auto elem : a) {
+        od::value v;
+        if ((err = elem.get(v)) || (err = Validate(v, 1))) return Status::Invalid(Describe(err));
+      }
+      break;
+    }
+    case od::json_type::string: {
+      std::string_view s;
+      if ((err = doc.get_string().get(s))) return Status::Invalid(Describe(err));
+      break;
+    }
+    case od::json_type::number:
+      // The item is exactly one number ("42 43" is not); nothing is left to read.
+      if (!IsJsonNumber(TrimRight(item))) return Status::Invalid(Describe(simdjson::NUMBER_ERROR));
+      *reject_reason = std::string(noun) + " must be a JSON object, got a number";
+      return Status::Ok();
+    case od::json_type::boolean: {
+      bool b;
+      if ((err = doc.get_bool().get(b))) return Status::Invalid(Describe(err));
+      break;
+    }
+    case od::json_type::null: {
+      bool is_null = false;
+      if ((err = doc.is_null().get(is_null)) || !is_null) {
+        return Status::Invalid(Describe(err ? err : simdjson::N_ATOM_ERROR));
+      }
+      break;
+    }
+    default:
+      return Status::Invalid("unexpected JSON value");
+  }
+  *reject_reason = std::string(noun) + " must be a JSON object, got " + TypeName(t);
+  return AtEnd(doc);
+}
+
 }  // namespace sink::json

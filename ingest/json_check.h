@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "store/status.h"
+
 namespace sink::json {
 
 // Nesting accepted inside one item. Events are flat; the bound keeps the
@@ -30,5 +32,18 @@ simdjson::error_code Validate(simdjson::ondemand::value v, int depth);
 
 // An error in words: "malformed number", "malformed value (…)", or simdjson's.
 std::string Describe(simdjson::error_code err);
+
+// A JSON type's name with its article: "an array", "a string", "null".
+const char* TypeName(simdjson::ondemand::json_type t);
+
+// An item is one JSON value: anything after it (on an NDJSON line) is an error.
+Status AtEnd(simdjson::ondemand::document& doc);
+
+// `doc` (the whole of `item`) is of type `t`, not an object: checks that it
+// is valid JSON all the same (Invalid, with the error, when not) and sets
+// `*reject_reason` to "<noun> must be a JSON object, got <a type>".
+Status RejectNonObject(std::string_view item, simdjson::ondemand::document& doc,
+                       simdjson::ondemand::json_type t, std::string_view noun,
+                       std::string* reject_reason);
 
 }  // namespace sink::json

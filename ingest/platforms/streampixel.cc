@@ -32,24 +32,6 @@ namespace {
 // Inputs above this size get a parser of their own, freed afterwards.
 constexpr size_t kKeepParserBelow = 4u << 20;
 
-const char* TypeName(od::json_type t) {
-  switch (t) {
-    case od::json_type::object:
-      return "an object";
-    case od::json_type::array:
-      return "an array";
-    case od::json_type::string:
-      return "a string";
-    case od::json_type::number:
-      return "a number";
-    case od::json_type::boolean:
-      return "a boolean";
-    case od::json_type::null:
-      return "null";
-  }
-  return "a value";
-}
-
 // A value read from one field: absent, read, or present with a type the
 // wire format does not allow (the item is then rejected).
 template <typename T>
@@ -62,7 +44,7 @@ struct Slot {
   }
   void Wrong(od::json_type t) {
     value.reset();
-    wrong_type = TypeName(t);
+    wrong_type = json::TypeName(t);
   }
 };
 
@@ -288,57 +270,6 @@ void Classify(const Message& m, Event* e) {
   }
 }
 
-// An item is one JSON value: nothing may follow it.
-Status AtEnd(od::document& doc) {
-  const char* loc = nullptr;
-  if (!doc.current_location().get(loc)) {
-    return Status::Invalid("unexpected content after the value (one JSON value per item)");
-  }
-  return Status::Ok();
-}
-
-// Checks a document that is not an object and says why it is not an item.
-Status RejectNonObject(std::string_view item, od::document& doc, od::json_type t,
-                       std::string* reject_reason) {
-  error_code err = SUCCESS;
-  switch (t) {
-    case od::json_type::array: {
-      od::array a;
-      if ((err = doc.get_array().get(a))) return Status::Invalid(Describe(err));
-      for (auto elem : a) {
-        od::value v;
-        if ((err = elem.get(v)) || (err = Validate(v, 1))) return Status::Invalid(Describe(err));
-      }
-      break;
-    }
-    case od::json_type::string: {
-      std::string_view s;
-      if ((err = doc.get_string().get(s))) return Status::Invalid(Describe(err));
-      break;
-    }
-    case od::json_type::number:
-      if (!IsJsonNumber(TrimRight(item))) return Status::Invalid(Describe(simdjson::NUMBER_ERROR));
-      *reject_reason = "item must be a JSON object, got a number";
-      return Status::Ok();
-    case od::json_type::boolean: {
-      bool b;
-      if ((err = doc.get_bool().get(b))) return Status::Invalid(Describe(err));
-      break;
-    }
-    case od::json_type::null: {
-      bool is_null = false;
-      if ((err = doc.is_null().get(is_null)) || !is_null) {
-        return Status::Invalid(Describe(err ? err : simdjson::N_ATOM_ERROR));
-      }
-      break;
-    }
-    default:
-      return Status::Invalid("unexpected JSON value");
-  }
-  *reject_reason = std::string("item must be a JSON object, got ") + TypeName(t);
-  return AtEnd(doc);
-}
-
 // Parses one wire item. Fills `event`, or `reject_reason` when the item is
 // valid JSON but not a relayed message. REQUIRES: `capacity` >= item.size()
 // + SIMDJSON_PADDING readable bytes.
@@ -353,7 +284,7 @@ Status ParseRelayItem(std::string_view item, size_t capacity, Event* event,
   if (err) return Status::Invalid(Describe(err));
   od::json_type t;
   if ((err = doc.type().get(t))) return Status::Invalid(Describe(err));
-  if (t != od::json_type::object) return RejectNonObject(item, doc, t, reject_reason);
+  if (t != od::json_type::object) return json::RejectNonObject(item, doc, t, "item", reject_reason);
 
   od::object obj;
   if ((err = doc.get_object().get(obj))) return Status::Invalid(Describe(err));
@@ -406,7 +337,7 @@ Status ParseRelayItem(std::string_view item, size_t capacity, Event* event,
         at_wrong_type = nullptr;
       } else if (!(err = Validate(v, 1))) {
         has_at = false;
-        at_wrong_type = TypeName(vt);
+        at_wrong_type = json::TypeName(vt);
       }
     } else if (name == "message") {
       if (vt == od::json_type::object) {
@@ -428,7 +359,7 @@ Status ParseRelayItem(std::string_view item, size_t capacity, Event* event,
     }
     if (err) return Status::Invalid(Describe(err));
   }
-  SINK_RETURN_IF_ERROR(AtEnd(doc));
+  SINK_RETURN_IF_ERROR(json::AtEnd(doc));
 
   // The first problem found, in the order a sender would fix them.
   auto wrong = [](const char* field, const char* expected, const char* got) {
