@@ -29,6 +29,19 @@ SessionRow Merge(const std::vector<Event>& events) {
   return s.Row();
 }
 
+// The same, reloading the session from its stored row and merge state after
+// every event, as separate commits would.
+Result<SessionRow> MergeWithReloads(const std::vector<Event>& events) {
+  Session s("s1");
+  for (const Event& e : events) {
+    s.Apply(e, 1);
+    Result<Session> back = Session::FromStored(s.Row(), s.MergeState());
+    if (!back.ok()) return back.status();
+    s = std::move(back.value());
+  }
+  return s.Row();
+}
+
 // Everything a user can see in the row, as one comparable string.
 std::string Describe(const SessionRow& r) {
   auto opt = [](const auto& v) -> std::string {
@@ -205,15 +218,9 @@ TEST(SessionPropertyTest, SaveAndReloadBetweenEventsChangesNothing) {
     std::vector<Event> ev = test::Lifecycle(rng, "s1");
     std::shuffle(ev.begin(), ev.end(), rng);
     const std::string want = Describe(Merge(ev));
-    // Reload from the stored row after every event, as separate commits would.
-    Session s("s1");
-    for (const Event& e : ev) {
-      s.Apply(e, 1);
-      Result<Session> back = Session::FromStored(s.Row(), s.MergeState());
-      ASSERT_TRUE(back.ok()) << back.status().ToString();
-      s = std::move(back.value());
-    }
-    ASSERT_EQ(Describe(s.Row()), want) << "seed " << seed;
+    Result<SessionRow> reloaded = MergeWithReloads(ev);
+    ASSERT_TRUE(reloaded.ok()) << reloaded.status().ToString();
+    ASSERT_EQ(Describe(reloaded.value()), want) << "seed " << seed;
   }
 }
 
@@ -226,14 +233,9 @@ TEST(SessionPropertyTest, PlatformFactsAreOrderIndependentAndSurviveReload) {
       std::shuffle(ev.begin(), ev.end(), rng);
       ASSERT_EQ(Describe(Merge(ev)), want) << "seed " << seed << " round " << round;
     }
-    Session s("s1");
-    for (const Event& e : ev) {
-      s.Apply(e, 1);
-      Result<Session> back = Session::FromStored(s.Row(), s.MergeState());
-      ASSERT_TRUE(back.ok()) << back.status().ToString();
-      s = std::move(back.value());
-    }
-    ASSERT_EQ(Describe(s.Row()), want) << "seed " << seed;
+    Result<SessionRow> reloaded = MergeWithReloads(ev);
+    ASSERT_TRUE(reloaded.ok()) << reloaded.status().ToString();
+    ASSERT_EQ(Describe(reloaded.value()), want) << "seed " << seed;
   }
 }
 
