@@ -55,6 +55,12 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
                   "command lines are visible to other users.")
       ->envname("SESSIONSINK_TOKEN")
       ->capture_default_str();  // never print a default for the secret
+  cmd->add_option("--read-token", cfg->read_token,
+                  "A second secret for reading only: GET /reports, /metrics and the dashboard "
+                  "accept it (or the --token); posting events needs the --token. Give it to "
+                  "people who look at the data, not to media servers.")
+      ->envname("SESSIONSINK_READ_TOKEN")
+      ->capture_default_str();
   cmd->add_option("--streampixel-origins", cfg->streampixel_origins,
                   "Web page origins (e.g. https://play.example.com) whose viewers' browsers may "
                   "post to /events/streampixel without the token (browsers cannot keep a "

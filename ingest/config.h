@@ -15,6 +15,9 @@ struct ServeConfig {
   std::string db_path = "./data/sessions.db";
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free port
   std::string token;                      // empty: no authentication
+  // A second secret that may read (reports, metrics, the dashboard) but not
+  // post: media servers carry the ingest token in their configuration files.
+  std::string read_token;
   // Page origins (scheme://host[:port]) whose browsers may post to
   // /events/streampixel without the token; empty: the token rules apply.
   std::vector<std::string> streampixel_origins;

@@ -13,6 +13,7 @@
 
 #include "ingest/connection_guard.h"
 #include "ingest/event_parser.h"
+#include "ingest/http_util.h"
 #include "ingest/platforms/platforms.h"
 #include "query/report_command.h"
 #include "store/json_text.h"
@@ -21,31 +22,11 @@ namespace sink {
 
 namespace {
 
-constexpr const char* kJson = "application/json";
-// Seconds a client should wait before resending after a 503.
-constexpr const char* kRetryAfterSeconds = "1";
 // The kernel's accept queue; cpp-httplib hard-wires 5, which drops SYNs
 // (1 s retransmits) as soon as a few media servers reconnect together.
 constexpr int kListenBacklog = 1024;
 
 }  // namespace
-
-// Request counters for /metrics, by route and answer.
-struct HttpCounters {
-  static constexpr std::array<int, 10> kCodes = {200, 400, 401, 404, 405, 413, 415, 500, 503, 0};
-  std::array<std::atomic<uint64_t>, kCodes.size()> events_by_code{};
-  std::atomic<uint64_t> body_bytes{0};
-  std::atomic<uint64_t> request_us_total{0};
-
-  void Count(int code) {
-    for (size_t i = 0; i < kCodes.size(); ++i) {
-      if (kCodes[i] == code || kCodes[i] == 0) {
-        ++events_by_code[i];
-        return;
-      }
-    }
-  }
-};
 
 // Logs why events are refused with 503 (database full or failing, queue
 // full, commit too slow): a refusal line at most every 10 s, with the count
@@ -95,22 +76,14 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-namespace {
-
 void SetError(httplib::Response& res, int code, std::string_view message) {
   std::string body = "{\"error\":";
   AppendJsonString(&body, message);
   body += "}\n";
   res.status = code;
-  res.set_content(body, kJson);
+  res.set_content(body, kJsonType);
   if (code == 503) res.set_header("Retry-After", kRetryAfterSeconds);
 }
-
-// A request whose body we did not read leaves bytes on the socket; close the
-// connection after answering instead of parsing them as the next request.
-void CloseAfter(httplib::Response& res) { res.set_header("Connection", "close"); }
-
-}  // namespace
 
 HttpServer::HttpServer(const ServeConfig& cfg, Writer* writer, const Relay* relay,
                        const Clock* clock)
@@ -126,8 +99,10 @@ HttpServer::HttpServer(const ServeConfig& cfg, Writer* writer, const Relay* rela
 
 HttpServer::~HttpServer() { Stop(); }
 
-bool HttpServer::Authorized(const httplib::Request& req, httplib::Response& res) const {
-  if (cfg_.token.empty()) return true;
+bool HttpServer::Authorized(const httplib::Request& req, httplib::Response& res,
+                            Access access) const {
+  const bool read = access == Access::kRead;
+  if (cfg_.token.empty() && (!read || cfg_.read_token.empty())) return true;
   std::string given;
   const std::string auth = req.get_header_value("Authorization");
   if (auth.size() > 7 &&
@@ -136,7 +111,13 @@ bool HttpServer::Authorized(const httplib::Request& req, httplib::Response& res)
   } else if (req.has_param("token")) {
     given = req.get_param_value("token");
   }
-  if (!given.empty() && ConstantTimeEquals(given, cfg_.token)) return true;
+  if (!given.empty()) {
+    // Both comparisons always run, so the time does not tell which matched.
+    const bool ingest = !cfg_.token.empty() && ConstantTimeEquals(given, cfg_.token);
+    const bool reader =
+        read && !cfg_.read_token.empty() && ConstantTimeEquals(given, cfg_.read_token);
+    if (ingest || reader) return true;
+  }
   SetError(res, 401,
            given.empty() ? "missing credentials: send Authorization: Bearer <token> or "
                            "?token=<token>"
@@ -156,8 +137,8 @@ void HttpServer::HandleEvents(Source source, const httplib::Request& req, httpli
             .count());
   };
 
-  const bool allowed =
-      source == Source::kStreampixel ? BrowserAuthorized(req, res) : Authorized(req, res);
+  const bool allowed = source == Source::kStreampixel ? BrowserAuthorized(req, res)
+                                                      : Authorized(req, res, Access::kIngest);
   if (!allowed) {
     CloseAfter(res);
     return finish(401);
@@ -282,7 +263,7 @@ void HttpServer::HandleEvents(Source source, const httplib::Request& req, httpli
                     ",\"rejected\":" + std::to_string(o.rejected) + ",\"errors\":[" + errors +
                     "]}\n";
   res.status = 200;
-  res.set_content(out, kJson);
+  res.set_content(out, kJsonType);
   return finish(200);
 }
 
@@ -302,7 +283,7 @@ bool HttpServer::BrowserAuthorized(const httplib::Request& req, httplib::Respons
                             : "origin " + origin + " is not in --streampixel-origins");
     return false;
   }
-  return Authorized(req, res);
+  return Authorized(req, res, Access::kIngest);
 }
 
 void HttpServer::Routes() {
@@ -334,171 +315,19 @@ void HttpServer::Routes() {
 
   // Reports over the same database (read-only connection per request).
   s.Get("/reports", [this](const httplib::Request& req, httplib::Response& res) {
-    if (!Authorized(req, res)) return;
-    std::string body = "[";
-    for (const ReportInfo& r : Reports()) {
-      body += body.size() > 1 ? ",\n {\"name\":" : "\n {\"name\":";
-      AppendJsonString(&body, r.name);
-      body += ",\"summary\":";
-      AppendJsonString(&body, r.summary);
-      body += "}";
-    }
-    body += "\n]\n";
-    res.set_content(body, kJson);
+    if (Authorized(req, res, Access::kRead)) HandleReportList(res);
   });
   s.Get(R"(/reports/([A-Za-z0-9_-]+))",
         [this](const httplib::Request& req, httplib::Response& res) {
-          if (!Authorized(req, res)) return;
-          ReportRequest r;
-          r.name = req.matches[1];
-          r.format = req.has_param("format") ? req.get_param_value("format") : "json";
-          auto opt = [&req](const char* key) -> std::optional<std::string> {
-            if (!req.has_param(key)) return std::nullopt;
-            return req.get_param_value(key);
-          };
-          r.from = opt("from");
-          r.to = opt("to");
-          r.now = opt("now");
-          r.media = opt("media");
-          r.user = opt("user");
-          r.server = opt("server");
-          r.platform = opt("platform");
-          r.bucket = opt("bucket");
-          if (std::optional<std::string> limit = opt("limit")) {
-            int64_t v = -1;
-            auto [p, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), v);
-            if (ec != std::errc() || p != limit->data() + limit->size()) {
-              return SetError(res, 400, "limit: expected a number, got '" + *limit + "'");
-            }
-            r.limit = v;
-          }
-          if (FindReport(r.name) == nullptr) return SetError(res, 404, "no report named " + r.name);
-          Result<std::string> text = [&] {
-            GuardedServer::Busy busy;  // the report's time is not the client's
-            return RunReportText(cfg_.db_path, r);
-          }();
-          if (!text.ok()) {
-            const int code = text.status().code() == Status::Code::kInvalid ? 400 : 503;
-            return SetError(res, code, text.status().message());
-          }
-          res.set_content(text.value(), r.format == "csv" ? "text/csv; charset=utf-8" : kJson);
+          if (Authorized(req, res, Access::kRead)) HandleReport(req, res);
         });
 
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("{\"status\":\"ok\"}\n", kJson);
+    res.set_content("{\"status\":\"ok\"}\n", kJsonType);
   });
-  s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    // Readiness is about taking events; a Kafka outage only grows the backlog.
-    std::string status = "ready";
-    if (draining_) {
-      status = "draining";
-    } else if (!writer_->Healthy()) {
-      status = "the last database commit failed";
-    }
-    std::string body = "{\"status\":";
-    AppendJsonString(&body, status);
-    if (relay_ != nullptr) {
-      const RelayStats r = relay_->Stats();
-      body += ",\"kafka\":{\"backlog_events\":" + std::to_string(r.backlog_events) +
-              ",\"oldest_undelivered_age_ms\":" + std::to_string(r.oldest_undelivered_age_ms) +
-              ",\"last_error\":";
-      AppendJsonString(&body, r.last_error);
-      body += "}";
-    }
-    body += "}\n";
-    res.status = status == "ready" ? 200 : 503;
-    res.set_content(body, kJson);
-    if (res.status == 503) res.set_header("Retry-After", kRetryAfterSeconds);
-  });
-  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    const WriterStats w = writer_->Stats();
-    std::string m;
-    auto line = [&m](std::string_view name, std::string_view help, std::string_view type,
-                     uint64_t v) {
-      m += "# HELP ";
-      m += name;
-      m += ' ';
-      m += help;
-      m += "\n# TYPE ";
-      m += name;
-      m += ' ';
-      m += type;
-      m += '\n';
-      m += name;
-      m += ' ';
-      m += std::to_string(v);
-      m += '\n';
-    };
-    m += "# HELP sessionsink_http_requests_total POST /events requests by answer.\n";
-    m += "# TYPE sessionsink_http_requests_total counter\n";
-    for (size_t i = 0; i < HttpCounters::kCodes.size(); ++i) {
-      const int code = HttpCounters::kCodes[i];
-      m += "sessionsink_http_requests_total{code=\"" +
-           (code ? std::to_string(code) : std::string("other")) + "\"} " +
-           std::to_string(counters_->events_by_code[i].load()) + "\n";
-    }
-    line("sessionsink_http_body_bytes_total", "Request body bytes read (decoded).", "counter",
-         counters_->body_bytes.load());
-    line("sessionsink_http_request_seconds_sum_us", "Total POST /events handling time, µs.",
-         "counter", counters_->request_us_total.load());
-    line("sessionsink_events_accepted_total", "Distinct events committed.", "counter",
-         w.events_accepted);
-    line("sessionsink_events_duplicate_total", "Events already stored (resends).", "counter",
-         w.events_duplicate);
-    line("sessionsink_rejected_total", "Items and bodies stored in `rejected`.", "counter",
-         w.items_rejected);
-    line("sessionsink_commits_total", "Group commits.", "counter", w.commits);
-    line("sessionsink_commit_failures_total", "Transactions rolled back.", "counter",
-         w.commit_failures);
-    line("sessionsink_commit_us_total", "Time spent in transactions, µs.", "counter",
-         w.commit_us_total);
-    line("sessionsink_batches_total", "Requests written (batches).", "counter", w.batches);
-    line("sessionsink_sessions_written_total", "Session rows upserted.", "counter",
-         w.sessions_written);
-    line("sessionsink_sessions_timed_out_total", "Sessions finished by the idle timeout.",
-         "counter", w.sessions_timed_out);
-    line("sessionsink_sessions_server_restart_total",
-         "Sessions finished because their server restarted.", "counter", w.sessions_server_restart);
-    line("sessionsink_queue_refusals_total", "Requests refused because the queue was full.",
-         "counter", w.queue_refusals);
-    line("sessionsink_pending_events", "Events queued for the writer.", "gauge", w.pending_events);
-    const ConnectionStats c = svr_->stats();
-    line("sessionsink_http_connections", "Connections being served now.", "gauge", c.open);
-    line("sessionsink_http_connections_timed_out_total",
-         "Connections closed because a request did not arrive within --client-timeout.", "counter",
-         c.timed_out);
-    line("sessionsink_http_connections_refused_total",
-         "Connections answered 503 at once: over --max-connections-per-client.", "counter",
-         c.refused_per_client);
-    line("sessionsink_http_connections_refused_queue_full_total",
-         "Connections answered 503 at once: over --max-connections.", "counter",
-         c.refused_queue_full);
-    line("sessionsink_http_connections_unguarded_total",
-         "Connections served without the limits above (their socket was not seen at accept).",
-         "counter", c.unguarded);
-    if (relay_ != nullptr) {
-      const RelayStats r = relay_->Stats();
-      line("sessionsink_kafka_backlog_events", "Committed events not yet delivered to Kafka.",
-           "gauge", static_cast<uint64_t>(r.backlog_events));
-      line("sessionsink_kafka_oldest_undelivered_age_ms",
-           "Age of the oldest event not yet delivered to Kafka (0 when caught up).", "gauge",
-           static_cast<uint64_t>(r.oldest_undelivered_age_ms));
-      line("sessionsink_kafka_events_delivered_total", "Event messages acknowledged by Kafka.",
-           "counter", r.events_delivered);
-      line("sessionsink_kafka_sessions_delivered_total", "Session messages acknowledged by Kafka.",
-           "counter", r.sessions_delivered);
-      line("sessionsink_kafka_delivery_errors_total",
-           "Failed delivery reports (each is produced again from SQLite).", "counter",
-           r.delivery_errors);
-      line("sessionsink_kafka_chunk_retries_total", "Relay chunks produced again after a failure.",
-           "counter", r.chunk_retries);
-      line("sessionsink_kafka_dead_letters_total",
-           "Messages Kafka refused for good (see kafka_dead_letters).", "counter", r.dead_letters);
-      line("sessionsink_kafka_events_cursor", "Highest events.seq delivered.", "gauge",
-           static_cast<uint64_t>(r.events_cursor));
-    }
-    res.set_content(m, "text/plain; version=0.0.4");
-  });
+  s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) { HandleReadyz(res); });
+  s.Get("/metrics",
+        [this](const httplib::Request&, httplib::Response& res) { RenderMetrics(res); });
 
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) {

@@ -8,7 +8,8 @@
 //                   the body also reports the Kafka backlog.
 //   GET  /metrics   Prometheus text.
 //   GET  /reports[/NAME?from=&to=&media=&user=&server=&now=&bucket=&limit=&format=json|csv]
-//                   the reports of query/ (with --token, the token is required)
+//                   the reports of query/ (with --token or --read-token, either token
+//                   may read; only the ingest token may post)
 //
 // The server binds at Start() (so port 0 resolves immediately) and serves on
 // its own thread. Thread-safety: Start/Stop from the owner; handlers run on
@@ -54,13 +55,22 @@ class HttpServer {
  private:
   // Where a POST /events… body comes from: which parser reads it.
   enum class Source { kFlussonic, kGameLift, kZego, kStreampixel };
+  // What a request may do: post events (the ingest token) or read reports,
+  // metrics and the dashboard (the ingest token or the read token).
+  enum class Access { kIngest, kRead };
+
   void Routes();
   void HandleEvents(Source source, const httplib::Request& req, httplib::Response& res,
                     const httplib::ContentReader& read);
+  void HandleReadyz(httplib::Response& res) const;      // status_routes.cc
+  void HandleReportList(httplib::Response& res) const;  // status_routes.cc
+  void HandleReport(const httplib::Request& req, httplib::Response& res) const;
+  void RenderMetrics(httplib::Response& res) const;  // metrics.cc
   // /events/streampixel: an allowed Origin, or the token rules.
   bool BrowserAuthorized(const httplib::Request& req, httplib::Response& res) const;
-  // With --token: true when the request carries it; else answers 401 and returns false.
-  bool Authorized(const httplib::Request& req, httplib::Response& res) const;
+  // True when no token guards `access`, or the request carries one that
+  // grants it (Authorization: Bearer, or ?token=); else answers 401.
+  bool Authorized(const httplib::Request& req, httplib::Response& res, Access access) const;
 
   const ServeConfig cfg_;
   Writer* writer_;

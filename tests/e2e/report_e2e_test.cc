@@ -143,6 +143,32 @@ TEST(ReportE2eTest, ReportsNeedTheTokenWhenOneIsSet) {
   EXPECT_EQ(r->status, 200);
 }
 
+TEST(ReportE2eTest, TheReadTokenReadsButCannotPost) {
+  test::TempDir tmp;
+  test::SinkProcess sink;
+  ASSERT_TRUE(
+      sink.Start({"--db", tmp.File("s.db"), "--token", "ingest-t0k", "--read-token", "read-t0k"}))
+      << sink.log();
+  httplib::Client cli("127.0.0.1", sink.port());
+  const std::string batch = R"([{"event":"play_opened","id":"rt1","server":"s","utc_ms":1}])";
+  auto r = cli.Post("/events?token=read-t0k", batch, "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401) << "the read token must not post";
+  r = cli.Post("/events?token=ingest-t0k", batch, "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  for (const char* token : {"read-t0k", "ingest-t0k"}) {
+    httplib::Headers auth = {{"Authorization", std::string("Bearer ") + token}};
+    r = cli.Get("/reports/live", auth);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << token;
+  }
+  r = cli.Get("/reports/live?token=wrong");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  EXPECT_EQ(sink.Stop(SIGTERM), 0);
+}
+
 TEST(ReportE2eTest, CliListsReportsAndExplainsMistakes) {
   EXPECT_NE(Shell(std::string(SESSIONSINK_BIN) + " report --list").find("sessions-per-user"),
             std::string::npos);

@@ -1,0 +1,42 @@
+// Small pieces every HTTP route of the sink shares: JSON error answers and
+// the Retry-After of a 503. Internal to ingest/.
+#pragma once
+
+#include <httplib.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string_view>
+
+namespace sink {
+
+inline constexpr const char* kJsonType = "application/json";
+// Seconds a client should wait before resending after a 503.
+inline constexpr const char* kRetryAfterSeconds = "1";
+
+// Answers `code` with {"error": message}; a 503 also gets Retry-After.
+void SetError(httplib::Response& res, int code, std::string_view message);
+
+// A request whose body we did not read leaves bytes on the socket; close the
+// connection after answering instead of parsing them as the next request.
+inline void CloseAfter(httplib::Response& res) { res.set_header("Connection", "close"); }
+
+// Request counters for /metrics, by route and answer.
+struct HttpCounters {
+  static constexpr std::array<int, 10> kCodes = {200, 400, 401, 404, 405, 413, 415, 500, 503, 0};
+  std::array<std::atomic<uint64_t>, kCodes.size()> events_by_code{};
+  std::atomic<uint64_t> body_bytes{0};
+  std::atomic<uint64_t> request_us_total{0};
+
+  void Count(int code) {
+    for (size_t i = 0; i < kCodes.size(); ++i) {
+      if (kCodes[i] == code || kCodes[i] == 0) {
+        ++events_by_code[i];
+        return;
+      }
+    }
+  }
+};
+
+}  // namespace sink

@@ -1,0 +1,103 @@
+// GET /metrics: the sink's counters and gauges in Prometheus' text format.
+#include <httplib.h>
+
+#include <string>
+#include <string_view>
+
+#include "ingest/connection_guard.h"
+#include "ingest/http_server.h"
+#include "ingest/http_util.h"
+
+namespace sink {
+
+void HttpServer::RenderMetrics(httplib::Response& res) const {
+  const WriterStats w = writer_->Stats();
+  std::string m;
+  auto line = [&m](std::string_view name, std::string_view help, std::string_view type,
+                   uint64_t v) {
+    m += "# HELP ";
+    m += name;
+    m += ' ';
+    m += help;
+    m += "\n# TYPE ";
+    m += name;
+    m += ' ';
+    m += type;
+    m += '\n';
+    m += name;
+    m += ' ';
+    m += std::to_string(v);
+    m += '\n';
+  };
+  m += "# HELP sessionsink_http_requests_total POST /events requests by answer.\n";
+  m += "# TYPE sessionsink_http_requests_total counter\n";
+  for (size_t i = 0; i < HttpCounters::kCodes.size(); ++i) {
+    const int code = HttpCounters::kCodes[i];
+    m += "sessionsink_http_requests_total{code=\"" +
+         (code ? std::to_string(code) : std::string("other")) + "\"} " +
+         std::to_string(counters_->events_by_code[i].load()) + "\n";
+  }
+  line("sessionsink_http_body_bytes_total", "Request body bytes read (decoded).", "counter",
+       counters_->body_bytes.load());
+  line("sessionsink_http_request_seconds_sum_us", "Total POST /events handling time, µs.",
+       "counter", counters_->request_us_total.load());
+  line("sessionsink_events_accepted_total", "Distinct events committed.", "counter",
+       w.events_accepted);
+  line("sessionsink_events_duplicate_total", "Events already stored (resends).", "counter",
+       w.events_duplicate);
+  line("sessionsink_rejected_total", "Items and bodies stored in `rejected`.", "counter",
+       w.items_rejected);
+  line("sessionsink_commits_total", "Group commits.", "counter", w.commits);
+  line("sessionsink_commit_failures_total", "Transactions rolled back.", "counter",
+       w.commit_failures);
+  line("sessionsink_commit_us_total", "Time spent in transactions, µs.", "counter",
+       w.commit_us_total);
+  line("sessionsink_batches_total", "Requests written (batches).", "counter", w.batches);
+  line("sessionsink_sessions_written_total", "Session rows upserted.", "counter",
+       w.sessions_written);
+  line("sessionsink_sessions_timed_out_total", "Sessions finished by the idle timeout.",
+       "counter", w.sessions_timed_out);
+  line("sessionsink_sessions_server_restart_total",
+       "Sessions finished because their server restarted.", "counter", w.sessions_server_restart);
+  line("sessionsink_queue_refusals_total", "Requests refused because the queue was full.",
+       "counter", w.queue_refusals);
+  line("sessionsink_pending_events", "Events queued for the writer.", "gauge", w.pending_events);
+  const ConnectionStats c = svr_->stats();
+  line("sessionsink_http_connections", "Connections being served now.", "gauge", c.open);
+  line("sessionsink_http_connections_timed_out_total",
+       "Connections closed because a request did not arrive within --client-timeout.", "counter",
+       c.timed_out);
+  line("sessionsink_http_connections_refused_total",
+       "Connections answered 503 at once: over --max-connections-per-client.", "counter",
+       c.refused_per_client);
+  line("sessionsink_http_connections_refused_queue_full_total",
+       "Connections answered 503 at once: over --max-connections.", "counter",
+       c.refused_queue_full);
+  line("sessionsink_http_connections_unguarded_total",
+       "Connections served without the limits above (their socket was not seen at accept).",
+       "counter", c.unguarded);
+  if (relay_ != nullptr) {
+    const RelayStats r = relay_->Stats();
+    line("sessionsink_kafka_backlog_events", "Committed events not yet delivered to Kafka.",
+         "gauge", static_cast<uint64_t>(r.backlog_events));
+    line("sessionsink_kafka_oldest_undelivered_age_ms",
+         "Age of the oldest event not yet delivered to Kafka (0 when caught up).", "gauge",
+         static_cast<uint64_t>(r.oldest_undelivered_age_ms));
+    line("sessionsink_kafka_events_delivered_total", "Event messages acknowledged by Kafka.",
+         "counter", r.events_delivered);
+    line("sessionsink_kafka_sessions_delivered_total", "Session messages acknowledged by Kafka.",
+         "counter", r.sessions_delivered);
+    line("sessionsink_kafka_delivery_errors_total",
+         "Failed delivery reports (each is produced again from SQLite).", "counter",
+         r.delivery_errors);
+    line("sessionsink_kafka_chunk_retries_total", "Relay chunks produced again after a failure.",
+         "counter", r.chunk_retries);
+    line("sessionsink_kafka_dead_letters_total",
+         "Messages Kafka refused for good (see kafka_dead_letters).", "counter", r.dead_letters);
+    line("sessionsink_kafka_events_cursor", "Highest events.seq delivered.", "gauge",
+         static_cast<uint64_t>(r.events_cursor));
+  }
+  res.set_content(m, "text/plain; version=0.0.4");
+}
+
+}  // namespace sink

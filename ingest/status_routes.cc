@@ -1,0 +1,90 @@
+// GET /readyz and GET /reports[/NAME]: what the sink tells about itself and
+// the reports of query/ over its database.
+#include <httplib.h>
+
+#include <charconv>
+#include <optional>
+#include <string>
+
+#include "ingest/connection_guard.h"
+#include "ingest/http_server.h"
+#include "ingest/http_util.h"
+#include "query/report_command.h"
+#include "store/json_text.h"
+
+namespace sink {
+
+void HttpServer::HandleReadyz(httplib::Response& res) const {
+  // Readiness is about taking events; a Kafka outage only grows the backlog.
+  std::string status = "ready";
+  if (draining_) {
+    status = "draining";
+  } else if (!writer_->Healthy()) {
+    status = "the last database commit failed";
+  }
+  std::string body = "{\"status\":";
+  AppendJsonString(&body, status);
+  if (relay_ != nullptr) {
+    const RelayStats r = relay_->Stats();
+    body += ",\"kafka\":{\"backlog_events\":" + std::to_string(r.backlog_events) +
+            ",\"oldest_undelivered_age_ms\":" + std::to_string(r.oldest_undelivered_age_ms) +
+            ",\"last_error\":";
+    AppendJsonString(&body, r.last_error);
+    body += "}";
+  }
+  body += "}\n";
+  res.status = status == "ready" ? 200 : 503;
+  res.set_content(body, kJsonType);
+  if (res.status == 503) res.set_header("Retry-After", kRetryAfterSeconds);
+}
+
+void HttpServer::HandleReportList(httplib::Response& res) const {
+  std::string body = "[";
+  for (const ReportInfo& r : Reports()) {
+    body += body.size() > 1 ? ",\n {\"name\":" : "\n {\"name\":";
+    AppendJsonString(&body, r.name);
+    body += ",\"summary\":";
+    AppendJsonString(&body, r.summary);
+    body += "}";
+  }
+  body += "\n]\n";
+  res.set_content(body, kJsonType);
+}
+
+void HttpServer::HandleReport(const httplib::Request& req, httplib::Response& res) const {
+  ReportRequest r;
+  r.name = req.matches[1];
+  r.format = req.has_param("format") ? req.get_param_value("format") : "json";
+  auto opt = [&req](const char* key) -> std::optional<std::string> {
+    if (!req.has_param(key)) return std::nullopt;
+    return req.get_param_value(key);
+  };
+  r.from = opt("from");
+  r.to = opt("to");
+  r.now = opt("now");
+  r.media = opt("media");
+  r.user = opt("user");
+  r.server = opt("server");
+  r.platform = opt("platform");
+  r.bucket = opt("bucket");
+  if (std::optional<std::string> limit = opt("limit")) {
+    int64_t v = -1;
+    auto [p, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), v);
+    if (ec != std::errc() || p != limit->data() + limit->size()) {
+      return SetError(res, 400, "limit: expected a number, got '" + *limit + "'");
+    }
+    r.limit = v;
+  }
+  if (FindReport(r.name) == nullptr) return SetError(res, 404, "no report named " + r.name);
+  Result<std::string> text = [&] {
+    GuardedServer::Busy busy;  // the report's time is not the client's
+    return RunReportText(cfg_.db_path, r);
+  }();
+  if (!text.ok()) {
+    const int code = text.status().code() == Status::Code::kInvalid ? 400 : 503;
+    return SetError(res, code, text.status().message());
+  }
+  res.set_content(text.value(), r.format == "csv" ? "text/csv; charset=utf-8" : kJsonType);
+}
+
+}  // namespace sink
