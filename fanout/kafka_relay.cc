@@ -7,7 +7,10 @@
 #include <chrono>
 #include <deque>
 #include <future>
+#include <list>
+#include <optional>
 
+#include "store/session_table.h"
 #include "store/sqlite.h"
 
 namespace sink {
@@ -19,14 +22,32 @@ constexpr const char* kSessionsCursor = "sessions";
 // How long the idle relay sleeps when no commit wakes it.
 constexpr int kIdlePollMs = 200;
 
+struct Chunk;
+
 // The outcome of one produced message, written by the delivery callback.
 struct Delivery {
+  Chunk* chunk = nullptr;
   bool events_topic = true;
   int64_t seq = 0;
   std::string key;
   bool done = false;
   rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
 };
+
+// Rows read and produced together: the relay's unit of progress. Several
+// are in flight at once (the next is produced while the delivery reports of
+// the previous ones arrive); cursors advance over chunks in order, each
+// once all of its messages are reported delivered.
+struct Chunk {
+  std::deque<Delivery> messages;  // stable addresses: librdkafka holds pointers
+  int64_t outstanding = 0;        // produced, delivery report not yet served
+  int64_t events_end = 0;         // the cursors once this chunk is delivered
+  int64_t sessions_end = 0;
+};
+
+// Chunks in flight at once: enough to keep the producer busy while earlier
+// delivery reports arrive, few enough to bound what a retry sends again.
+constexpr size_t kMaxChunksInFlight = 4;
 
 // Errors about the message itself, which producing it again will not fix:
 // it goes to kafka_dead_letters instead of blocking the outbox forever.
@@ -64,23 +85,12 @@ class Relay::Impl {
     SINK_RETURN_IF_ERROR(prep(&read_events_,
                               "SELECT seq, server, kind, phase, session_id, body FROM events "
                               "WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
+    // The row's JSON comes from the table definition (store/session_table.h).
     SINK_RETURN_IF_ERROR(
-        prep(&read_sessions_,
-             "SELECT c.change_seq, s.id, json_object('id', s.id, 'kind', kind, 'state', state, "
-             "'server', server, 'media', media, 'source_id', source_id, 'parent_id', parent_id, "
-             "'user_id', user_id, 'token', token, 'ip', ip, 'proto', proto, 'country', country, "
-             "'user_agent', user_agent, 'referer', referer, 'url', url, 'opened_at', opened_at, "
-             "'authorized_at', authorized_at, 'started_at', started_at, 'updated_at', updated_at, "
-             "'closed_at', closed_at, 'bytes', bytes, 'duration_ms', duration_ms, "
-             "'stall_count', stall_count, 'stalled_ms', stalled_ms, 'denied', denied, "
-             "'close_reason', close_reason, 'event_count', event_count, "
-             "'first_event_at', first_event_at, 'last_event_at', last_event_at, "
-             "'platform', platform, 'raw_state', raw_state, 'raw_reason', raw_reason, "
-             "'end_class', end_class, 'queued_ms', queued_ms, 'reconnect_count', reconnect_count, "
-             "'reconnect_ms', reconnect_ms, 'external_id', external_id, "
-             "'change_seq', s.change_seq) FROM session_changes c JOIN sessions s "
-             "ON s.id = c.id AND s.change_seq = c.change_seq WHERE c.change_seq > ?1 "
-             "ORDER BY c.change_seq LIMIT ?2"));
+        prep(&read_sessions_, "SELECT c.change_seq, s.id, " + SessionJsonSql("s") +
+                                  " FROM session_changes c JOIN sessions s "
+                                  "ON s.id = c.id AND s.change_seq = c.change_seq "
+                                  "WHERE c.change_seq > ?1 ORDER BY c.change_seq LIMIT ?2"));
     SINK_RETURN_IF_ERROR(prep(&cursor_, "SELECT seq FROM relay_cursors WHERE name = ?1"));
     SINK_RETURN_IF_ERROR(prep(&max_seq_, "SELECT coalesce(max(seq), 0) FROM events"));
     SINK_RETURN_IF_ERROR(
@@ -89,8 +99,8 @@ class Relay::Impl {
     if (!c1.ok()) return c1.status();
     Result<int64_t> c2 = LoadCursor(kSessionsCursor);
     if (!c2.ok()) return c2.status();
-    events_cursor_ = c1.value();
-    sessions_cursor_ = c2.value();
+    events_cursor_ = next_events_ = c1.value();
+    sessions_cursor_ = next_sessions_ = c2.value();
     return CreateProducer();
   }
 
@@ -180,12 +190,12 @@ class Relay::Impl {
     rk_ = nullptr;
   }
 
-  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-    auto* self = static_cast<Impl*>(opaque);
+  // Served by rd_kafka_poll/flush on the relay thread (or after it joined).
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
     auto* d = static_cast<Delivery*>(m->_private);
     d->done = true;
     d->err = m->err;
-    --self->outstanding_;
+    --d->chunk->outstanding;
   }
 
   static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
@@ -222,44 +232,78 @@ class Relay::Impl {
 
   void Run() {
     int64_t backoff = o_.min_backoff_ms;
+    bool retrying = false;  // a chunk failed: let the others finish, then start over
     while (!Stopping()) {
       if (fatal_) {
-        DestroyProducer();
+        DestroyProducer();  // serves every outstanding report (as failed)
+        inflight_.clear();
         fatal_ = false;
         if (!CreateProducer().ok()) break;
-      }
-      UpdateBacklog();
-      Result<int> sent = ProduceChunk();
-      if (!sent.ok()) {
-        // Reading SQLite failed (e.g. the file is busy): try again shortly.
-        RecordError(sent.status().message());
-        Sleep(backoff);
-        backoff = std::min(backoff * 2, o_.max_backoff_ms);
+        Restart(&backoff);
         continue;
       }
-      if (sent.value() == 0) {
+      UpdateBacklog();
+      int produced = 0;
+      if (!retrying && inflight_.size() < kMaxChunksInFlight) {
+        Result<int> sent = ProduceChunk();
+        if (!sent.ok()) {
+          // Reading SQLite failed (e.g. the file is busy): try again shortly.
+          RecordError(sent.status().message());
+          Sleep(backoff);
+          backoff = std::min(backoff * 2, o_.max_backoff_ms);
+          continue;
+        }
+        produced = sent.value();
+      }
+      if (inflight_.empty()) {
         std::unique_lock<std::mutex> lock(mu_);
         cv_.wait_for(lock, std::chrono::milliseconds(kIdlePollMs),
                      [this] { return wake_ || stopping_; });
         wake_ = false;
         continue;
       }
-      const ChunkResult r = AwaitChunk();
-      if (r == ChunkResult::kAborted) break;
-      if (r == ChunkResult::kRetry) {
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          ++stats_.chunk_retries;
+      // Serve delivery reports: briefly while there is more to produce.
+      const bool more = produced > 0 && !retrying && inflight_.size() < kMaxChunksInFlight;
+      rd_kafka_poll(rk_, more ? 0 : 20);
+      while (!retrying && !inflight_.empty() && inflight_.front().outstanding == 0) {
+        if (!Delivered(inflight_.front())) {
+          retrying = true;
+          break;
         }
-        Sleep(backoff);
-        backoff = std::min(backoff * 2, o_.max_backoff_ms);
-        continue;
+        inflight_.pop_front();
+        backoff = o_.min_backoff_ms;
       }
-      backoff = o_.min_backoff_ms;
-      Persist();
+      if (retrying && std::all_of(inflight_.begin(), inflight_.end(),
+                                  [](const Chunk& c) { return c.outstanding == 0; })) {
+        inflight_.clear();
+        retrying = false;
+        Restart(&backoff);
+      }
+      Persist(/*wait=*/false);
+    }
+    // Stopping: wait (up to the deadline) for what is in flight.
+    while (!inflight_.empty() && !PastDeadline() && !fatal_) {
+      rd_kafka_poll(rk_, 50);
+      while (!inflight_.empty() && inflight_.front().outstanding == 0 &&
+             Delivered(inflight_.front())) {
+        inflight_.pop_front();
+      }
+      if (!inflight_.empty() && inflight_.front().outstanding == 0) break;  // failed
     }
     UpdateBacklog();
-    Persist();
+    Persist(/*wait=*/true);
+  }
+
+  // After a failed chunk: produce again from the delivered cursors.
+  void Restart(int64_t* backoff) {
+    next_events_ = events_cursor_;
+    next_sessions_ = sessions_cursor_;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++stats_.chunk_retries;
+    }
+    Sleep(*backoff);
+    *backoff = std::min(*backoff * 2, o_.max_backoff_ms);
   }
 
   void Sleep(int64_t ms) {
@@ -272,15 +316,27 @@ class Relay::Impl {
     stats_.last_error = e;
   }
 
-  // Reads the next chunk and hands it to librdkafka. Returns how many
-  // messages were produced (0: nothing to do).
+  // Reads the rows after the last produced chunk and hands them to
+  // librdkafka as a new chunk in flight. Returns how many messages it
+  // produced (0: nothing to do).
   Result<int> ProduceChunk() {
-    chunk_.clear();
-    chunk_events_end_ = events_cursor_;
-    chunk_sessions_end_ = sessions_cursor_;
-    outstanding_ = 0;
+    Chunk& c = inflight_.emplace_back();
+    c.events_end = next_events_;
+    c.sessions_end = next_sessions_;
+    Status st = ReadChunk(&c);
+    if (!st.ok() || c.messages.empty()) {
+      // Nothing produced: nothing to wait for (no message was handed over).
+      inflight_.pop_back();
+      if (!st.ok()) return st;
+      return 0;
+    }
+    next_events_ = c.events_end;
+    next_sessions_ = c.sessions_end;
+    return static_cast<int>(c.messages.size());
+  }
 
-    read_events_.Bind(1, events_cursor_);
+  Status ReadChunk(Chunk* c) {
+    read_events_.Bind(1, next_events_);
     read_events_.Bind(2, o_.chunk_rows);
     for (;;) {
       Result<bool> row = read_events_.Step();
@@ -289,7 +345,8 @@ class Relay::Impl {
         return row.status();
       }
       if (!row.value()) break;
-      Delivery& d = chunk_.emplace_back();
+      Delivery& d = c->messages.emplace_back();
+      d.chunk = c;
       d.events_topic = true;
       d.seq = read_events_.Int(0);
       // Key: the session id; the server for session-less events.
@@ -313,11 +370,11 @@ class Relay::Impl {
         rd_kafka_header_add(h, "server", -1, server.data(), static_cast<ssize_t>(server.size()));
       }
       Produce(o_.events_topic, d, body, h);
-      chunk_events_end_ = d.seq;
+      c->events_end = d.seq;
     }
     read_events_.Reset();
 
-    read_sessions_.Bind(1, sessions_cursor_);
+    read_sessions_.Bind(1, next_sessions_);
     read_sessions_.Bind(2, o_.chunk_rows);
     for (;;) {
       Result<bool> row = read_sessions_.Step();
@@ -326,7 +383,8 @@ class Relay::Impl {
         return row.status();
       }
       if (!row.value()) break;
-      Delivery& d = chunk_.emplace_back();
+      Delivery& d = c->messages.emplace_back();
+      d.chunk = c;
       d.events_topic = false;
       d.seq = read_sessions_.Int(0);
       d.key = std::string(read_sessions_.Text(1));
@@ -334,16 +392,16 @@ class Relay::Impl {
       const std::string seq = std::to_string(d.seq);
       rd_kafka_header_add(h, "change_seq", -1, seq.data(), static_cast<ssize_t>(seq.size()));
       Produce(o_.sessions_topic, d, read_sessions_.Text(2), h);
-      chunk_sessions_end_ = d.seq;
+      c->sessions_end = d.seq;
     }
     read_sessions_.Reset();
-    return static_cast<int>(chunk_.size());
+    return Status::Ok();
   }
 
   // Produces one message; the headers are owned by librdkafka on success.
   void Produce(const std::string& topic, Delivery& d, std::string_view value,
                rd_kafka_headers_t* headers) {
-    ++outstanding_;
+    ++d.chunk->outstanding;
     for (;;) {
       rd_kafka_resp_err_t err =
           rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic.c_str()),
@@ -359,25 +417,20 @@ class Relay::Impl {
         rd_kafka_headers_destroy(headers);
         d.done = true;
         d.err = err;
-        --outstanding_;
+        --d.chunk->outstanding;
       }
       return;
     }
   }
 
-  enum class ChunkResult { kDelivered, kRetry, kAborted };
-
-  // Waits for every delivery report of the chunk; sorts out failures.
-  ChunkResult AwaitChunk() {
-    while (outstanding_ > 0) {
-      rd_kafka_poll(rk_, 50);
-      if (PastDeadline()) return ChunkResult::kAborted;
-      if (fatal_) return ChunkResult::kRetry;
-    }
+  // Sorts out a chunk whose reports are all in: true (cursors advanced,
+  // permanent failures dead-lettered) or false when a delivery failed and
+  // the chunk must be produced again.
+  bool Delivered(const Chunk& c) {
     uint64_t ok_events = 0, ok_sessions = 0, failed = 0;
     std::string first_error;
     std::vector<KafkaDeadLetter> dead;
-    for (const Delivery& d : chunk_) {
+    for (const Delivery& d : c.messages) {
       if (d.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         ++(d.events_topic ? ok_events : ok_sessions);
       } else if (IsPermanent(d.err)) {
@@ -398,8 +451,8 @@ class Relay::Impl {
     if (failed > 0) {
       stats_.last_error = first_error;
       spdlog::warn("kafka: {} of {} messages not delivered ({}); producing them again from SQLite",
-                   failed, chunk_.size(), first_error);
-      return ChunkResult::kRetry;
+                   failed, c.messages.size(), first_error);
+      return false;
     }
     for (const KafkaDeadLetter& d : dead) {
       spdlog::error("kafka: giving up on {} seq {}: {} (kept in kafka_dead_letters)", d.topic,
@@ -407,17 +460,34 @@ class Relay::Impl {
     }
     stats_.dead_letters += dead.size();
     pending_dead_.insert(pending_dead_.end(), dead.begin(), dead.end());
-    events_cursor_ = chunk_events_end_;
-    sessions_cursor_ = chunk_sessions_end_;
+    events_cursor_ = c.events_end;
+    sessions_cursor_ = c.sessions_end;
     stats_.events_cursor = events_cursor_;
     stats_.sessions_cursor = sessions_cursor_;
     stats_.last_error.clear();
-    return ChunkResult::kDelivered;
+    return true;
   }
 
-  // Hands the cursors (and dead letters) to the writer; keeps them for the
-  // next attempt if that commit fails.
-  void Persist() {
+  // Hands the cursors (and dead letters) to the writer: at most one such
+  // commit in flight, not waited for unless `wait`; what a failed commit
+  // carried is handed over again next time.
+  void Persist(bool wait) {
+    if (persisting_) {
+      if (!wait && persisting_->wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+        return;
+      }
+      Result<WriteOutcome> r = persisting_->get();
+      persisting_.reset();
+      if (r.ok()) {
+        persisted_events_ = persisting_events_;
+        persisted_sessions_ = persisting_sessions_;
+      } else {
+        RecordError("cannot save the relay cursor: " + r.status().message());
+        pending_dead_.insert(pending_dead_.begin(), persisting_dead_.begin(),
+                             persisting_dead_.end());
+      }
+      persisting_dead_.clear();
+    }
     if (events_cursor_ == persisted_events_ && sessions_cursor_ == persisted_sessions_ &&
         pending_dead_.empty()) {
       return;
@@ -431,14 +501,12 @@ class Relay::Impl {
       RecordError("cannot save the relay cursor: " + f.status().message());
       return;
     }
-    Result<WriteOutcome> r = f->get();
-    if (!r.ok()) {
-      RecordError("cannot save the relay cursor: " + r.status().message());
-      return;
-    }
-    persisted_events_ = events_cursor_;
-    persisted_sessions_ = sessions_cursor_;
+    persisting_ = std::move(f.value());
+    persisting_events_ = events_cursor_;
+    persisting_sessions_ = sessions_cursor_;
+    persisting_dead_.swap(pending_dead_);
     pending_dead_.clear();
+    if (wait) Persist(true);
   }
 
   void UpdateBacklog() {
@@ -466,12 +534,14 @@ class Relay::Impl {
   rd_kafka_t* rk_ = nullptr;
 
   // Relay-thread state.
-  std::deque<Delivery> chunk_;  // stable addresses: librdkafka holds pointers
-  int64_t outstanding_ = 0;     // produced, delivery report not yet served
-  int64_t events_cursor_ = 0, sessions_cursor_ = 0;
-  int64_t chunk_events_end_ = 0, chunk_sessions_end_ = 0;
+  std::list<Chunk> inflight_;                        // produced, oldest first
+  int64_t events_cursor_ = 0, sessions_cursor_ = 0;  // delivered contiguously
+  int64_t next_events_ = 0, next_sessions_ = 0;      // produced up to
   int64_t persisted_events_ = -1, persisted_sessions_ = -1;
-  std::vector<KafkaDeadLetter> pending_dead_;
+  std::vector<KafkaDeadLetter> pending_dead_;  // not yet handed to the writer
+  std::optional<Writer::Future> persisting_;   // the cursor commit in flight
+  int64_t persisting_events_ = 0, persisting_sessions_ = 0;
+  std::vector<KafkaDeadLetter> persisting_dead_;
   std::atomic<bool> fatal_{false};
 
   mutable std::mutex mu_;

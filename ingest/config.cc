@@ -78,6 +78,28 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
       ->envname("SESSIONSINK_SESSION_TIMEOUT")
       ->transform(Duration())
       ->default_str("10m");
+  cmd->add_option("--session-flush", cfg->session_flush_ms,
+                  "A 200 waits only for the events to be committed; sessions are merged in "
+                  "memory and written to the sessions table at most this much later (reports "
+                  "and sqlite3 read the table). E.g. 500ms, 1s, 5s.")
+      ->envname("SESSIONSINK_SESSION_FLUSH")
+      ->transform(Duration())
+      ->check(CLI::Validator(
+          [](std::string& ms) -> std::string {
+            const long long v = std::stoll(ms);
+            return v >= 10 && v <= 600000 ? "" : "must be between 10ms and 10m, got " + ms + "ms";
+          },
+          "", "10ms to 10m"))
+      ->default_str("1s");
+  cmd->add_option("--session-memory", cfg->session_memory_bytes,
+                  "Memory for merged sessions (e.g. 128MiB, 1GiB): about 1.5 KiB per session; "
+                  "written sessions beyond it leave memory and are read back from the table on "
+                  "their next event (slower, still exact). Every open session also costs about "
+                  "250 bytes of index whatever this says.")
+      ->envname("SESSIONSINK_SESSION_MEMORY")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(uint64_t{1} << 20, uint64_t{1} << 40))
+      ->default_str("128MiB");
   cmd->add_option("--synchronous", cfg->synchronous,
                   "SQLite durability: 'full' survives power loss, 'normal' survives a crash of "
                   "the process (WAL) and is faster.")

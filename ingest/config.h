@@ -25,6 +25,11 @@ struct ServeConfig {
   // everything buffered after an outage in one batch, so keep this generous.
   uint64_t max_body_bytes = 64ull << 20;
   int64_t session_timeout_ms = 10 * 60 * 1000;
+  // A changed session reaches the sessions table at most this much later.
+  int64_t session_flush_ms = 1000;
+  // Merged sessions kept in memory (clean ones past it are read back from
+  // their row on their next event).
+  uint64_t session_memory_bytes = 128ull << 20;
   std::string synchronous = "normal";  // normal | full
   // One thread serves one keep-alive connection at a time (cpp-httplib), so
   // this is the number of media servers that can post concurrently.

@@ -322,6 +322,9 @@ void HttpServer::Routes() {
           if (Authorized(req, res, Access::kRead)) HandleReport(req, res);
         });
 
+  s.Post("/flush", [this](const httplib::Request& req, httplib::Response& res) {
+    if (Authorized(req, res, Access::kIngest)) HandleFlush(res);
+  });
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"status\":\"ok\"}\n", kJsonType);
   });

@@ -7,6 +7,7 @@
 //   GET  /readyz    200 when the database is writable and we are not draining;
 //                   the body also reports the Kafka backlog.
 //   GET  /metrics   Prometheus text.
+//   POST /flush     writes every changed session to the table now; 200 once committed.
 //   GET  /reports[/NAME?from=&to=&media=&user=&server=&now=&bucket=&limit=&format=json|csv]
 //                   the reports of query/ (with --token or --read-token, either token
 //                   may read; only the ingest token may post)
@@ -63,6 +64,7 @@ class HttpServer {
   void HandleEvents(Source source, const httplib::Request& req, httplib::Response& res,
                     const httplib::ContentReader& read);
   void HandleReadyz(httplib::Response& res) const;      // status_routes.cc
+  void HandleFlush(httplib::Response& res) const;       // status_routes.cc
   void HandleReportList(httplib::Response& res) const;  // status_routes.cc
   void HandleReport(const httplib::Request& req, httplib::Response& res) const;
   void RenderMetrics(httplib::Response& res) const;  // metrics.cc

@@ -18,6 +18,7 @@
 #include "fanout/kafka_relay.h"
 #include "ingest/config.h"
 #include "ingest/http_server.h"
+#include "ingest/platforms/platforms.h"
 #include "query/report_command.h"
 #include "store/clock.h"
 #include "store/writer.h"
@@ -93,10 +94,28 @@ int Serve(const sink::ServeConfig& cfg) {
   wo.max_db_bytes = static_cast<int64_t>(cfg.max_db_bytes);
   wo.cache_bytes = static_cast<int64_t>(cfg.cache_bytes);
   wo.session_log = !cfg.kafka_brokers.empty();
+  wo.session_flush_ms = cfg.session_flush_ms;
+  wo.session_memory_bytes = static_cast<int64_t>(cfg.session_memory_bytes);
+  wo.reparse = sink::ReparseStoredEvent;
   auto writer = sink::Writer::Open(wo, &clock);
   if (!writer.ok()) {
     spdlog::critical("{}", writer.status().message());
     return 1;
+  }
+  {
+    const sink::WriterStats ws = writer.value()->Stats();
+    if (ws.replayed_events > 0) {
+      spdlog::info(
+          "replayed {} events logged after the sessions table's watermark ({} open "
+          "sessions)",
+          ws.replayed_events, ws.open_sessions);
+    }
+    if (ws.replay_failures > 0) {
+      spdlog::warn(
+          "{} stored events did not parse again and were left out of their sessions "
+          "(they stay in the events table)",
+          ws.replay_failures);
+    }
   }
 
   std::unique_ptr<sink::Relay> relay;

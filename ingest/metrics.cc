@@ -1,6 +1,7 @@
 // GET /metrics: the sink's counters and gauges in Prometheus' text format.
 #include <httplib.h>
 
+#include <cstdio>
 #include <string>
 #include <string_view>
 
@@ -53,10 +54,40 @@ void HttpServer::RenderMetrics(httplib::Response& res) const {
   line("sessionsink_commit_us_total", "Time spent in transactions, µs.", "counter",
        w.commit_us_total);
   line("sessionsink_batches_total", "Requests written (batches).", "counter", w.batches);
-  line("sessionsink_sessions_written_total", "Session rows upserted.", "counter",
+  line("sessionsink_sessions_written_total", "Session rows written by flushes.", "counter",
        w.sessions_written);
-  line("sessionsink_sessions_timed_out_total", "Sessions finished by the idle timeout.",
-       "counter", w.sessions_timed_out);
+  {
+    char lag[64];
+    std::snprintf(lag, sizeof lag, "%.3f", static_cast<double>(w.flush_lag_ms) / 1000.0);
+    m += "# HELP sessionsink_sessions_flush_lag_seconds How long the oldest change not yet in "
+         "the sessions table has waited (0: the table is current).\n"
+         "# TYPE sessionsink_sessions_flush_lag_seconds gauge\n"
+         "sessionsink_sessions_flush_lag_seconds ";
+    m += lag;
+    m += '\n';
+  }
+  line("sessionsink_sessions_unflushed_events",
+       "Committed events merged in memory whose sessions are not yet in the table.", "gauge",
+       static_cast<uint64_t>(w.unflushed_events));
+  line("sessionsink_sessions_watermark", "Every event up to this seq is in the sessions table.",
+       "gauge", static_cast<uint64_t>(w.watermark));
+  line("sessionsink_session_flushes_total", "Flush transactions committed.", "counter", w.flushes);
+  line("sessionsink_session_flush_failures_total", "Flush transactions rolled back (tried again).",
+       "counter", w.flush_failures);
+  line("sessionsink_sessions_open", "Sessions not finished (in memory or not).", "gauge",
+       static_cast<uint64_t>(w.open_sessions));
+  line("sessionsink_sessions_in_memory", "Sessions whose merged state is in memory.", "gauge",
+       static_cast<uint64_t>(w.live_sessions));
+  line("sessionsink_sessions_memory_bytes",
+       "Approximate memory of the sessions in memory and the open-session index.", "gauge",
+       static_cast<uint64_t>(w.session_memory_bytes));
+  line("sessionsink_session_loads_total", "Session rows read back into memory.", "counter",
+       w.session_loads);
+  line("sessionsink_session_evictions_total",
+       "Written sessions dropped from memory to stay within --session-memory.", "counter",
+       w.session_evictions);
+  line("sessionsink_sessions_timed_out_total", "Sessions finished by the idle timeout.", "counter",
+       w.sessions_timed_out);
   line("sessionsink_sessions_server_restart_total",
        "Sessions finished because their server restarted.", "counter", w.sessions_server_restart);
   line("sessionsink_queue_refusals_total", "Requests refused because the queue was full.",

@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include <charconv>
+#include <cstdio>
 #include <optional>
 #include <string>
 
@@ -24,6 +25,11 @@ void HttpServer::HandleReadyz(httplib::Response& res) const {
   }
   std::string body = "{\"status\":";
   AppendJsonString(&body, status);
+  const WriterStats w = writer_->Stats();
+  char lag[32];
+  std::snprintf(lag, sizeof lag, "%.3f", static_cast<double>(w.flush_lag_ms) / 1000.0);
+  body += std::string(",\"sessions\":{\"flush_lag_seconds\":") + lag +
+          ",\"unflushed_events\":" + std::to_string(w.unflushed_events) + "}";
   if (relay_ != nullptr) {
     const RelayStats r = relay_->Stats();
     body += ",\"kafka\":{\"backlog_events\":" + std::to_string(r.backlog_events) +
@@ -36,6 +42,16 @@ void HttpServer::HandleReadyz(httplib::Response& res) const {
   res.status = status == "ready" ? 200 : 503;
   res.set_content(body, kJsonType);
   if (res.status == 503) res.set_header("Retry-After", kRetryAfterSeconds);
+}
+
+void HttpServer::HandleFlush(httplib::Response& res) const {
+  Status st = [&] {
+    GuardedServer::Busy busy;  // the flush's time is not the client's
+    return writer_->FlushNow();
+  }();
+  if (!st.ok()) return SetError(res, 503, st.message());
+  const WriterStats w = writer_->Stats();
+  res.set_content("{\"watermark\":" + std::to_string(w.watermark) + "}\n", kJsonType);
 }
 
 void HttpServer::HandleReportList(httplib::Response& res) const {

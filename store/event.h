@@ -32,6 +32,9 @@ enum class Phase : uint8_t {
 
 std::string_view PhaseName(Phase p);
 
+// Event::platform of Flussonic's events (the default).
+inline constexpr std::string_view kFlussonicPlatform = "flussonic";
+
 struct Event {
   std::string body;  // the event JSON exactly as received
   std::string name;  // the "event" field, verbatim
@@ -70,9 +73,9 @@ struct Event {
   std::optional<int64_t> duration_ms;  // "duration" is seconds on the wire
 
   // Platforms other than Flussonic (ingest/platforms/) say more than a phase.
-  std::string platform = "flussonic";     // flussonic|streampixel|gamelift|zego
-  std::optional<std::string> raw_state;   // the platform's own state name, verbatim
-  std::optional<std::string> raw_reason;  // its end code or reason, verbatim
+  std::string platform{kFlussonicPlatform};  // flussonic|streampixel|gamelift|zego
+  std::optional<std::string> raw_state;      // the platform's own state name, verbatim
+  std::optional<std::string> raw_reason;     // its end code or reason, verbatim
   // On a closing event (kClosed/kDenied): why it ended, one of kEndClasses.
   // Unset on Flussonic events: the session derives it from `reason`.
   std::optional<std::string> end_class;
@@ -91,6 +94,8 @@ struct Event {
   // The time the event happened: utc_ms, else the timestamp its phase names
   // (opened_at for an opened event, …), else nullopt.
   std::optional<int64_t> EventTime() const;
+
+  bool operator==(const Event&) const = default;
 };
 
 // The values of sessions.end_class.

@@ -148,6 +148,7 @@ void Session::Apply(const Event& e, int64_t received_at_ms) {
   ++event_count_;
   Min(first_event_at_, te);
   Max(last_event_at_, te);
+  Min(first_received_at_, received_at_ms);
   seen_at_ = std::max(seen_at_, received_at_ms);
 
   if (e.kind_explicit && !kind_explicit_) {
@@ -209,9 +210,14 @@ void Session::Apply(const Event& e, int64_t received_at_ms) {
       break;
     case Phase::kDenied:
     case Phase::kClosed: {
-      if (e.phase == Phase::kDenied) denied_ = true;
       const std::optional<int64_t> tc = e.closed_at ? e.closed_at : te;
-      Min(real_closed_at_, tc);
+      if (e.phase == Phase::kDenied) {
+        denied_ = true;
+        Min(denied_closed_at_, tc);
+      } else {
+        saw_closed_ = true;
+        Min(real_closed_at_, tc);
+      }
       if (e.reason) close_reason_.Offer(*e.reason, tc.value_or(kNever));
       // The close that decides end_class and raw_reason (both from the same
       // event): a known class first, then the earliest; ties by the values.
@@ -263,13 +269,14 @@ SessionRow Session::Row() const {
   r.duration_ms = duration_ms_;
   r.denied = denied_;
   r.event_count = event_count_;
-  r.first_event_at = first_event_at_;
+  // Events that carry no time at all: the sink's receive time of the first.
+  r.first_event_at = first_event_at_ ? first_event_at_ : first_received_at_;
   r.last_event_at = last_event_at_;
   r.seen_at = seen_at_;
 
   const bool finished = Finished();
   if (closed_) {
-    r.closed_at = real_closed_at_;
+    r.closed_at = saw_closed_ ? real_closed_at_ : denied_closed_at_;
     r.close_reason = close_reason_.value;
   } else if (synthetic_ != SyntheticClose::kNone) {
     // The last sign of life is the best estimate of when it ended.
@@ -328,18 +335,25 @@ SessionRow Session::Row() const {
   return r;
 }
 
-// Merge state text, version 2: space-separated integers
-//   2 kind_explicit kind_t desc_t[0..11] running closed close_reason_t synthetic
+// Merge state text, version 3: space-separated integers
+//   3 kind_explicit kind_t desc_t[0..11] running closed close_reason_t synthetic
 //   platform_t raw_state_t raw_reason_t end_class end_class_t end_class_known
 //   external_id_t has_queue_enter queue_enter has_queue_leave queue_leave
+//   saw_closed has_denied_at denied_at has_first_received first_received
+//   first_event_known
 //   n_marks (t stall)... n_reconnect_marks (t stall)...
-// (end_class: index in kEndClasses, -1 for none.) Version 1 is version 2
-// up to `synthetic`, then n_marks and the marks.
+// (end_class: index in kEndClasses, -1 for none.) Version 2 lacks the six
+// fields from saw_closed; version 1 is version 2 up to `synthetic`, then
+// n_marks and the marks.
 std::string Session::MergeState() const {
-  std::string s = "2 ";
+  std::string s = "3 ";
   auto put = [&s](int64_t v) {
     s += std::to_string(v);
     s += ' ';
+  };
+  auto put_opt = [&put](const std::optional<int64_t>& v) {
+    put(v.has_value());
+    put(v.value_or(0));
   };
   put(kind_explicit_);
   put(kind_.t);
@@ -357,10 +371,12 @@ std::string Session::MergeState() const {
   put(end_class_.t);
   put(end_class_known_);
   put(external_id_.t);
-  put(queue_enter_at_.has_value());
-  put(queue_enter_at_.value_or(0));
-  put(queue_leave_at_.has_value());
-  put(queue_leave_at_.value_or(0));
+  put_opt(queue_enter_at_);
+  put_opt(queue_leave_at_);
+  put(saw_closed_);
+  put_opt(denied_closed_at_);
+  put_opt(first_received_at_);
+  put(first_event_at_.has_value());
   for (const std::vector<StallMark>* marks : {&marks_, &reconnect_marks_}) {
     put(static_cast<int64_t>(marks->size()));
     for (const StallMark& m : *marks) {
@@ -386,13 +402,18 @@ Result<Session> Session::FromStored(const SessionRow& row, std::string_view merg
     v.push_back(x);
     p = next;
   }
-  if (v.empty() || (v[0] != 1 && v[0] != 2)) return corrupt;
+  if (v.empty() || v[0] < 1 || v[0] > 3) return corrupt;
   const int version = static_cast<int>(v[0]);
   const size_t common = 1 + 2 + kDescCount + 4;  // up to `synthetic`
-  const size_t fixed = common + (version == 2 ? 11 : 0);
+  const size_t fixed = common + (version >= 2 ? 11 : 0) + (version >= 3 ? 6 : 0);
   if (v.size() < fixed + 1) return corrupt;
   Session s(row.id);
   size_t i = 1;
+  auto opt = [&v, &i]() -> std::optional<int64_t> {
+    const bool has = v[i++] != 0;
+    const int64_t x = v[i++];
+    return has ? std::optional<int64_t>(x) : std::nullopt;
+  };
   s.kind_explicit_ = v[i++] != 0;
   s.kind_.t = v[i++];
   if (!row.kind.empty()) s.kind_.value = row.kind;
@@ -404,7 +425,11 @@ Result<Session> Session::FromStored(const SessionRow& row, std::string_view merg
   s.closed_ = v[i++] != 0;
   s.close_reason_.t = v[i++];
   s.synthetic_ = static_cast<SyntheticClose>(v[i++]);
-  if (version == 2) {
+  // Rows before version 3 kept one closed_at for closed and denied events
+  // alike, and a first_event_at from event times only.
+  s.saw_closed_ = s.closed_;
+  bool first_event_known = true;
+  if (version >= 2) {
     s.platform_ = Attr{row.platform, v[i++]};
     s.raw_state_ = LatestAttr{row.raw_state, row.raw_state ? v[i] : -1};
     ++i;
@@ -421,10 +446,14 @@ Result<Session> Session::FromStored(const SessionRow& row, std::string_view merg
     s.end_class_.t = v[i++];
     s.end_class_known_ = v[i++] != 0;
     s.external_id_ = Attr{row.external_id, v[i++]};
-    if (v[i++]) s.queue_enter_at_ = v[i];
-    ++i;
-    if (v[i++]) s.queue_leave_at_ = v[i];
-    ++i;
+    s.queue_enter_at_ = opt();
+    s.queue_leave_at_ = opt();
+  }
+  if (version >= 3) {
+    s.saw_closed_ = v[i++] != 0;
+    s.denied_closed_at_ = opt();
+    s.first_received_at_ = opt();
+    first_event_known = v[i++] != 0;
   }
   for (std::vector<StallMark>* marks : {&s.marks_, &s.reconnect_marks_}) {
     if (marks == &s.reconnect_marks_ && version == 1) break;
@@ -447,14 +476,36 @@ Result<Session> Session::FromStored(const SessionRow& row, std::string_view merg
   s.duration_ms_ = row.duration_ms;
   s.denied_ = row.denied;
   s.event_count_ = row.event_count;
-  s.first_event_at_ = row.first_event_at;
+  if (first_event_known) s.first_event_at_ = row.first_event_at;
   s.last_event_at_ = row.last_event_at;
   s.seen_at_ = row.seen_at;
   if (s.closed_) {
-    s.real_closed_at_ = row.closed_at;
+    if (s.saw_closed_) s.real_closed_at_ = row.closed_at;
     s.close_reason_.value = row.close_reason;
   }
   return s;
+}
+
+size_t Session::ApproximateMemoryUsage() const {
+  size_t n = sizeof(Session);
+  auto str = [&n](const std::string& x) {
+    if (x.capacity() > 15) n += x.capacity() + 1;  // past the small-string buffer
+  };
+  auto attr = [&str](const std::optional<std::string>& x) {
+    if (x) str(*x);
+  };
+  str(id_);
+  attr(kind_.value);
+  for (const Attr& a : desc_) attr(a.value);
+  attr(close_reason_.value);
+  attr(platform_.value);
+  attr(raw_state_.value);
+  attr(raw_reason_.value);
+  attr(end_class_.value);
+  attr(close_raw_reason_);
+  attr(external_id_.value);
+  n += (marks_.capacity() + reconnect_marks_.capacity()) * sizeof(StallMark);
+  return n;
 }
 
 }  // namespace sink

@@ -120,6 +120,8 @@ struct SessionRow {
   int64_t reconnect_count = 0;
   int64_t reconnect_ms = 0;
   std::optional<std::string> external_id;
+
+  bool operator==(const SessionRow&) const = default;
 };
 
 class Session {
@@ -143,14 +145,21 @@ class Session {
   // True once a stalled or recovered event was seen (the row has stall intervals to keep).
   bool HasStallMarks() const { return !marks_.empty(); }
   std::optional<int64_t> last_event_at() const { return last_event_at_; }
+  int64_t seen_at() const { return seen_at_; }
 
   SessionRow Row() const;
 
   // Persistence: the store writes Row() plus MergeState() and reads them
   // back with FromStored(). MergeState() holds what the row cannot show
-  // (provenance times, stall instants, flags) as a short text.
+  // (provenance times, stall instants, flags) as a short text. FromStored
+  // reads these row fields and no others: kind, desc, the lifecycle times,
+  // bytes, duration_ms, denied, close_reason, event_count, first/last
+  // event_at, seen_at, platform, raw_state, raw_reason, external_id.
   std::string MergeState() const;
   static Result<Session> FromStored(const SessionRow& row, std::string_view merge_state);
+
+  // Bytes this session holds in memory (the object and its strings).
+  size_t ApproximateMemoryUsage() const;
 
  private:
   std::string id_;
@@ -159,13 +168,19 @@ class Session {
   std::array<Attr, kDescCount> desc_;
   std::optional<int64_t> opened_at_, authorized_at_, started_at_, updated_at_;
   std::optional<int64_t> bytes_, duration_ms_;
-  std::optional<int64_t> first_event_at_, last_event_at_;
+  std::optional<int64_t> first_event_at_, last_event_at_;  // event times (sender clock)
+  // The earliest receive time (sink clock): first_event_at of a session
+  // whose events carry no time at all.
+  std::optional<int64_t> first_received_at_;
   int64_t seen_at_ = 0;
   int64_t event_count_ = 0;
   bool running_ = false;  // saw started/updated/recovered
   bool closed_ = false;   // saw a closed or denied event
   bool denied_ = false;
-  std::optional<int64_t> real_closed_at_;
+  bool saw_closed_ = false;  // saw a closed event (not only denied)
+  // closed_at: the earliest closed event's time; the earliest denied
+  // event's only when there is no closed event.
+  std::optional<int64_t> real_closed_at_, denied_closed_at_;
   Attr close_reason_;
   SyntheticClose synthetic_ = SyntheticClose::kNone;
   std::vector<StallMark> marks_;  // sorted, unique

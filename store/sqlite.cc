@@ -74,6 +74,13 @@ std::string_view Stmt::Text(int col) const {
                           static_cast<size_t>(sqlite3_column_bytes(s_, col)));
 }
 
+std::string_view Stmt::Blob(int col) const {
+  const void* p = sqlite3_column_blob(s_, col);
+  if (p == nullptr) return {};
+  return std::string_view(static_cast<const char*>(p),
+                          static_cast<size_t>(sqlite3_column_bytes(s_, col)));
+}
+
 Result<Db> Db::Open(const std::string& path, bool create, bool read_only) {
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_NOMUTEX;

@@ -47,6 +47,13 @@ class Stmt {
   Result<bool> Step();
   // Steps until done; for statements that return no rows.
   Status Run();
+  // Run(), then Reset() whatever the outcome: the statement is ready for its
+  // next bindings.
+  Status RunAndReset() {
+    Status st = Run();
+    Reset();
+    return st;
+  }
   // Steps until done, collecting column 0 of every row as text; resets.
   Result<std::vector<std::string>> FirstColumn();
   void Reset() {
@@ -61,6 +68,7 @@ class Stmt {
     return Int(col);
   }
   std::string_view Text(int col) const;
+  std::string_view Blob(int col) const;
   std::optional<std::string> OptText(int col) const {
     if (IsNull(col)) return std::nullopt;
     return std::string(Text(col));

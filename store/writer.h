@@ -1,18 +1,26 @@
 // Writer: the single thread that owns the SQLite connection and commits.
 //
 // HTTP handlers Submit() batches; the writer drains everything queued into
-// one transaction (group commit): it appends distinct events to `events`,
-// merges each touched session once, stores rejects, and COMMITs. Only then
+// one transaction (group commit) that appends the distinct events to the
+// log and keeps the dead letters (store/event_log.h), and COMMITs. Only then
 // are the futures of all batches in the group fulfilled, so a successful
-// outcome means the data is durable (to the configured synchronous level).
-// A failed transaction is rolled back whole and every batch in it fails with
-// kUnavailable: nothing is half-applied and senders retry.
+// outcome means the events are durable (to the configured synchronous
+// level). A failed transaction is rolled back whole and every batch in it
+// fails with kUnavailable: nothing is half-applied and senders retry.
 //
-// Between groups the writer finishes sessions idle for longer than
-// `session_timeout_ms` (close_reason 'sink_timeout').
+// After the commit the events are merged into the sessions in memory
+// (store/session_set.h), which are written to the `sessions` table behind,
+// at most `session_flush_ms` later, between group commits; readers of the
+// table see rows at most that far behind the log. At start, the events
+// after the table's watermark are read back, re-parsed with `reparse`, and
+// merged again, so the rows after a crash are exactly what they would have
+// been. Between groups the writer also finishes sessions idle for longer
+// than `session_timeout_ms` (close_reason 'sink_timeout').
 //
-// Thread-safety: Submit(), Stats() and Healthy() may be called from any
-// thread. Stop() is called once, by the owner.
+// Thread-safety: Submit(), Stats(), Healthy(), FlushNow(), SweepNow() and
+// SetCommitListener() may be called from any thread (FlushNow and SweepNow
+// block until done; not from the commit listener). Stop() is called once,
+// by the owner.
 #pragma once
 
 #include <atomic>
@@ -30,17 +38,29 @@
 
 #include "store/clock.h"
 #include "store/event.h"
+#include "store/event_log.h"
 #include "store/status.h"
+#include "store/write_batch.h"
 
 namespace sink {
+
+// Turns a stored event back into the Event its parser made of it (replay).
+using Reparser = std::function<Result<Event>(const StoredEvent&)>;
 
 struct WriterOptions {
   std::string db_path;
   // synchronous=FULL survives power loss; NORMAL (WAL) survives a process crash.
   bool synchronous_full = false;
-  // Sessions without events for this long are finished by the sink (within
-  // a tenth of it more, at most 60 s: seen_at is stored in steps).
+  // Sessions without events for this long are finished by the sink.
   int64_t session_timeout_ms = 10 * 60 * 1000;
+  // A changed session is written to `sessions` at most this long after the
+  // change (a cycle starts when the oldest change is half as old).
+  int64_t session_flush_ms = 1000;
+  // Merged sessions kept in memory beyond what is being written: clean ones
+  // past this leave memory and are read back on their next event.
+  int64_t session_memory_bytes = 128ll << 20;
+  // Rows per flush transaction: a group commit waits for at most one.
+  size_t flush_chunk_rows = 500;
   // Keep the session_changes log the Kafka relay reads (fan-out configured).
   bool session_log = false;
   // How often the idle sweep runs.
@@ -62,32 +82,9 @@ struct WriterOptions {
   // the writer checkpoint itself, which bounds the file.
   int64_t checkpoint_interval_ms = 1000;
   int64_t wal_limit_pages = 16384;  // 64 MiB of 4 KiB pages
-};
-
-// A message Kafka refused for good; kept in `kafka_dead_letters`.
-struct KafkaDeadLetter {
-  std::string topic;
-  std::optional<int64_t> seq;
-  std::optional<std::string> key;
-  std::string reason;
-};
-
-// One request's worth of input, or the relay's progress (cursors, dead
-// letters). Everything in a batch commits together or not at all.
-struct WriteBatch {
-  int64_t received_at = 0;  // sink clock, ms
-  std::string remote_addr;
-  std::vector<Event> events;    // readable events, in request order
-  std::vector<Reject> rejects;  // items or bodies to keep as dead letters
-  // Relay progress: cursor name → delivered up to this seq (never moves back).
-  std::vector<std::pair<std::string, int64_t>> cursors;
-  std::vector<KafkaDeadLetter> kafka_dead_letters;
-};
-
-struct WriteOutcome {
-  int64_t accepted = 0;    // distinct events newly stored
-  int64_t duplicates = 0;  // events already stored before (or earlier in the group)
-  int64_t rejected = 0;    // items stored in `rejected`
+  // Re-parses stored events at start (required when the log holds events
+  // after the watermark: ingest/platforms/platforms.h ReparseStoredEvent).
+  Reparser reparse;
 };
 
 struct WriterStats {
@@ -103,12 +100,27 @@ struct WriterStats {
   uint64_t sessions_server_restart = 0;
   uint64_t queue_refusals = 0;
   uint64_t pending_events = 0;  // gauge
+  // Write-behind of the sessions table.
+  uint64_t flushes = 0;              // flush transactions committed
+  uint64_t flush_failures = 0;       // flush transactions rolled back (retried)
+  uint64_t flush_us_total = 0;       // wall time in flush transactions
+  int64_t flush_lag_ms = 0;          // gauge: age of the oldest change not in the table
+  int64_t unflushed_events = 0;      // gauge: events merged in memory, not yet in the table
+  int64_t watermark = 0;             // gauge: every event up to this seq is in the table
+  int64_t open_sessions = 0;         // gauge
+  int64_t live_sessions = 0;         // gauge: merged state in memory
+  int64_t session_memory_bytes = 0;  // gauge: approximate
+  uint64_t session_loads = 0;        // rows read back into memory
+  uint64_t session_evictions = 0;    // clean sessions dropped from memory for the bound
+  uint64_t replayed_events = 0;      // merged again at start
+  uint64_t replay_failures = 0;      // stored events that did not parse again (skipped)
 };
 
 class Writer {
  public:
-  // Opens (creating if needed) and migrates the database, then starts the
-  // writer thread. Fails with a clear message when the file cannot be used.
+  // Opens (creating if needed) and migrates the database, replays the log
+  // after the watermark, then starts the writer thread. Fails with a clear
+  // message when the file cannot be used.
   static Result<std::unique_ptr<Writer>> Open(const WriterOptions& options, const Clock* clock);
   ~Writer();  // Stop()s if still running.
 
@@ -116,28 +128,36 @@ class Writer {
   // Queues a batch. kUnavailable when the queue is full or the writer stopped.
   Result<Future> Submit(WriteBatch batch);
 
-  // Commits what is queued, refuses new batches, and joins the thread.
+  // Commits what is queued, writes every session, refuses new batches, and
+  // joins the thread.
   void Stop();
 
   WriterStats Stats() const;
   // False after the last transaction failed (until one succeeds again).
   bool Healthy() const { return healthy_.load(); }
-  // Runs the idle sweep now (tests; the thread also runs it periodically).
+  // Writes every changed session and the watermark now; returns when they
+  // are committed (tests, and POST /flush).
+  Status FlushNow();
+  // Runs the idle sweep now, then FlushNow() (tests; the thread also runs
+  // the sweep periodically).
   Status SweepNow();
-  // Called on the writer thread after every successful commit (the relay
-  // uses it to wake up). Set before traffic starts; pass {} to clear.
+  // Called on the writer thread after every successful commit of events or
+  // of session rows (the relay uses it to wake up); it must not wait for
+  // the writer. Pass {} to clear.
   void SetCommitListener(std::function<void()> listener);
 
-  class Impl;  // SQLite statements and the merge; lives on the writer thread.
+  class Impl;  // SQLite, the log, the sessions in memory; lives on the writer thread.
 
  private:
   Writer(const WriterOptions& options, const Clock* clock, std::unique_ptr<Impl> impl);
   void Run();
-
   struct Pending {
     WriteBatch batch;
     std::promise<Result<WriteOutcome>> done;
   };
+  void CommitGroup(std::deque<Pending>& group);
+  void Flush(bool all);
+  void Publish();  // copies the Impl's gauges into stats_ (writer thread)
 
   const WriterOptions options_;
   const Clock* clock_;
@@ -145,15 +165,19 @@ class Writer {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Pending> queue_;        // guarded by mu_
-  size_t queued_events_ = 0;         // guarded by mu_
-  bool stopping_ = false;            // guarded by mu_
-  bool sweep_requested_ = false;     // guarded by mu_
-  std::promise<Status> sweep_done_;  // guarded by mu_
-  WriterStats stats_;                // guarded by mu_
+  std::deque<Pending> queue_;                        // guarded by mu_
+  size_t queued_events_ = 0;                         // guarded by mu_
+  bool stopping_ = false;                            // guarded by mu_
+  bool sweep_requested_ = false;                     // guarded by mu_
+  std::vector<std::promise<Status>> sweep_waiters_;  // guarded by mu_
+  std::vector<std::promise<Status>> flush_waiters_;  // guarded by mu_
+  WriterStats stats_;                                // guarded by mu_
 
   std::function<void()> on_commit_;  // guarded by mu_
   std::atomic<bool> healthy_{true};
+  // Sessions waiting to be written exceed twice the memory bound (their
+  // flushes keep failing): new batches are refused.
+  std::atomic<bool> sessions_full_{false};
   std::thread thread_;
   std::thread checkpointer_;
   std::condition_variable checkpoint_cv_;

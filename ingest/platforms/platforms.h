@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "ingest/event_parser.h"
+#include "store/event_log.h"
 
 namespace sink {
 
@@ -35,5 +36,10 @@ Result<ParsedBody> ParseZegoBody(std::string_view body, bool form);
 // object or an array of {"key", "seq", "at", "message", ...}.
 // POST /events/streampixel.
 Result<ParsedBody> ParseStreampixelBody(simdjson::padded_string_view body);
+
+// The Event a stored event was made from, parsed again from its body with
+// the parser of its platform (the store replays the log through this at
+// start). An error when the body no longer gives exactly one event.
+Result<Event> ReparseStoredEvent(const StoredEvent& stored);
 
 }  // namespace sink

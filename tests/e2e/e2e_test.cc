@@ -49,10 +49,18 @@ class E2eTest : public ::testing::Test {
     return cli_->Post(path.c_str(), headers, body, type);
   }
 
+  // The sessions table lags the answers by up to --session-flush: these
+  // write it first (POST /flush), then read.
+  std::vector<std::string> Rows(const std::string& sql) {
+    EXPECT_TRUE(sink_.Flush(token_));
+    return test::QueryRows(db_, sql);
+  }
   std::string One(const std::string& sql) {
-    auto rows = test::QueryRows(db_, sql);
+    auto rows = Rows(sql);
     return rows.empty() ? "<no row>" : rows[0];
   }
+
+  std::string token_;  // the sink's --token, when a test sets one
 
   test::TempDir tmp_;
   std::string db_ = tmp_.File("sessions.db");
@@ -67,7 +75,7 @@ TEST_F(E2eTest, BatchBecomesOneSessionRowAfterCommit) {
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
   EXPECT_EQ(r->body, "{\"accepted\":2,\"duplicates\":0,\"rejected\":0,\"errors\":[]}\n");
-  // The answer came after COMMIT: the rows are already there.
+  // The answer came after COMMIT of the events; the row follows by the flush.
   EXPECT_EQ(One("SELECT id, kind, state, media, user_id, opened_at, started_at, closed_at, bytes, "
                 "duration_ms, close_reason, event_count FROM sessions"),
             "61942414-8c15-4809-8bb6-adf1ae846027\tplay\tfinished\thockey1\t5435\t1637094994000\t"
@@ -81,9 +89,8 @@ TEST_F(E2eTest, ReadmeExampleBatchGivesTheDocumentedRows) {
   auto r = Post(body, {}, "/events", "application/x-www-form-urlencoded");  // as curl sends it
   ASSERT_TRUE(r);
   EXPECT_EQ(r->body, "{\"accepted\":9,\"duplicates\":0,\"rejected\":0,\"errors\":[]}\n");
-  EXPECT_EQ(test::QueryRows(db_,
-                            "SELECT kind, state, opened_at, started_at, closed_at, bytes, "
-                            "stall_count, stalled_ms, close_reason FROM sessions ORDER BY id"),
+  EXPECT_EQ(Rows("SELECT kind, state, opened_at, started_at, closed_at, bytes, "
+                 "stall_count, stalled_ms, close_reason FROM sessions ORDER BY id"),
             (std::vector<std::string>{
                 "push\trunning\t1637094500000\tNULL\tNULL\tNULL\t1\t12500\tNULL",
                 "play\tfinished\t1637094994000\t1637095014000\t1637098821000\t734003200\t0\t0\t"
@@ -119,7 +126,7 @@ TEST_F(E2eTest, AcceptsSingleObjectNdjsonAndGzip) {
            {{"Content-Encoding", "gzip"}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
-  EXPECT_EQ(test::QueryRows(db_, "SELECT id, state FROM sessions ORDER BY id"),
+  EXPECT_EQ(Rows("SELECT id, state FROM sessions ORDER BY id"),
             (std::vector<std::string>{"s1\testablishing", "s2\trunning", "s3\testablishing"}));
 }
 
@@ -171,7 +178,7 @@ TEST_F(E2eTest, PlatformRoutesStoreRowsAndKeepUnreadableBodies) {
            {}, "/events/streampixel", "text/plain;charset=UTF-8");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
-  EXPECT_EQ(test::QueryRows(db_, "SELECT id, platform, state, raw_state FROM sessions ORDER BY id"),
+  EXPECT_EQ(Rows("SELECT id, platform, state, raw_state FROM sessions ORDER BY id"),
             (std::vector<std::string>{"arn:gl/1\tgamelift\trunning\tCONNECTED",
                                       "k1\tstreampixel\testablishing\tqueue-1",
                                       "zego/r/a/9\tzego\trunning\troom_login"}));
@@ -212,6 +219,7 @@ TEST_F(E2eTest, FourPlatformsInOneSinkAndTheEndingsReport) {
        R"([{"event":"room_login","room_id":"r","user_account":"z","session_id":"1",)"
        R"("login_time":1732406400000},{"event":"room_logout","room_id":"r","user_account":"z",)"
        R"("session_id":"1","logout_time":1732406500000,"reason":1}])");
+  ASSERT_TRUE(sink_.Flush());
   auto r =
       cli_->Get("/reports/endings?format=csv&from=2024-11-24T00:00:00Z&to=2024-11-25T00:00:00Z");
   ASSERT_TRUE(r);
@@ -267,12 +275,13 @@ TEST_F(E2eTest, InvalidItemsAreRejectedOneByOne) {
             "{\"index\":1,\"reason\":\"event must be a JSON object, got a number\"},"
             "{\"index\":2,\"reason\":\"missing \\\"event\\\" field\"},"
             "{\"index\":3,\"reason\":\"\\\"event\\\" must be a string\"}]}\n");
-  EXPECT_EQ(test::QueryRows(db_, "SELECT item_index, body FROM rejected ORDER BY id"),
+  EXPECT_EQ(Rows("SELECT item_index, body FROM rejected ORDER BY id"),
             (std::vector<std::string>{"1\t42", "2\t{\"id\":\"s2\"}", "3\t{\"event\":7}"}));
 }
 
 TEST_F(E2eTest, TokenIsRequiredAndNeverLogged) {
   Start({"--token", "s3cret-t0ken"});
+  token_ = "s3cret-t0ken";
   auto r = Post(kBatch);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 401);

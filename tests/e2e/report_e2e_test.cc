@@ -85,6 +85,7 @@ TEST(ReportE2eTest, CliHttpAndCopyableSqlAgree) {
   auto posted = cli.Post("/events", Traffic(), "application/json");
   ASSERT_TRUE(posted);
   ASSERT_EQ(posted->status, 200) << posted->body;
+  ASSERT_TRUE(sink.Flush());  // the rows follow the answer by up to --session-flush
 
   for (const ReportInfo& r : Reports()) {
     SCOPED_TRACE(std::string(r.name));

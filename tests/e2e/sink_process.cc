@@ -1,5 +1,6 @@
 #include "tests/e2e/sink_process.h"
 
+#include <httplib.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -99,6 +100,15 @@ int SinkProcess::Wait() {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return -1;
+}
+
+bool SinkProcess::Flush(const std::string& token) {
+  httplib::Client cli("127.0.0.1", port_);
+  cli.set_read_timeout(60, 0);
+  httplib::Headers h;
+  if (!token.empty()) h.emplace("Authorization", "Bearer " + token);
+  auto r = cli.Post("/flush", h, "", "text/plain");
+  return r && r->status == 200;
 }
 
 int SinkProcess::Stop(int sig) {

@@ -26,6 +26,9 @@ class SinkProcess {
   int RunToExit(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
   // Sends `sig` and waits for exit; returns the exit code (128+sig if killed).
   int Stop(int sig);
+  // POST /flush: the sessions table is current when it returns true.
+  // `token`: the sink's --token, if it has one.
+  bool Flush(const std::string& token = "");
 
   int port() const { return port_; }
   pid_t pid() const { return pid_; }

@@ -33,6 +33,8 @@
 //     when there is a phase, kind one of play|publish|ingest|push|stream,
 //     end_class one of kEndClasses, timestamps positive (0 and negative
 //     values are absent).
+//   - replay (store/writer.h): every event's stored body, parsed again by
+//     ReparseStoredEvent, gives the same Event.
 // Merge (store/session.h, docs/session-model.md §3-§4):
 //   - the row is a function of the set of distinct events: any order gives
 //     the same Row() and MergeState(), also with a save/load after every event;
@@ -67,6 +69,7 @@
 #include "ingest/platforms/record.h"
 #include "store/event.h"
 #include "store/session.h"
+#include "store/session_table.h"
 #include "store/status.h"
 
 namespace sink {
@@ -111,47 +114,6 @@ std::string Quote(std::string_view s) {
 
 std::string Opt(const std::optional<std::string>& v) { return v ? Quote(*v) : "NULL"; }
 std::string Opt(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "NULL"; }
-std::string Opt(int64_t v) { return std::to_string(v); }
-std::string Opt(const std::string& v) { return Quote(v); }
-std::string Opt(bool v) { return v ? "true" : "false"; }
-
-// The first column in which two rows differ ("" when none).
-std::string RowDiff(const SessionRow& a, const SessionRow& b) {
-  std::string diff;
-  auto cmp = [&diff](const char* name, const auto& x, const auto& y) {
-    if (diff.empty() && !(x == y)) diff = std::string(name) + ": " + Opt(x) + " vs " + Opt(y);
-  };
-  cmp("id", a.id, b.id);
-  cmp("kind", a.kind, b.kind);
-  cmp("state", a.state, b.state);
-  for (int i = 0; i < kDescCount; ++i) cmp(kDescColumn[i], a.desc[i], b.desc[i]);
-  cmp("opened_at", a.opened_at, b.opened_at);
-  cmp("authorized_at", a.authorized_at, b.authorized_at);
-  cmp("started_at", a.started_at, b.started_at);
-  cmp("updated_at", a.updated_at, b.updated_at);
-  cmp("closed_at", a.closed_at, b.closed_at);
-  cmp("bytes", a.bytes, b.bytes);
-  cmp("duration_ms", a.duration_ms, b.duration_ms);
-  cmp("stall_count", a.stall_count, b.stall_count);
-  cmp("stalled_ms", a.stalled_ms, b.stalled_ms);
-  cmp("denied", a.denied, b.denied);
-  cmp("close_reason", a.close_reason, b.close_reason);
-  cmp("event_count", a.event_count, b.event_count);
-  cmp("first_event_at", a.first_event_at, b.first_event_at);
-  cmp("last_event_at", a.last_event_at, b.last_event_at);
-  cmp("seen_at", a.seen_at, b.seen_at);
-  cmp("ip_net", a.ip_net, b.ip_net);
-  if (diff.empty() && !(a.stalls == b.stalls)) diff = "stalls";
-  cmp("platform", a.platform, b.platform);
-  cmp("raw_state", a.raw_state, b.raw_state);
-  cmp("raw_reason", a.raw_reason, b.raw_reason);
-  cmp("end_class", a.end_class, b.end_class);
-  cmp("queued_ms", a.queued_ms, b.queued_ms);
-  cmp("reconnect_count", a.reconnect_count, b.reconnect_count);
-  cmp("reconnect_ms", a.reconnect_ms, b.reconnect_ms);
-  cmp("external_id", a.external_id, b.external_id);
-  return diff;
-}
 
 bool IsEndClass(std::string_view c) {
   return std::find(std::begin(kEndClasses), std::end(kEndClasses), c) != std::end(kEndClasses);
@@ -393,7 +355,18 @@ void CheckParsed(Route route, std::string_view body, const ParsedBody& p) {
       FUZZ_CHECK(IsValidJson(r.body), "rejected JSON item " + Quote(r.body));
     }
   }
-  for (const Event& e : p.events) CheckEvent(route, e);
+  for (const Event& e : p.events) {
+    CheckEvent(route, e);
+    // Replay: the stored body, parsed again by its platform, is this event.
+    StoredEvent stored;
+    stored.name = e.name;
+    if (e.platform != kFlussonicPlatform) stored.platform = e.platform;
+    stored.body = e.body;
+    Result<Event> again = ReparseStoredEvent(stored);
+    FUZZ_CHECK(again.ok(), "stored event does not parse again: " + again.status().message() +
+                               " in " + Quote(e.body));
+    FUZZ_CHECK(again.value() == e, "stored event parses again differently: " + Quote(e.body));
+  }
 
   // Flussonic and Streampixel keep each item as received: walk the items in
   // order (the rejects at their indices, the events in between) and find
@@ -417,30 +390,11 @@ void CheckParsed(Route route, std::string_view body, const ParsedBody& p) {
   }
 }
 
-// What Writer::Load reads back from the sessions row: these columns and
-// merge_state (store/writer.cc).
+// What SessionTable::Load reads back from the sessions row: every column
+// (the stall intervals are rows of their own) and merge_state.
 SessionRow StoredColumns(const SessionRow& row) {
-  SessionRow r;
-  r.id = row.id;
-  r.kind = row.kind;
-  r.desc = row.desc;
-  r.opened_at = row.opened_at;
-  r.authorized_at = row.authorized_at;
-  r.started_at = row.started_at;
-  r.updated_at = row.updated_at;
-  r.closed_at = row.closed_at;
-  r.bytes = row.bytes;
-  r.duration_ms = row.duration_ms;
-  r.denied = row.denied;
-  r.close_reason = row.close_reason;
-  r.event_count = row.event_count;
-  r.last_event_at = row.last_event_at;
-  r.first_event_at = row.first_event_at;
-  r.seen_at = row.seen_at;
-  r.platform = row.platform;
-  r.raw_state = row.raw_state;
-  r.raw_reason = row.raw_reason;
-  r.external_id = row.external_id;
+  SessionRow r = row;
+  r.stalls.clear();
   return r;
 }
 
@@ -451,7 +405,7 @@ Session RoundTrip(const Session& s) {
   Result<Session> back = Session::FromStored(StoredColumns(row), state);
   FUZZ_CHECK(back.ok(),
              "FromStored refused its own state " + Quote(state) + ": " + back.status().message());
-  const std::string diff = RowDiff(back->Row(), row);
+  const std::string diff = SessionRowDiff(back->Row(), row);
   FUZZ_CHECK(diff.empty(), "save/load changed the row: " + diff);
   FUZZ_CHECK(back->MergeState() == state, "save/load changed the merge state " + Quote(state) +
                                               " → " + Quote(back->MergeState()));
@@ -459,7 +413,7 @@ Session RoundTrip(const Session& s) {
 }
 
 void CheckSame(const char* what, const Session& a, const Session& b) {
-  const std::string diff = RowDiff(a.Row(), b.Row());
+  const std::string diff = SessionRowDiff(a.Row(), b.Row());
   FUZZ_CHECK(diff.empty(), std::string(what) + ": " + diff);
   FUZZ_CHECK(a.MergeState() == b.MergeState(), std::string(what) + ": merge state " +
                                                    Quote(a.MergeState()) + " vs " +
@@ -479,8 +433,9 @@ void CheckRow(const Session& s, size_t events, Route route) {
   FUZZ_CHECK(r.platform == kPlatform[static_cast<int>(route)], who + " platform " + r.platform);
   FUZZ_CHECK(r.event_count == static_cast<int64_t>(events), who);
   FUZZ_CHECK(r.seen_at == kReceivedAt, who);
-  FUZZ_CHECK(r.first_event_at.has_value() == r.last_event_at.has_value(), who);
-  FUZZ_CHECK(!r.first_event_at || *r.first_event_at <= *r.last_event_at, who);
+  // An event time gives both; without any, first_event_at is the receive time.
+  FUZZ_CHECK(r.first_event_at.has_value(), who);
+  FUZZ_CHECK(!r.last_event_at || *r.first_event_at <= *r.last_event_at, who);
   FUZZ_CHECK(r.stall_count == static_cast<int64_t>(r.stalls.size()), who);
   for (size_t i = 0; i < r.stalls.size(); ++i) {
     const StallInterval& v = r.stalls[i];
@@ -595,12 +550,10 @@ void FuzzOne(Route route, std::string_view body) {
 
   // The writer: duplicates (same server, event, id, utc_ms, event_id) are
   // counted and change nothing; the rest join their session.
-  using DedupKey = std::tuple<std::optional<std::string>, std::string, std::optional<std::string>,
-                              std::optional<int64_t>, std::optional<int64_t>>;
   std::set<DedupKey> seen;
   std::map<std::string, std::vector<const Event*>> sessions;
   for (const Event& e : parsed->events) {
-    if (!seen.emplace(e.server, e.name, e.id, e.utc_ms, e.event_id).second) continue;
+    if (!seen.insert(DedupKeyOf(e)).second) continue;
     if (e.HasSession()) sessions[*e.id].push_back(&e);
   }
   const uint64_t seed = Fnv1a(body);

@@ -55,12 +55,14 @@ class PlatformsTest : public ::testing::Test {
       }
       for (Writer::Future& f : futures) ASSERT_TRUE(f.get().ok());
     }
+    ASSERT_OK(writer_->FlushNow());
   }
 
   void Open(const std::string& path) {
     writer_.reset();
     WriterOptions o;
     o.db_path = path;
+    o.reparse = ReparseStoredEvent;
     auto w = Writer::Open(o, &clock_);
     ASSERT_TRUE(w.ok()) << w.status().ToString();
     writer_ = std::move(w.value());

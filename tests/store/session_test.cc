@@ -262,11 +262,11 @@ TEST(SessionTest, VersionOneMergeStateStillLoads) {
   EXPECT_EQ(r.stalled_ms, 1000);
   EXPECT_EQ(r.platform, "flussonic");
   EXPECT_EQ(r.reconnect_count, 0);
-  // Saved again, it is version 2 and loads back to the same row.
+  // Saved again, it is the current version and loads back to the same row.
   Result<Session> again = Session::FromStored(r, s->MergeState());
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(Describe(again->Row()), Describe(r));
-  EXPECT_EQ(s->MergeState().substr(0, 2), "2 ");
+  EXPECT_EQ(s->MergeState().substr(0, 2), "3 ");
 }
 
 TEST(SessionTest, FlussonicEndClassFromTheCloseReason) {

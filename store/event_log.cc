@@ -1,0 +1,276 @@
+#include "store/event_log.h"
+
+#include <utility>
+
+namespace sink {
+
+namespace {
+
+// FNV-1a over the dedup key, with a terminator per field so that ("ab","c")
+// and ("a","bc") differ, and a final avalanche so the low bits mix.
+class KeyHash {
+ public:
+  void Add(const std::optional<std::string>& s) {
+    if (!s) return Byte(0x00);
+    Byte(0x01);
+    for (unsigned char c : *s) Byte(c);
+    Byte(0xff);
+  }
+  void Add(const std::string& s) { Add(std::optional<std::string>(s)); }
+  void Add(const std::optional<int64_t>& v) {
+    if (!v) return Byte(0x00);
+    Byte(0x01);
+    uint64_t u = static_cast<uint64_t>(*v);
+    for (int i = 0; i < 8; ++i) Byte(static_cast<unsigned char>(u >> (8 * i)));
+  }
+  int64_t Finish() const {
+    uint64_t x = h_;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return static_cast<int64_t>(x);
+  }
+
+ private:
+  void Byte(unsigned char c) {
+    h_ ^= c;
+    h_ *= 0x100000001b3ULL;
+  }
+  uint64_t h_ = 0xcbf29ce484222325ULL;
+};
+
+bool SameOpt(const std::optional<std::string>& a, const Stmt& s, int col) {
+  if (s.IsNull(col)) return !a.has_value();
+  return a.has_value() && *a == s.Text(col);
+}
+
+bool SameOpt(const std::optional<int64_t>& a, const Stmt& s, int col) {
+  if (s.IsNull(col)) return !a.has_value();
+  return a.has_value() && *a == s.Int(col);
+}
+
+}  // namespace
+
+DedupKey DedupKeyOf(const Event& e) { return {e.server, e.name, e.id, e.utc_ms, e.event_id}; }
+
+int64_t DedupHash(const Event& e) {
+  KeyHash h;
+  std::apply([&h](const auto&... field) { (h.Add(field), ...); }, DedupKeyOf(e));
+  return h.Finish();
+}
+
+Result<EventLog> EventLog::Open(Db* db) {
+  EventLog l;
+  l.db_ = db;
+  auto prep = [db](Stmt* out, std::string_view sql) { return db->Prepare(sql, out); };
+  SINK_RETURN_IF_ERROR(prep(&l.find_dup_,
+                            "SELECT server, event, session_id, event_id FROM events "
+                            "WHERE utc_ms IS ?1 AND dedup = ?2"));
+  SINK_RETURN_IF_ERROR(prep(&l.insert_event_,
+                            "INSERT INTO events(received_at, server, event, kind, phase, "
+                            "session_id, utc_ms, event_id, dedup, body, platform) "
+                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+  SINK_RETURN_IF_ERROR(prep(&l.insert_reject_,
+                            "INSERT INTO rejected(received_at, remote_addr, reason, item_index, "
+                            "server, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+  SINK_RETURN_IF_ERROR(
+      prep(&l.upsert_server_,
+           "INSERT INTO servers(server, events, duplicates, rejected, last_event_at, last_seen_at, "
+           "restart_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(server) DO UPDATE SET "
+           "events = events + excluded.events, duplicates = duplicates + excluded.duplicates, "
+           "rejected = rejected + excluded.rejected, "
+           "last_event_at = max(coalesce(last_event_at, excluded.last_event_at), "
+           "coalesce(excluded.last_event_at, last_event_at)), "
+           "last_seen_at = max(coalesce(last_seen_at, 0), excluded.last_seen_at), "
+           "restart_at = max(coalesce(restart_at, excluded.restart_at), "
+           "coalesce(excluded.restart_at, restart_at))"));
+  SINK_RETURN_IF_ERROR(prep(&l.restart_at_, "SELECT restart_at FROM servers WHERE server = ?1"));
+  SINK_RETURN_IF_ERROR(
+      prep(&l.save_cursor_,
+           "INSERT INTO relay_cursors(name, seq, updated_at) VALUES (?1, ?2, ?3) "
+           "ON CONFLICT(name) DO UPDATE SET seq = max(seq, excluded.seq), "
+           "updated_at = excluded.updated_at"));
+  SINK_RETURN_IF_ERROR(
+      prep(&l.trim_changes_, "DELETE FROM session_changes WHERE change_seq <= ?1"));
+  SINK_RETURN_IF_ERROR(prep(&l.insert_kafka_dead_,
+                            "INSERT INTO kafka_dead_letters(topic, seq, key, reason, failed_at) "
+                            "VALUES (?1, ?2, ?3, ?4, ?5)"));
+  SINK_RETURN_IF_ERROR(prep(&l.read_after_,
+                            "SELECT seq, received_at, event, platform, body FROM events "
+                            "WHERE seq > ?1 ORDER BY seq"));
+  return l;
+}
+
+Result<bool> EventLog::IsDuplicate(const Event& e, int64_t dedup) {
+  Stmt& s = find_dup_;
+  s.Bind(1, e.utc_ms);
+  s.Bind(2, dedup);
+  bool dup = false;
+  for (;;) {
+    Result<bool> row = s.Step();
+    if (!row.ok()) {
+      s.Reset();
+      return row.status();
+    }
+    if (!row.value()) break;
+    if (SameOpt(e.server, s, 0) && s.Text(1) == e.name && SameOpt(e.id, s, 2) &&
+        SameOpt(e.event_id, s, 3)) {
+      dup = true;
+      break;
+    }
+  }
+  s.Reset();
+  return dup;
+}
+
+Result<std::optional<int64_t>> EventLog::Append(const Event& e, int64_t received_at) {
+  const int64_t dedup = DedupHash(e);
+  Result<bool> dup = IsDuplicate(e, dedup);
+  if (!dup.ok()) return dup.status();
+  ServerDelta& sd = servers_[e.server.value_or("")];
+  sd.last_seen_at = std::max(sd.last_seen_at, received_at);
+  if (dup.value()) {
+    ++sd.duplicates;
+    return std::optional<int64_t>();
+  }
+  Stmt& s = insert_event_;
+  s.Bind(1, received_at);
+  s.Bind(2, e.server);
+  s.Bind(3, std::string_view(e.name));
+  if (e.kind.empty()) {
+    s.BindNull(4);
+  } else {
+    s.Bind(4, std::string_view(e.kind));
+  }
+  if (e.phase == Phase::kNone) {
+    s.BindNull(5);
+  } else {
+    s.Bind(5, PhaseName(e.phase));
+  }
+  s.Bind(6, e.id);
+  s.Bind(7, e.utc_ms);
+  s.Bind(8, e.event_id);
+  s.Bind(9, dedup);
+  s.Bind(10, std::string_view(e.body));
+  if (e.platform == kFlussonicPlatform) {
+    s.BindNull(11);
+  } else {
+    s.Bind(11, std::string_view(e.platform));
+  }
+  SINK_RETURN_IF_ERROR(s.RunAndReset());
+  ++sd.events;
+  const std::optional<int64_t> te = e.EventTime();
+  if (te && (!sd.last_event_at || *te > *sd.last_event_at)) sd.last_event_at = te;
+  if (e.name == "server_started" && e.server && !e.HasSession()) {
+    const int64_t at = te.value_or(received_at);
+    if (!sd.restart_at || at > *sd.restart_at) sd.restart_at = at;
+  }
+  return std::optional<int64_t>(sqlite3_last_insert_rowid(db_->get()));
+}
+
+Status EventLog::AddReject(const Reject& r, int64_t received_at, std::string_view remote_addr) {
+  Stmt& s = insert_reject_;
+  s.Bind(1, received_at);
+  s.Bind(2, remote_addr);
+  s.Bind(3, std::string_view(r.reason));
+  if (r.index >= 0) {
+    s.Bind(4, r.index);
+  } else {
+    s.BindNull(4);
+  }
+  s.Bind(5, r.server);
+  s.BindBlob(6, r.body);
+  SINK_RETURN_IF_ERROR(s.RunAndReset());
+  ServerDelta& sd = servers_[r.server.value_or("")];
+  ++sd.rejected;
+  sd.last_seen_at = std::max(sd.last_seen_at, received_at);
+  return Status::Ok();
+}
+
+Status EventLog::SaveCursor(std::string_view name, int64_t seq, int64_t at) {
+  save_cursor_.Bind(1, name);
+  save_cursor_.Bind(2, seq);
+  save_cursor_.Bind(3, at);
+  SINK_RETURN_IF_ERROR(save_cursor_.RunAndReset());
+  if (name != "sessions") return Status::Ok();
+  trim_changes_.Bind(1, seq);  // delivered: the log is no longer needed
+  return trim_changes_.RunAndReset();
+}
+
+Status EventLog::AddKafkaDeadLetter(const KafkaDeadLetter& d, int64_t at) {
+  Stmt& s = insert_kafka_dead_;
+  s.Bind(1, std::string_view(d.topic));
+  s.Bind(2, d.seq);
+  s.Bind(3, d.key);
+  s.Bind(4, std::string_view(d.reason));
+  s.Bind(5, at);
+  return s.RunAndReset();
+}
+
+Result<std::map<std::string, int64_t>> EventLog::WriteServers() {
+  std::map<std::string, int64_t> restarts;
+  for (const auto& [server, sd] : servers_) {
+    if (server.empty()) continue;
+    Stmt& s = upsert_server_;
+    s.Bind(1, std::string_view(server));
+    s.Bind(2, sd.events);
+    s.Bind(3, sd.duplicates);
+    s.Bind(4, sd.rejected);
+    s.Bind(5, sd.last_event_at);
+    s.Bind(6, sd.last_seen_at);
+    s.Bind(7, sd.restart_at);
+    SINK_RETURN_IF_ERROR(s.RunAndReset());
+    if (!sd.restart_at) continue;
+    restart_at_.Bind(1, std::string_view(server));
+    Result<bool> row = restart_at_.Step();
+    if (row.ok() && row.value() && !restart_at_.IsNull(0)) restarts[server] = restart_at_.Int(0);
+    restart_at_.Reset();
+    if (!row.ok()) return row.status();
+  }
+  servers_.clear();
+  return restarts;
+}
+
+Result<std::map<std::string, int64_t>> EventLog::RestartTimes() {
+  Result<Stmt> q =
+      db_->Prepare("SELECT server, restart_at FROM servers WHERE restart_at IS NOT NULL");
+  if (!q.ok()) return q.status();
+  std::map<std::string, int64_t> out;
+  for (;;) {
+    Result<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!row.value()) break;
+    out[std::string(q->Text(0))] = q->Int(1);
+  }
+  return out;
+}
+
+Status EventLog::ForEachAfter(int64_t seq,
+                              const std::function<Status(const StoredEvent&)>& fn) {
+  Stmt& s = read_after_;
+  s.Bind(1, seq);
+  StoredEvent e;
+  for (;;) {
+    Result<bool> row = s.Step();
+    if (!row.ok() || !row.value()) {
+      s.Reset();
+      return row.status();
+    }
+    e.seq = s.Int(0);
+    e.received_at = s.Int(1);
+    e.name = std::string(s.Text(2));
+    e.platform = s.OptText(3);
+    e.body = std::string(s.Text(4));
+    Status st = fn(e);
+    if (!st.ok()) {
+      s.Reset();
+      return st;
+    }
+  }
+}
+
+Result<int64_t> EventLog::LastSeq() { return db_->QueryInt("SELECT coalesce(max(seq), 0) FROM events"); }
+
+}  // namespace sink
