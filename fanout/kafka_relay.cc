@@ -237,6 +237,7 @@ class Relay::Impl {
       if (fatal_) {
         DestroyProducer();  // serves every outstanding report (as failed)
         inflight_.clear();
+        retrying = false;
         fatal_ = false;
         if (!CreateProducer().ok()) break;
         Restart(&backoff);

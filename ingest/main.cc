@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -95,6 +96,9 @@ int Serve(const sink::ServeConfig& cfg) {
   wo.cache_bytes = static_cast<int64_t>(cfg.cache_bytes);
   wo.session_log = !cfg.kafka_brokers.empty();
   wo.session_flush_ms = cfg.session_flush_ms;
+  // The idle sweep looks at every open session: a twentieth of the timeout
+  // between sweeps (1 s to 30 s) is precision enough.
+  wo.sweep_interval_ms = std::clamp<int64_t>(cfg.session_timeout_ms / 20, 1000, 30000);
   wo.session_memory_bytes = static_cast<int64_t>(cfg.session_memory_bytes);
   wo.reparse = sink::ReparseStoredEvent;
   auto writer = sink::Writer::Open(wo, &clock);

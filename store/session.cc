@@ -44,17 +44,17 @@ std::optional<std::string> IpNetwork(const std::optional<std::string>& ip) {
   return ip;
 }
 
-void Attr::Offer(const std::string& v, int64_t at) {
-  if (!value || at < t || (at == t && v < *value)) {
-    value = v;
+void Attr::Offer(std::string_view v, int64_t at) {
+  if (!value.has_value() || at < t || (at == t && v < value.view())) {
+    if (!value.has_value() || v != value.view()) value = SharedStr::Of(v);
     t = at;
   }
 }
 
-void LatestAttr::Offer(const std::string& v, std::optional<int64_t> at) {
+void LatestAttr::Offer(std::string_view v, std::optional<int64_t> at) {
   const int64_t a = at ? std::max<int64_t>(*at, 0) : 0;
-  if (!value || a > t || (a == t && v > *value)) {
-    value = v;
+  if (!value.has_value() || a > t || (a == t && v > value.view())) {
+    if (!value.has_value() || v != value.view()) value = SharedStr::Of(v);
     t = a;
   }
 }
@@ -221,18 +221,19 @@ void Session::Apply(const Event& e, int64_t received_at_ms) {
       if (e.reason) close_reason_.Offer(*e.reason, tc.value_or(kNever));
       // The close that decides end_class and raw_reason (both from the same
       // event): a known class first, then the earliest; ties by the values.
-      const std::optional<std::string> rr = e.raw_reason ? e.raw_reason : e.reason;
+      const std::optional<std::string>& rr = e.raw_reason ? e.raw_reason : e.reason;
       const bool known = e.end_class && *e.end_class != "unknown";
-      auto rank = [](bool k, int64_t t, const std::optional<std::string>& c,
-                     const std::optional<std::string>& r) {
-        return std::make_tuple(!k, t, c.has_value(), c.value_or(""), r.has_value(), r.value_or(""));
-      };
+      auto rank = [](bool k, int64_t t, bool has_c, std::string_view c, bool has_r,
+                     std::string_view r) { return std::make_tuple(!k, t, has_c, c, has_r, r); };
       if (!closed_ ||
-          rank(known, tc.value_or(kNever), e.end_class, rr) <
-              rank(end_class_known_, end_class_.t, end_class_.value, close_raw_reason_)) {
-        end_class_ = Attr{e.end_class, tc.value_or(kNever)};
+          rank(known, tc.value_or(kNever), e.end_class.has_value(),
+               e.end_class.value_or(std::string()), rr.has_value(), rr.value_or(std::string())) <
+              rank(end_class_known_, end_class_.t, end_class_.value.has_value(),
+                   end_class_.value.view(), close_raw_reason_.has_value(),
+                   close_raw_reason_.view())) {
+        end_class_ = Attr{SharedStr::Of(e.end_class), tc.value_or(kNever)};
         end_class_known_ = known;
-        close_raw_reason_ = rr;
+        close_raw_reason_ = SharedStr::Of(rr);
       }
       closed_ = true;
       synthetic_ = SyntheticClose::kNone;  // a real close wins
@@ -259,8 +260,8 @@ bool Session::ApplyServerRestart(std::optional<int64_t> restart_at) {
 SessionRow Session::Row() const {
   SessionRow r;
   r.id = id_;
-  r.kind = kind_.value.value_or("");
-  for (int i = 0; i < kDescCount; ++i) r.desc[i] = desc_[i].value;
+  r.kind = std::string(kind_.value.view());
+  for (int i = 0; i < kDescCount; ++i) r.desc[i] = desc_[i].value.opt();
   r.opened_at = opened_at_;
   r.authorized_at = authorized_at_;
   r.started_at = started_at_;
@@ -277,7 +278,7 @@ SessionRow Session::Row() const {
   const bool finished = Finished();
   if (closed_) {
     r.closed_at = saw_closed_ ? real_closed_at_ : denied_closed_at_;
-    r.close_reason = close_reason_.value;
+    r.close_reason = close_reason_.value.opt();
   } else if (synthetic_ != SyntheticClose::kNone) {
     // The last sign of life is the best estimate of when it ended.
     r.closed_at = last_event_at_ ? last_event_at_ : std::optional<int64_t>(seen_at_);
@@ -295,10 +296,11 @@ SessionRow Session::Row() const {
   r.reconnect_ms = TotalMs(reconnects, end);
   r.ip_net = IpNetwork(r.desc[kIp]);
 
-  r.platform = platform_.value.value_or("flussonic");
-  r.raw_state = raw_state_.value;
-  r.raw_reason = closed_ ? close_raw_reason_ : raw_reason_.value;
-  r.external_id = external_id_.value;
+  r.platform = platform_.value.has_value() ? std::string(platform_.value.view())
+                                           : std::string(kFlussonicPlatform);
+  r.raw_state = raw_state_.value.opt();
+  r.raw_reason = closed_ ? close_raw_reason_.opt() : raw_reason_.value.opt();
+  r.external_id = external_id_.value.opt();
   if (queue_enter_at_) {
     std::optional<int64_t> until;
     if (queue_leave_at_ && *queue_leave_at_ >= *queue_enter_at_) {
@@ -309,8 +311,8 @@ SessionRow Session::Row() const {
     if (until) r.queued_ms = *until - *queue_enter_at_;
   }
   if (closed_) {
-    if (end_class_.value) {
-      r.end_class = end_class_.value;
+    if (end_class_.value.has_value()) {
+      r.end_class = end_class_.value.opt();
     } else if (denied_) {
       r.end_class = "denied";
     } else {
@@ -347,8 +349,11 @@ SessionRow Session::Row() const {
 // n_marks and the marks.
 std::string Session::MergeState() const {
   std::string s = "3 ";
+  s.reserve(160);
   auto put = [&s](int64_t v) {
-    s += std::to_string(v);
+    char buf[24];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    s.append(buf, end);
     s += ' ';
   };
   auto put_opt = [&put](const std::optional<int64_t>& v) {
@@ -367,7 +372,7 @@ std::string Session::MergeState() const {
   // Once closed, the row shows the deciding close's reason and the latest
   // one is no longer kept (FromStored does not restore it).
   put(closed_ ? -1 : raw_reason_.t);
-  put(end_class_.value ? EndClassIndex(*end_class_.value) : -1);
+  put(end_class_.value.has_value() ? EndClassIndex(end_class_.value.view()) : -1);
   put(end_class_.t);
   put(end_class_known_);
   put(external_id_.t);
@@ -416,9 +421,9 @@ Result<Session> Session::FromStored(const SessionRow& row, std::string_view merg
   };
   s.kind_explicit_ = v[i++] != 0;
   s.kind_.t = v[i++];
-  if (!row.kind.empty()) s.kind_.value = row.kind;
+  if (!row.kind.empty()) s.kind_.value = SharedStr::Of(row.kind);
   for (int f = 0; f < kDescCount; ++f) {
-    s.desc_[f].value = row.desc[f];
+    s.desc_[f].value = SharedStr::Of(row.desc[f]);
     s.desc_[f].t = v[i++];
   }
   s.running_ = v[i++] != 0;
@@ -430,22 +435,22 @@ Result<Session> Session::FromStored(const SessionRow& row, std::string_view merg
   s.saw_closed_ = s.closed_;
   bool first_event_known = true;
   if (version >= 2) {
-    s.platform_ = Attr{row.platform, v[i++]};
-    s.raw_state_ = LatestAttr{row.raw_state, row.raw_state ? v[i] : -1};
+    s.platform_ = Attr{SharedStr::Of(row.platform), v[i++]};
+    s.raw_state_ = LatestAttr{SharedStr::Of(row.raw_state), row.raw_state ? v[i] : -1};
     ++i;
     // A closed session shows its deciding close's reason (see Apply).
     if (s.closed_) {
-      s.close_raw_reason_ = row.raw_reason;
+      s.close_raw_reason_ = SharedStr::Of(row.raw_reason);
     } else {
-      s.raw_reason_ = LatestAttr{row.raw_reason, row.raw_reason ? v[i] : -1};
+      s.raw_reason_ = LatestAttr{SharedStr::Of(row.raw_reason), row.raw_reason ? v[i] : -1};
     }
     ++i;
     const int64_t ec = v[i++];
     if (ec >= static_cast<int64_t>(std::size(kEndClasses))) return corrupt;
-    if (ec >= 0) s.end_class_.value = std::string(kEndClasses[ec]);
+    if (ec >= 0) s.end_class_.value = SharedStr::Of(kEndClasses[ec]);
     s.end_class_.t = v[i++];
     s.end_class_known_ = v[i++] != 0;
-    s.external_id_ = Attr{row.external_id, v[i++]};
+    s.external_id_ = Attr{SharedStr::Of(row.external_id), v[i++]};
     s.queue_enter_at_ = opt();
     s.queue_leave_at_ = opt();
   }
@@ -467,7 +472,7 @@ Result<Session> Session::FromStored(const SessionRow& row, std::string_view merg
     }
   }
   if (i != v.size()) return corrupt;
-  if (version == 1 && s.closed_) s.close_raw_reason_ = row.close_reason;
+  if (version == 1 && s.closed_) s.close_raw_reason_ = SharedStr::Of(row.close_reason);
   s.opened_at_ = row.opened_at;
   s.authorized_at_ = row.authorized_at;
   s.started_at_ = row.started_at;
@@ -481,29 +486,20 @@ Result<Session> Session::FromStored(const SessionRow& row, std::string_view merg
   s.seen_at_ = row.seen_at;
   if (s.closed_) {
     if (s.saw_closed_) s.real_closed_at_ = row.closed_at;
-    s.close_reason_.value = row.close_reason;
+    s.close_reason_.value = SharedStr::Of(row.close_reason);
   }
   return s;
 }
 
 size_t Session::ApproximateMemoryUsage() const {
   size_t n = sizeof(Session);
-  auto str = [&n](const std::string& x) {
-    if (x.capacity() > 15) n += x.capacity() + 1;  // past the small-string buffer
-  };
-  auto attr = [&str](const std::optional<std::string>& x) {
-    if (x) str(*x);
-  };
-  str(id_);
-  attr(kind_.value);
-  for (const Attr& a : desc_) attr(a.value);
-  attr(close_reason_.value);
-  attr(platform_.value);
-  attr(raw_state_.value);
-  attr(raw_reason_.value);
-  attr(end_class_.value);
-  attr(close_raw_reason_);
-  attr(external_id_.value);
+  if (id_.capacity() > 15) n += id_.capacity() + 1;  // past the small-string buffer
+  for (const Attr* a : {&kind_, &close_reason_, &platform_, &end_class_, &external_id_}) {
+    n += a->value.SharedBytes();
+  }
+  for (const Attr& a : desc_) n += a.value.SharedBytes();
+  n += raw_state_.value.SharedBytes() + raw_reason_.value.SharedBytes() +
+       close_raw_reason_.SharedBytes();
   n += (marks_.capacity() + reconnect_marks_.capacity()) * sizeof(StallMark);
   return n;
 }

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "store/event.h"
+#include "store/shared_str.h"
 #include "store/status.h"
 
 namespace sink {
@@ -55,18 +56,18 @@ extern const std::array<const char*, kDescCount> kDescColumn;
 
 // A value and the time of the event that supplied it (kNever when unknown).
 struct Attr {
-  std::optional<std::string> value;
+  SharedStr value;
   int64_t t = kNever;
   // Keeps the value of the earliest event; ties go to the smaller value.
-  void Offer(const std::string& v, int64_t at);
+  void Offer(std::string_view v, int64_t at);
 };
 
 // The same, keeping the latest statement (ties: the larger value). Events
 // without a time never beat one with a time.
 struct LatestAttr {
-  std::optional<std::string> value;
+  SharedStr value;
   int64_t t = -1;  // -1: none; 0: stated by an event without a time
-  void Offer(const std::string& v, std::optional<int64_t> at);
+  void Offer(std::string_view v, std::optional<int64_t> at);
 };
 
 // end_class of a Flussonic session closed with `reason` (NULL: a plain close).
@@ -141,7 +142,7 @@ class Session {
 
   bool Finished() const { return closed_ || synthetic_ != SyntheticClose::kNone; }
   const std::string& id() const { return id_; }
-  const std::optional<std::string>& server() const { return desc_[kServer].value; }
+  std::optional<std::string> server() const { return desc_[kServer].value.opt(); }
   // True once a stalled or recovered event was seen (the row has stall intervals to keep).
   bool HasStallMarks() const { return !marks_.empty(); }
   std::optional<int64_t> last_event_at() const { return last_event_at_; }
@@ -191,7 +192,7 @@ class Session {
   // the earliest close.
   Attr end_class_;
   bool end_class_known_ = false;
-  std::optional<std::string> close_raw_reason_;  // the raw reason of that close
+  SharedStr close_raw_reason_;  // the raw reason of that close
   Attr external_id_;
   std::optional<int64_t> queue_enter_at_, queue_leave_at_;
   std::vector<StallMark> reconnect_marks_;  // stall = reconnection began

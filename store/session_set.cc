@@ -56,8 +56,6 @@ uint64_t StallsHash(const SessionRow& r) {
 
 const uint64_t kNoStalls = StallsHash(SessionRow{});
 
-int64_t IdleKey(int64_t seen_at) { return seen_at / 1000; }
-
 }  // namespace
 
 SessionSet::SessionSet(SessionTable* table, int64_t memory_bytes)
@@ -81,11 +79,11 @@ Status SessionSet::Start(Db* db, int64_t watermark,
     slot.server = Intern(q->OptText(2));
     slot.seen_at = q->Int(3);
     slot.last_event_at = q->OptInt(4);
-    slot.idle_key = IdleKey(slot.seen_at);
     slot.open = true;
     ++open_count_;
     if (slot.server) by_server_[slot.server].insert(&slot);
-    idle_.emplace(slot.idle_key, &slot);
+    slot.open_index = open_list_.size();
+    open_list_.push_back(&slot);
   }
   return Status::Ok();
 }
@@ -182,8 +180,8 @@ Status SessionSet::ServerRestarted(const std::string& server, int64_t at, int64_
 
 Result<int64_t> SessionSet::SweepIdle(int64_t cutoff_ms, int64_t now_ms) {
   std::vector<Slot*> idle;
-  for (auto it = idle_.begin(); it != idle_.end() && it->first <= IdleKey(cutoff_ms); ++it) {
-    if (it->second->seen_at < cutoff_ms) idle.push_back(it->second);
+  for (Slot* slot : open_list_) {
+    if (slot->seen_at < cutoff_ms) idle.push_back(slot);
   }
   int64_t n = 0;
   for (Slot* slot : idle) {
@@ -220,21 +218,29 @@ void SessionSet::Reindex(Slot* slot) {
     by_server_[slot->server].erase(slot);
   }
   if (open && (!slot->open || server != slot->server) && server) by_server_[server].insert(slot);
-  const int64_t key = IdleKey(s.seen_at());
-  if (slot->open && (!open || key != slot->idle_key)) idle_.erase({slot->idle_key, slot});
-  if (open && (!slot->open || key != slot->idle_key)) idle_.emplace(key, slot);
+  if (slot->open && !open) RemoveOpen(slot);
+  if (open && !slot->open) {
+    slot->open_index = open_list_.size();
+    open_list_.push_back(slot);
+  }
   open_count_ += static_cast<int64_t>(open) - static_cast<int64_t>(slot->open);
   slot->open = open;
   slot->server = server;
-  slot->idle_key = key;
   slot->seen_at = s.seen_at();
   slot->last_event_at = s.last_event_at();
+}
+
+void SessionSet::RemoveOpen(Slot* slot) {
+  Slot* last = open_list_.back();
+  open_list_[slot->open_index] = last;
+  last->open_index = slot->open_index;
+  open_list_.pop_back();
 }
 
 void SessionSet::Unindex(Slot* slot) {
   if (!slot->open) return;
   if (slot->server) by_server_[slot->server].erase(slot);
-  idle_.erase({slot->idle_key, slot});
+  RemoveOpen(slot);
   slot->open = false;
   --open_count_;
 }

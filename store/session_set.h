@@ -13,7 +13,8 @@
 //
 // Memory: every open session has a small index entry (id, row, server,
 // when it was last seen and its newest event time: about 250 bytes) so that
-// the idle timeout and server restarts work from memory. The merged state
+// the idle timeout and server restarts work from memory (the sweep looks
+// at every open session's last-seen time; a restart at its server's). The merged state
 // itself is kept for at most `memory_bytes` of sessions: clean sessions
 // beyond that leave memory, least recently used first, and are read back
 // from their row on their next event; finished sessions leave memory once
@@ -29,7 +30,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -106,7 +106,7 @@ class SessionSet {
     bool open = false;
     const std::string* server = nullptr;  // interned; null: none
     int64_t seen_at = 0;                  // sink clock
-    int64_t idle_key = 0;                 // its key in idle_: seen_at in seconds
+    size_t open_index = 0;                // its place in open_list_
     std::optional<int64_t> last_event_at;
     std::list<Slot*>::iterator lru;  // valid while live and clean
   };
@@ -128,6 +128,7 @@ class SessionSet {
   void Touched(Slot* slot, int64_t now_ms);
   void Reindex(Slot* slot);
   void Unindex(Slot* slot);
+  void RemoveOpen(Slot* slot);  // from open_list_
   void Erase(Slot* slot);
   const std::string* Intern(const std::optional<std::string>& s);
 
@@ -137,7 +138,7 @@ class SessionSet {
   std::unordered_map<std::string, Slot> slots_;
   std::unordered_set<std::string> servers_;  // interned server names
   std::unordered_map<const std::string*, std::unordered_set<Slot*>> by_server_;
-  std::set<std::pair<int64_t, Slot*>> idle_;  // (seen_at, slot) of open sessions
+  std::vector<Slot*> open_list_;  // every open session, for the idle sweep
   std::list<Slot*> lru_;                      // live clean sessions, oldest first
   std::vector<Slot*> dirty_;                  // live dirty sessions not in the cycle
   std::map<std::string, int64_t> restart_at_;

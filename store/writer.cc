@@ -442,10 +442,13 @@ void Writer::CommitGroup(std::deque<Pending>& group) {
 
 // Writes one chunk of the flush cycle, starting one when it is due (group
 // commits go between chunks); with `all`, runs cycles until every change is
-// in the table.
+// in the table. When the oldest change nears the flush bound (the writer is
+// saturated), the cycle is finished first: ingest slows, the bound holds.
 void Writer::Flush(bool all) {
   SessionSet& sessions = impl_->sessions();
   const int64_t half = std::max<int64_t>(options_.session_flush_ms / 2, 1);
+  const int64_t urgent = options_.session_flush_ms * 3 / 4;
+  bool more = all;
   do {
     const int64_t now = clock_->NowMs();
     if (!sessions.CycleActive()) {
@@ -480,7 +483,8 @@ void Writer::Flush(bool all) {
     checkpoint_cv_.notify_one();
     if (listener) listener();
     if (!st.ok()) return;  // tried again on the next round
-  } while (all);
+    more = all || (sessions.CycleActive() && sessions.FlushLagMs(clock_->NowMs()) > urgent);
+  } while (more);
 }
 
 void Writer::Publish() {

@@ -34,7 +34,7 @@ struct Shared {
 int main(int argc, char** argv) {
   CLI::App app{"sessionsink-loadgen: posts realistic Flussonic event batches as M media servers"};
   std::string url = "http://127.0.0.1:8080/events", token, duration_text = "10s";
-  int servers = 8, batch = 100, updates = 20;
+  int servers = 8, batch = 100, updates = 20, sessions_per_batch = 0;
   int64_t open_sessions = 100000, max_events = 0, rate = 0;
   double stall = 0.02;
   app.add_option("--url", url, "Where to post.")->capture_default_str();
@@ -45,6 +45,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   app.add_option("--open-sessions", open_sessions, "Concurrently open sessions (all servers).")
+      ->capture_default_str();
+  app.add_option("--sessions-per-batch", sessions_per_batch,
+                 "0: each event of a batch goes to a random open session (the hard case); N: "
+                 "a batch holds N sessions with a run of consecutive events each (the easy case)")
+      ->check(CLI::Range(0, 100000))
       ->capture_default_str();
   app.add_option("--updates", updates, "updated events per session before it closes.")
       ->capture_default_str();
@@ -79,6 +84,7 @@ int main(int argc, char** argv) {
       wo.open_sessions = std::max<int64_t>(1, open_sessions / servers);
       wo.updates_per_session = updates;
       wo.stall_probability = stall;
+      wo.sessions_per_batch = sessions_per_batch;
       wo.seed = static_cast<uint64_t>(i + 1);
       sink::bench::Workload w(wo);
       httplib::Client cli(host, port);

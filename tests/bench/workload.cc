@@ -1,5 +1,6 @@
 #include "tests/bench/workload.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace sink::bench {
@@ -24,8 +25,9 @@ Workload::Session Workload::NewSession() {
   return s;
 }
 
-GenEvent Workload::Next() {
-  const size_t k = static_cast<size_t>(rng_() % open_.size());
+GenEvent Workload::Next() { return NextFor(static_cast<size_t>(rng_() % open_.size())); }
+
+GenEvent Workload::NextFor(size_t k) {
   Session& s = open_[k];
   GenEvent e;
   const int total = 3 + o_.updates_per_session;
@@ -76,8 +78,16 @@ GenEvent Workload::Next() {
 
 std::string Workload::Batch(int n, std::vector<GenEvent>* events) {
   std::string body = "[";
+  const int runs = std::max(o_.sessions_per_batch, 1);
+  size_t slot = 0;
   for (int i = 0; i < n; ++i) {
-    GenEvent e = Next();
+    // With sessions_per_batch, the batch is that many runs of consecutive
+    // events of one session each (a session that closes is replaced in its
+    // slot and the run goes on with the new one).
+    if (o_.sessions_per_batch > 0 && i % ((n + runs - 1) / runs) == 0) {
+      slot = static_cast<size_t>(rng_() % open_.size());
+    }
+    GenEvent e = o_.sessions_per_batch > 0 ? NextFor(slot) : Next();
     if (i) body += ',';
     body += e.json;
     if (events) events->push_back(std::move(e));

@@ -22,6 +22,10 @@ struct WorkloadOptions {
   double stall_probability = 0.02;
   int64_t start_ms = 1767225600000;  // event clock (ms), advances 1 ms per event
   uint64_t seed = 1;
+  // 0: every event goes to a random open session (the hard case: a batch
+  // touches as many sessions as it has events). N > 0: a batch holds N
+  // random sessions, each with a run of consecutive events (the easy case).
+  int sessions_per_batch = 0;
 };
 
 // One generated event, with the fields the storage ceiling writes.
@@ -37,6 +41,8 @@ class Workload {
  public:
   explicit Workload(const WorkloadOptions& o);
   GenEvent Next();
+  // The next event of the session in slot `k` (of the open population).
+  GenEvent NextFor(size_t k);
   // A JSON array of `n` events, the body of one POST.
   std::string Batch(int n, std::vector<GenEvent>* events = nullptr);
 
