@@ -87,11 +87,10 @@ Result<EventLog> EventLog::Open(Db* db) {
            "restart_at = max(coalesce(restart_at, excluded.restart_at), "
            "coalesce(excluded.restart_at, restart_at))"));
   SINK_RETURN_IF_ERROR(prep(&l.restart_at_, "SELECT restart_at FROM servers WHERE server = ?1"));
-  SINK_RETURN_IF_ERROR(
-      prep(&l.save_cursor_,
-           "INSERT INTO relay_cursors(name, seq, updated_at) VALUES (?1, ?2, ?3) "
-           "ON CONFLICT(name) DO UPDATE SET seq = max(seq, excluded.seq), "
-           "updated_at = excluded.updated_at"));
+  SINK_RETURN_IF_ERROR(prep(&l.save_cursor_,
+                            "INSERT INTO relay_cursors(name, seq, updated_at) VALUES (?1, ?2, ?3) "
+                            "ON CONFLICT(name) DO UPDATE SET seq = max(seq, excluded.seq), "
+                            "updated_at = excluded.updated_at"));
   SINK_RETURN_IF_ERROR(
       prep(&l.trim_changes_, "DELETE FROM session_changes WHERE change_seq <= ?1"));
   SINK_RETURN_IF_ERROR(prep(&l.insert_kafka_dead_,
@@ -247,8 +246,7 @@ Result<std::map<std::string, int64_t>> EventLog::RestartTimes() {
   return out;
 }
 
-Status EventLog::ForEachAfter(int64_t seq,
-                              const std::function<Status(const StoredEvent&)>& fn) {
+Status EventLog::ForEachAfter(int64_t seq, const std::function<Status(const StoredEvent&)>& fn) {
   Stmt& s = read_after_;
   s.Bind(1, seq);
   StoredEvent e;
@@ -271,6 +269,8 @@ Status EventLog::ForEachAfter(int64_t seq,
   }
 }
 
-Result<int64_t> EventLog::LastSeq() { return db_->QueryInt("SELECT coalesce(max(seq), 0) FROM events"); }
+Result<int64_t> EventLog::LastSeq() {
+  return db_->QueryInt("SELECT coalesce(max(seq), 0) FROM events");
+}
 
 }  // namespace sink

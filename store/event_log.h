@@ -73,7 +73,7 @@ class EventLog {
   Status ForEachAfter(int64_t seq, const std::function<Status(const StoredEvent&)>& fn);
   Result<int64_t> LastSeq();
 
- EventLog() = default;  // unusable until assigned from Open()
+  EventLog() = default;  // unusable until assigned from Open()
 
  private:
   struct ServerDelta {

@@ -24,7 +24,8 @@ class Fnv {
     Byte(s ? 0x01 : 0x00);
   }
   void Add(int64_t v) {
-    for (int i = 0; i < 8; ++i) Byte(static_cast<unsigned char>(static_cast<uint64_t>(v) >> (8 * i)));
+    for (int i = 0; i < 8; ++i)
+      Byte(static_cast<unsigned char>(static_cast<uint64_t>(v) >> (8 * i)));
   }
   uint64_t value() const { return h_ | 1; }  // never 0 (0: nothing written)
 
@@ -61,8 +62,7 @@ const uint64_t kNoStalls = StallsHash(SessionRow{});
 SessionSet::SessionSet(SessionTable* table, int64_t memory_bytes)
     : table_(table), memory_budget_(memory_bytes) {}
 
-Status SessionSet::Start(Db* db, int64_t watermark,
-                         std::map<std::string, int64_t> restart_times) {
+Status SessionSet::Start(Db* db, int64_t watermark, std::map<std::string, int64_t> restart_times) {
   watermark_ = applied_seq_ = watermark;
   restart_at_ = std::move(restart_times);
   Result<Stmt> q = db->Prepare(
@@ -370,7 +370,8 @@ void SessionSet::Evict() {
 SessionSetStats SessionSet::Stats() const {
   SessionSetStats s = stats_;
   s.open_sessions = open_count_;
-  s.live_sessions = static_cast<int64_t>(lru_.size() + dirty_.size() + (cycle_.size() - cycle_pos_));
+  s.live_sessions =
+      static_cast<int64_t>(lru_.size() + dirty_.size() + (cycle_.size() - cycle_pos_));
   s.dirty_sessions = static_cast<int64_t>(dirty_.size() + (cycle_.size() - cycle_pos_));
   s.memory_bytes = live_bytes_ + open_count_ * kSlotBytes;
   s.live_bytes = live_bytes_;

@@ -139,8 +139,8 @@ class SessionSet {
   std::unordered_set<std::string> servers_;  // interned server names
   std::unordered_map<const std::string*, std::unordered_set<Slot*>> by_server_;
   std::vector<Slot*> open_list_;  // every open session, for the idle sweep
-  std::list<Slot*> lru_;                      // live clean sessions, oldest first
-  std::vector<Slot*> dirty_;                  // live dirty sessions not in the cycle
+  std::list<Slot*> lru_;          // live clean sessions, oldest first
+  std::vector<Slot*> dirty_;      // live dirty sessions not in the cycle
   std::map<std::string, int64_t> restart_at_;
 
   bool cycle_active_ = false;

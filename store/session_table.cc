@@ -193,8 +193,9 @@ std::string SessionRowDiff(const SessionRow& a, const SessionRow& b) {
     const std::string x = c.show(sa), y = c.show(sb);
     if (x != y) return std::string(c.name) + ": " + x + " vs " + y;
   }
-  if (a.stalls != b.stalls) return "stalls: " + std::to_string(a.stalls.size()) + " vs " +
-                                   std::to_string(b.stalls.size()) + " intervals (or their times)";
+  if (a.stalls != b.stalls)
+    return "stalls: " + std::to_string(a.stalls.size()) + " vs " + std::to_string(b.stalls.size()) +
+           " intervals (or their times)";
   return "";
 }
 
@@ -210,7 +211,8 @@ Result<SessionTable> SessionTable::Open(Db* db, bool session_log) {
     if (i == 0) continue;  // the id never changes
     const std::string set = std::string(cols[i].name) + " = " + p;
     all.append(all.empty() ? "" : ", ").append(set);
-    if (!(cols[i].flags & SessionColumn::kIndexed)) lean.append(lean.empty() ? "" : ", ").append(set);
+    if (!(cols[i].flags & SessionColumn::kIndexed))
+      lean.append(lean.empty() ? "" : ", ").append(set);
   }
   const std::string rowid = "?" + std::to_string(cols.size() + 1);
   SINK_RETURN_IF_ERROR(
@@ -225,9 +227,9 @@ Result<SessionTable> SessionTable::Open(Db* db, bool session_log) {
       db->Prepare("INSERT INTO session_changes(change_seq, id) VALUES (?1, ?2)", &t.log_change_));
   SINK_RETURN_IF_ERROR(
       db->Prepare("DELETE FROM stall_intervals WHERE session_id = ?1", &t.delete_stalls_));
-  SINK_RETURN_IF_ERROR(db->Prepare(
-      "INSERT INTO stall_intervals(session_id, start_at, end_at) VALUES (?1, ?2, ?3)",
-      &t.insert_stall_));
+  SINK_RETURN_IF_ERROR(
+      db->Prepare("INSERT INTO stall_intervals(session_id, start_at, end_at) VALUES (?1, ?2, ?3)",
+                  &t.insert_stall_));
   Result<int64_t> change = db->QueryInt("SELECT coalesce(max(change_seq), 0) FROM sessions");
   if (!change.ok()) return change.status();
   t.last_change_seq_ = change.value();

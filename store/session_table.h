@@ -117,10 +117,9 @@ class SessionTable {
   int64_t last_change_seq() const { return last_change_seq_; }
   void set_last_change_seq(int64_t v) { last_change_seq_ = v; }
 
- SessionTable() = default;  // unusable until assigned from Open()
+  SessionTable() = default;  // unusable until assigned from Open()
 
  private:
-
   Stmt load_, insert_, update_all_, update_lean_, log_change_, delete_stalls_, insert_stall_;
   bool session_log_ = false;
   int64_t last_change_seq_ = 0;

@@ -539,7 +539,7 @@ void Writer::Run() {
       Result<int64_t> n = impl_->sessions().SweepIdle(now - options_.session_timeout_ms, now);
       for (std::promise<Status>& p : sweep_waiters) p.set_value(n.ok() ? Status::Ok() : n.status());
     }
-    Flush(/*all=*/stop || !flush_waiters.empty());
+    Flush(/*all=*/(stop && options_.flush_on_stop) || !flush_waiters.empty());
     impl_->sessions().Evict();
     Publish();
     if (!flush_waiters.empty()) {

@@ -82,6 +82,9 @@ struct WriterOptions {
   // the writer checkpoint itself, which bounds the file.
   int64_t checkpoint_interval_ms = 1000;
   int64_t wal_limit_pages = 16384;  // 64 MiB of 4 KiB pages
+  // Stop() writes every changed session first. Tests turn it off to leave
+  // the table behind the log as a crash would.
+  bool flush_on_stop = true;
   // Re-parses stored events at start (required when the log holds events
   // after the watermark: ingest/platforms/platforms.h ReparseStoredEvent).
   Reparser reparse;

@@ -321,8 +321,13 @@ class CrashTest : public ::testing::Test {
     RecordProperty("seed", std::to_string(seed_));
   }
 
-  std::vector<std::string> SinkArgs(const std::string& db) const {
-    std::vector<std::string> args = {"--db", db};
+  // Run `k` writes its sessions every 5 s (so every kill lands between a
+  // commit and the flush that would have written it), every 50 ms (kills
+  // land during flush cycles, with rows ahead of the watermark), or at the
+  // default 1 s.
+  std::vector<std::string> SinkArgs(const std::string& db, int k = 2) const {
+    static const char* kFlush[] = {"5s", "50ms", "1s"};
+    std::vector<std::string> args = {"--db", db, "--session-flush", kFlush[k % 3]};
     if (!brokers_.empty()) {
       args.insert(args.end(), {"--kafka-brokers", brokers_, "--kafka-flush-timeout", "5s"});
     }
@@ -337,7 +342,7 @@ class CrashTest : public ::testing::Test {
     load_ = std::make_unique<Load>(seed_ * 7919, pause_ms);
     const auto t0 = Clock::now();
     for (int k = 0; k <= kills; ++k) {
-      ASSERT_TRUE(sink_.Start(SinkArgs(db_))) << "restart " << k << ":\n" << sink_.log();
+      ASSERT_TRUE(sink_.Start(SinkArgs(db_, k))) << "restart " << k << ":\n" << sink_.log();
       if (k == 0) {
         // One request from this thread first: cpp-httplib builds some state
         // lazily, and under ThreadSanitizer (the library is not
@@ -349,6 +354,9 @@ class CrashTest : public ::testing::Test {
       load_->SetPort(sink_.port());
       std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
       if (k == kills) break;
+      // Committed events whose sessions are not in the table yet: this kill
+      // lands between a commit and its flush, and the restart must replay them.
+      if (UnflushedEvents() > 0) ++kills_before_flush_;
       load_->SetPort(0);
       ASSERT_EQ(sink_.Stop(SIGKILL), 128 + SIGKILL);
       ++kills_done_;
@@ -360,6 +368,16 @@ class CrashTest : public ::testing::Test {
     }
     ASSERT_EQ(sink_.Stop(SIGTERM), 0) << sink_.log();
     load_seconds_ = std::chrono::duration<double>(Clock::now() - t0).count();
+  }
+
+  int64_t UnflushedEvents() {
+    httplib::Client cli("127.0.0.1", sink_.port());
+    cli.set_read_timeout(5, 0);
+    auto r = cli.Get("/metrics");
+    if (!r) return -1;
+    const std::string needle = "\nsessionsink_sessions_unflushed_events ";
+    const size_t at = r->body.find(needle);
+    return at == std::string::npos ? -1 : std::stoll(r->body.substr(at + needle.size()));
   }
 
   void WaitForBacklogZero() {
@@ -455,17 +473,20 @@ class CrashTest : public ::testing::Test {
     }
     EXPECT_EQ(differing, 0u);
 
+    EXPECT_GT(kills_before_flush_, 0) << "no kill landed between a commit and its flush";
     std::printf(
-        "[crash] kills %d, load %.1f s; batches acknowledged %lld, never acknowledged %lld, "
+        "[crash] kills %d (%d with committed events not yet in sessions), load %.1f s; batches "
+        "acknowledged %lld, never acknowledged %lld, "
         "resent %lld (answered with duplicates %lld); events acknowledged %lld, found %lld, "
         "stored %lld, stored twice %lld; sessions %zu = rebuild\n",
-        kills_done_, load_seconds_, static_cast<long long>(acked_batches),
+        kills_done_, kills_before_flush_, load_seconds_, static_cast<long long>(acked_batches),
         static_cast<long long>(unknown_batches), static_cast<long long>(resent),
         static_cast<long long>(resent_with_duplicates), static_cast<long long>(acked_events),
         static_cast<long long>(acked_found), static_cast<long long>(stored),
         static_cast<long long>(twice), got.size());
     std::fflush(stdout);
     RecordProperty("kills", kills_done_);
+    RecordProperty("kills_before_flush", kills_before_flush_);
     RecordProperty("batches_acknowledged", static_cast<int>(acked_batches));
     RecordProperty("batches_resent", static_cast<int>(resent));
     RecordProperty("events_acknowledged", static_cast<int>(acked_events));
@@ -486,6 +507,7 @@ class CrashTest : public ::testing::Test {
   test::SinkProcess sink_;
   std::unique_ptr<Load> load_;
   int kills_done_ = 0;
+  int kills_before_flush_ = 0;
   double load_seconds_ = 0;
   int64_t stored_ = 0;
   std::vector<int64_t> acked_ids_;  // first event_id of every acknowledged batch
