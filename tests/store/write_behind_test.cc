@@ -33,16 +33,15 @@ std::vector<Event> Traffic(int sessions, uint64_t seed, const std::string& serve
   for (int i = 0; i < sessions; ++i) {
     const std::string id = "s" + std::to_string(seed) + "-" + std::to_string(i);
     const int64_t t0 = 1700000000000 + static_cast<int64_t>(rng() % 100000);
-    const char* phases[] = {"play_opened",  "play_started",   "play_updated", "play_stalled",
+    const char* phases[] = {"play_opened",    "play_started", "play_updated", "play_stalled",
                             "play_recovered", "play_updated", "play_closed"};
     const int n = 2 + static_cast<int>(rng() % 6);
     for (int k = 0; k < n; ++k) {
-      const std::string body = R"({"event":")" + std::string(phases[k]) + R"(","id":")" + id +
-                               R"(","server":")" + server + R"(","media":"m)" +
-                               std::to_string(i % 7) + R"(","user_id":"u)" +
-                               std::to_string(i % 13) + R"(","utc_ms":)" +
-                               std::to_string(t0 + k * 1000) + R"(,"bytes":)" +
-                               std::to_string(k * 100) + "}";
+      const std::string body =
+          R"({"event":")" + std::string(phases[k]) + R"(","id":")" + id + R"(","server":")" +
+          server + R"(","media":"m)" + std::to_string(i % 7) + R"(","user_id":"u)" +
+          std::to_string(i % 13) + R"(","utc_ms":)" + std::to_string(t0 + k * 1000) +
+          R"(,"bytes":)" + std::to_string(k * 100) + "}";
       Result<ParsedBody> p = test::Parse(body);
       EXPECT_TRUE(p.ok() && p->events.size() == 1) << body;
       if (p.ok()) out.push_back(std::move(p->events[0]));
@@ -76,7 +75,8 @@ class WriteBehindTest : public ::testing::Test {
       const size_t end = std::min(events.size(), i + kPerBatch - g % kPerBatch);
       WriteBatch b;
       b.received_at = kNow + static_cast<int64_t>(g / kPerBatch) * 7;
-      b.events.assign(events.begin() + static_cast<long>(i), events.begin() + static_cast<long>(end));
+      b.events.assign(events.begin() + static_cast<long>(i),
+                      events.begin() + static_cast<long>(end));
       auto f = writer_->Submit(std::move(b));
       ASSERT_TRUE(f.ok());
       ASSERT_TRUE(f->get().ok());
@@ -219,9 +219,8 @@ TEST_F(WriteBehindTest, IdleTimeoutAndServerRestartReachSessionsOutOfMemory) {
   std::vector<Event> a = Traffic(1500, 20, "A"), b = Traffic(1500, 21, "B");
   // Only the opened/started events: the sessions stay open.
   auto open_only = [](std::vector<Event> v) {
-    std::erase_if(v, [](const Event& e) {
-      return e.phase != Phase::kOpened && e.phase != Phase::kStarted;
-    });
+    std::erase_if(
+        v, [](const Event& e) { return e.phase != Phase::kOpened && e.phase != Phase::kStarted; });
     return v;
   };
   Post(open_only(a));
@@ -268,9 +267,9 @@ TEST_F(WriteBehindTest, EveryRowListsTheSeqsOfItsEvents) {
     ++rows;
     EventSeqs seqs;
     ASSERT_TRUE(seqs.Assign(q->Blob(1)));
-    std::vector<std::string> want = test::QueryRows(
-        path_, "SELECT seq FROM events WHERE session_id = '" + std::string(q->Text(0)) +
-                   "' ORDER BY seq");
+    std::vector<std::string> want =
+        test::QueryRows(path_, "SELECT seq FROM events WHERE session_id = '" +
+                                   std::string(q->Text(0)) + "' ORDER BY seq");
     std::vector<std::string> got;
     for (int64_t s : seqs.Decode()) got.push_back(std::to_string(s));
     EXPECT_EQ(got, want) << q->Text(0);
@@ -293,8 +292,8 @@ TEST(EventSeqsTest, EncodesIncreasingSeqsAndRefusesGarbage) {
   EventSeqs back;
   ASSERT_TRUE(back.Assign(s.bytes()));
   EXPECT_EQ(back, s);
-  EXPECT_FALSE(back.Assign(std::string("\x80", 1)));            // a varint cut short
-  EXPECT_FALSE(back.Assign(std::string("\x05\x00", 2)));        // a repeated seq
+  EXPECT_FALSE(back.Assign(std::string("\x80", 1)));      // a varint cut short
+  EXPECT_FALSE(back.Assign(std::string("\x05\x00", 2)));  // a repeated seq
   EventSeqs full;
   for (int64_t v = 1; v <= EventSeqs::kMaxSeqs + 10; ++v) full.Add(v);
   EXPECT_EQ(full.listed(), EventSeqs::kMaxSeqs);
