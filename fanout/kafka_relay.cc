@@ -233,7 +233,10 @@ class Relay::Impl {
   void Run() {
     int64_t backoff = o_.min_backoff_ms;
     bool retrying = false;  // a chunk failed: let the others finish, then start over
-    while (!Stopping()) {
+    for (;;) {
+      // Stopping: deliver what is committed, up to the deadline.
+      const bool stopping = Stopping();
+      if (stopping && PastDeadline()) break;
       if (fatal_) {
         DestroyProducer();  // serves every outstanding report (as failed)
         inflight_.clear();
@@ -257,6 +260,7 @@ class Relay::Impl {
         produced = sent.value();
       }
       if (inflight_.empty()) {
+        if (stopping && produced == 0 && !retrying) break;  // everything delivered
         std::unique_lock<std::mutex> lock(mu_);
         cv_.wait_for(lock, std::chrono::milliseconds(kIdlePollMs),
                      [this] { return wake_ || stopping_; });

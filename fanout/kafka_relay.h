@@ -69,8 +69,9 @@ class Relay {
                                               const Clock* clock);
   ~Relay();
 
-  // Stops taking new chunks, waits up to `flush_timeout_ms` for the chunk in
-  // flight, persists how far delivery got, and joins the thread.
+  // Delivers what is committed (events and session changes) for up to
+  // `flush_timeout_ms`, persists how far delivery got, and joins the thread;
+  // the rest is produced after the next start.
   void Stop(int64_t flush_timeout_ms);
 
   RelayStats Stats() const;

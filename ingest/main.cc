@@ -164,6 +164,13 @@ int Serve(const sink::ServeConfig& cfg) {
   sigwait(&sigs, &sig);
   spdlog::info("received {}, draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   http.Stop();
+  // The sessions first, so that the relay publishes their last rows too.
+  if (sink::Status st = writer.value()->FlushNow(); !st.ok()) {
+    spdlog::warn(
+        "could not write the sessions before stopping: {} (they are replayed at the "
+        "next start)",
+        st.message());
+  }
   if (relay) {
     writer.value()->SetCommitListener({});
     relay->Stop(cfg.kafka_flush_timeout_ms);

@@ -203,7 +203,11 @@ class Writer::Impl {
           "'sessions'), 0) AND change_seq < coalesce((SELECT min(change_seq) FROM "
           "session_changes), 9223372036854775807) ORDER BY change_seq"));
     } else {
-      SINK_RETURN_IF_ERROR(db_.Exec("DELETE FROM session_changes"));
+      // Only when there is something to drop: a sink restarted on a full
+      // disk must still start (and answer 503 until there is room).
+      Result<int64_t> listed = db_.QueryInt("SELECT EXISTS (SELECT 1 FROM session_changes)");
+      if (!listed.ok()) return listed.status();
+      if (listed.value()) SINK_RETURN_IF_ERROR(db_.Exec("DELETE FROM session_changes"));
     }
     return Status::Ok();
   }
