@@ -893,6 +893,7 @@ void Writer::Run() {
           checkpoint_due_ = true;
           ++stats_.commits;
           stats_.commit_us_total += static_cast<uint64_t>(us);
+          stats_.commit_seconds.Observe(static_cast<double>(us) * 1e-6);
           stats_.sessions_written += static_cast<uint64_t>(written);
           stats_.sessions_server_restart += delta.sessions_server_restart;
           for (const WriteOutcome& o : outcomes) {
