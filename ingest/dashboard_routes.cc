@@ -7,6 +7,7 @@
 //   /api/concurrency   one concurrency series (query/dashboard.h)
 //   /api/sessions      the sessions explorer (query/explorer.h)
 //   /api/session       one session's timeline (query/explorer.h)
+//   /api/stalls        the stalls report's media rows
 //   /api/users         users matching a search
 //   /api/user          one user's page
 #include <httplib.h>
@@ -237,6 +238,7 @@ void HttpServer::DashboardRoutes() {
     }
     return std::move(*t.value());
   });
+  api("/api/stalls", [](Db& db, const QueryParams& q, int*) { return StallsByMediaJson(db, q); });
   api("/api/users", [](Db& db, const QueryParams& q, int*) { return UsersJson(db, q); });
   api("/api/user", [](Db& db, const QueryParams& q, int*) { return UserJson(db, q); });
 }

@@ -80,6 +80,19 @@ Result<ReportParams> WindowParams(const QueryParams& q) {
   return p;
 }
 
+// The `limit` parameter: default `def`, at most `max`.
+Result<int64_t> Limit(const QueryParams& q, int64_t def, int64_t max) {
+  std::optional<std::string> l = Param(q, "limit");
+  if (!l) return def;
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), v);
+  if (ec != std::errc() || p != l->data() + l->size() || v < 1 || v > max) {
+    return Status::Invalid("limit: expected a whole number from 1 to " + std::to_string(max) +
+                           ", got '" + *l + "'");
+  }
+  return v;
+}
+
 }  // namespace
 
 Result<std::string> LiveJson(Db& db, const std::optional<std::string>& platform) {
@@ -144,16 +157,48 @@ Result<std::string> ConcurrencyJson(Db& db, const QueryParams& q) {
   return out;
 }
 
+Result<std::string> StallsByMediaJson(Db& db, const QueryParams& q) {
+  Result<ReportParams> p = WindowParams(q);
+  if (!p.ok()) return p.status();
+  Result<int64_t> limit = Limit(q, 20, 1000);
+  if (!limit.ok()) return limit.status();
+  Result<Table> t = RunNativeReport(db, "stalls", p.value());
+  if (!t.ok()) return t.status();
+  auto col = [&t](std::string_view name) {
+    return static_cast<size_t>(std::find(t->columns.begin(), t->columns.end(), name) -
+                               t->columns.begin());
+  };
+  const size_t scope = col("scope"), stalled = col("stalled_ms");
+  if (scope >= t->columns.size() || stalled >= t->columns.size()) {
+    return Status::Internal("the stalls report has no scope or stalled_ms column");
+  }
+  std::vector<size_t> rows;
+  for (size_t r = 0; r < t->rows.size(); ++r) {
+    const Cell& c = t->rows[r][scope];
+    if (std::holds_alternative<std::string>(c) && std::get<std::string>(c) == "media") {
+      rows.push_back(r);
+    }
+  }
+  auto ms = [&](size_t r) {
+    const Cell& c = t->rows[r][stalled];
+    return std::holds_alternative<int64_t>(c) ? std::get<int64_t>(c) : 0;
+  };
+  std::stable_sort(rows.begin(), rows.end(), [&](size_t a, size_t b) { return ms(a) > ms(b); });
+  if (rows.size() > static_cast<size_t>(limit.value())) rows.resize(limit.value());
+  std::string out = "[";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (i) out += ",\n";
+    AppendTableRow(&out, t.value(), rows[i]);
+  }
+  out += "]\n";
+  return out;
+}
+
 Result<std::string> UsersJson(Db& db, const QueryParams& q) {
   Result<SessionFilter> f = ParseSessionFilter(q);
   if (!f.ok()) return f.status();
-  int64_t limit = 20;
-  if (std::optional<std::string> l = Param(q, "limit")) {
-    auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), limit);
-    if (ec != std::errc() || p != l->data() + l->size() || limit < 1 || limit > 100) {
-      return Status::Invalid("limit: expected a whole number from 1 to 100, got '" + *l + "'");
-    }
-  }
+  Result<int64_t> limit = Limit(q, 20, 100);
+  if (!limit.ok()) return limit.status();
   const std::string prefix = Param(q, "q").value_or("");
   if (prefix.size() > 256) return Status::Invalid("q: longer than 256 bytes");
   Result<Stmt> s = db.Prepare(
@@ -169,7 +214,7 @@ Result<std::string> UsersJson(Db& db, const QueryParams& q) {
   s->Bind(2, f->from);
   s->Bind(3, f->to);
   s->Bind(4, f->platform);
-  s->Bind(5, limit);
+  s->Bind(5, limit.value());
   std::string out;
   SINK_RETURN_IF_ERROR(AppendQueryJson(&out, s.value()));
   out += '\n';

@@ -31,6 +31,11 @@ inline constexpr int64_t kMaxConcurrencyPoints = 5000;
 // concurrency report's total ('*'), or the series of one media.
 Result<std::string> ConcurrencyJson(Db& db, const QueryParams& q);
 
+// Reads from, to, platform, limit (1…1000, default 20).
+// [{stalls report row}, …]: the stalls report's media rows ('media' scope),
+// most stalled time first — the report without its (many) user rows.
+Result<std::string> StallsByMediaJson(Db& db, const QueryParams& q);
+
 // Reads q (a user id prefix; may be empty), from, to, platform, limit
 // (1…100, default 20). [{"user_id","sessions","last_event_at"}, …]: users
 // with play sessions in the window whose id starts with q, most sessions
