@@ -414,7 +414,7 @@
       row.addEventListener('click', () => { body.hidden = !body.hidden; });
       return [row, body];
     }), 5);
-    $('#tl-truncated').hidden = !t.events_truncated;
+    $('#tl-truncated').hidden = t.events_complete;
     fill($('#tl-stalls tbody'), stallRows(t.stalls, end), 3);
     if (t.source) {
       const src = t.source.session;

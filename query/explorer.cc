@@ -289,47 +289,100 @@ Result<std::string> ListSessionsJson(Db& db, const ExplorerQuery& q) {
   return out;
 }
 
-Result<std::vector<StoredEvent>> SessionEvents(Db& db, std::string_view id, size_t max_events) {
+namespace {
+
+struct Budget {
+  std::chrono::steady_clock::time_point until;
+  bool spent = false;
+};
+
+int StopWhenSpent(void* p) {
+  Budget* b = static_cast<Budget*>(p);
+  if (std::chrono::steady_clock::now() < b->until) return 0;
+  b->spent = true;
+  return 1;
+}
+
+// Steps `s` into `out` until done, `max` events, or the budget is spent
+// (then *complete = false). Errors other than the budget's interrupt fail.
+Status CollectEvents(Stmt& s, const Budget& budget, size_t max, SessionEventList* out) {
+  for (;;) {
+    if (out->events.size() >= max) {
+      out->complete = false;
+      return Status::Ok();
+    }
+    Result<bool> row = s.Step();
+    if (!row.ok()) {
+      if (!budget.spent) return row.status();
+      out->complete = false;
+      return Status::Ok();
+    }
+    if (!row.value()) return Status::Ok();
+    StoredEvent e;
+    e.seq = s.Int(0);
+    e.received_at = s.Int(1);
+    e.server = s.OptText(2);
+    e.event = std::string(s.Text(3));
+    e.kind = s.OptText(4);
+    e.phase = s.OptText(5);
+    e.utc_ms = s.OptInt(6);
+    e.body = std::string(s.Text(7));
+    out->events.push_back(std::move(e));
+  }
+}
+
+}  // namespace
+
+Result<SessionEventList> SessionEvents(Db& db, std::string_view id, size_t max_events,
+                                       std::chrono::milliseconds budget) {
   // PLACEHOLDER (see the header): the time range of the session's row bounds
-  // a walk of events_dedup; events without utc_ms sit first in that index.
+  // a walk of events_dedup, in its order (utc_ms), so that a walk cut short
+  // still lists the earliest events; equal times are put in seq order after.
   Result<Stmt> range =
       db.Prepare("SELECT first_event_at, last_event_at FROM sessions WHERE id = ?1");
   if (!range.ok()) return range.status();
   range->Bind(1, id);
   Result<bool> has = range->Step();
   if (!has.ok()) return has.status();
-  std::vector<StoredEvent> events;
-  if (!has.value()) return events;
+  SessionEventList list;
+  if (!has.value()) return list;
   const std::optional<int64_t> first = range->OptInt(0), last = range->OptInt(1);
-  Result<Stmt> s = db.Prepare(
-      "SELECT seq, received_at, server, event, kind, phase, utc_ms, body FROM ("
-      " SELECT * FROM events"
-      "  WHERE utc_ms >= ?2 AND utc_ms <= ?3 AND session_id = ?1"
-      " UNION ALL"
-      " SELECT * FROM events WHERE utc_ms IS NULL AND session_id = ?1)"
-      " ORDER BY utc_ms IS NULL, utc_ms, seq LIMIT ?4");
-  if (!s.ok()) return s.status();
-  s->Bind(1, id);
-  // Without a time range only the events without utc_ms can be the session's.
-  s->Bind(2, first.value_or(1));
-  s->Bind(3, last.value_or(0));
-  s->Bind(4, static_cast<int64_t>(max_events));
-  for (;;) {
-    Result<bool> row = s->Step();
-    if (!row.ok()) return row.status();
-    if (!row.value()) break;
-    StoredEvent e;
-    e.seq = s->Int(0);
-    e.received_at = s->Int(1);
-    e.server = s->OptText(2);
-    e.event = std::string(s->Text(3));
-    e.kind = s->OptText(4);
-    e.phase = s->OptText(5);
-    e.utc_ms = s->OptInt(6);
-    e.body = std::string(s->Text(7));
-    events.push_back(std::move(e));
+
+  constexpr const char* kColumns =
+      "SELECT seq, received_at, server, event, kind, phase, utc_ms, body FROM events ";
+  Budget b{std::chrono::steady_clock::now() + budget};
+  sqlite3_progress_handler(db.get(), 1000, StopWhenSpent, &b);
+  Status st = Status::Ok();
+  if (first && last) {
+    Result<Stmt> s = db.Prepare(std::string(kColumns) +
+                                "WHERE utc_ms >= ?2 AND utc_ms <= ?3 AND session_id = ?1 "
+                                "ORDER BY utc_ms");
+    st = s.status();
+    if (s.ok()) {
+      s->Bind(1, id);
+      s->Bind(2, *first);
+      s->Bind(3, *last);
+      st = CollectEvents(s.value(), b, max_events, &list);
+    }
   }
-  return events;
+  if (st.ok() && list.complete) {
+    Result<Stmt> s =
+        db.Prepare(std::string(kColumns) + "WHERE utc_ms IS NULL AND session_id = ?1 ORDER BY seq");
+    st = s.status();
+    if (s.ok()) {
+      s->Bind(1, id);
+      st = CollectEvents(s.value(), b, max_events, &list);
+    }
+  }
+  sqlite3_progress_handler(db.get(), 0, nullptr, nullptr);
+  if (!st.ok()) return st;
+  std::stable_sort(list.events.begin(), list.events.end(),
+                   [](const StoredEvent& x, const StoredEvent& y) {
+                     if (x.utc_ms.has_value() != y.utc_ms.has_value()) return x.utc_ms.has_value();
+                     if (x.utc_ms != y.utc_ms) return *x.utc_ms < *y.utc_ms;
+                     return x.seq < y.seq;
+                   });
+  return list;
 }
 
 std::string_view StateAfter(std::string_view previous, std::string_view phase) {
@@ -351,14 +404,12 @@ Result<std::optional<std::string>> SessionTimelineJson(Db& db, std::string_view 
   out += ",\n\"stalls\":";
   AppendStallsJson(&out, db, id);
 
-  Result<std::vector<StoredEvent>> events = SessionEvents(db, id, kTimelineMaxEvents + 1);
+  Result<SessionEventList> events = SessionEvents(db, id);
   if (!events.ok()) return events.status();
-  const bool truncated = events->size() > kTimelineMaxEvents;
-  if (truncated) events->resize(kTimelineMaxEvents);
   out += ",\n\"events\":[";
   std::string_view state = "establishing";
-  for (size_t i = 0; i < events->size(); ++i) {
-    const StoredEvent& e = events.value()[i];
+  for (size_t i = 0; i < events->events.size(); ++i) {
+    const StoredEvent& e = events->events[i];
     state = StateAfter(state, e.phase.value_or(""));
     out += i ? ",\n{" : "\n{";
     out += "\"seq\":" + std::to_string(e.seq) +
@@ -376,8 +427,8 @@ Result<std::optional<std::string>> SessionTimelineJson(Db& db, std::string_view 
     AppendJsonString(&out, e.body);
     out += '}';
   }
-  out += "],\n\"events_truncated\":";
-  out += truncated ? "true" : "false";
+  out += "],\n\"events_complete\":";
+  out += events->complete ? "true" : "false";
 
   // The source feeding this session, with its stalls: what the viewer saw upstream.
   out += ",\n\"source\":";

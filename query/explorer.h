@@ -7,6 +7,7 @@
 // a message naming the parameter; SQLite errors are kIoError/kUnavailable.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -79,20 +80,33 @@ struct StoredEvent {
 // The most events one timeline lists (a session updated every 30 s for four
 // days); past it the answer says it was cut.
 inline constexpr size_t kTimelineMaxEvents = 12000;
+// How long SessionEvents() may look for a session's events before it
+// answers with what it found (the placeholder below is a range scan).
+inline constexpr std::chrono::milliseconds kSessionEventsBudget{700};
+
+struct SessionEventList {
+  std::vector<StoredEvent> events;  // time order, see SessionEvents()
+  // False when the list stops early: max_events reached, or the time budget
+  // ran out (then the events listed are the earliest ones).
+  bool complete = true;
+};
 
 // Every stored event of session `id`, in time order: by utc_ms, events
 // without one last; equal times by seq (arrival). Empty when there are none.
+// Uses the connection's progress handler while it runs (and clears it).
 //
 // PLACEHOLDER: the events table has no index on session_id (a random-key
 // index costs a random page write per event). This reads the session row's
 // [first_event_at, last_event_at] and walks that range of the events_dedup
-// index (utc_ms, …) plus the events without utc_ms, keeping those of the
-// session: exact (every event's time is inside the row's range), and a range
-// scan instead of a table scan, but its cost grows with the events of every
-// session in that time. The store will record where a session's events are
-// and this function will use it; callers do not change.
-Result<std::vector<StoredEvent>> SessionEvents(Db& db, std::string_view id,
-                                               size_t max_events = kTimelineMaxEvents);
+// index (utc_ms, …) in time order, then the events without utc_ms, keeping
+// those of the session: exact (every event's time is inside the row's
+// range), but its cost grows with the events of every session in that time,
+// so a session whose events span days can run out of `budget` and answer
+// incomplete. The store will record where a session's events are and this
+// function will use it; callers do not change.
+Result<SessionEventList> SessionEvents(Db& db, std::string_view id,
+                                       size_t max_events = kTimelineMaxEvents,
+                                       std::chrono::milliseconds budget = kSessionEventsBudget);
 
 // The session state an event leads to, given the state before it (events
 // taken in time order, starting from "establishing"): closed/denied →
@@ -104,7 +118,7 @@ std::string_view StateAfter(std::string_view previous, std::string_view phase);
 
 // {"session":{…every column but merge_state…}, "stalls":[{start_at,end_at}],
 //  "events":[{seq, received_at, utc_ms, server, event, phase, state, body}],
-//  "events_truncated":bool,
+//  "events_complete":bool (false: the list stops early, see SessionEvents),
 //  "source":{"session":{…}, "stalls":[…]} or null}
 // `source` is the session named by source_id, with its stalls. nullopt when
 // no session has that id.

@@ -253,7 +253,7 @@ TEST_F(DashboardE2eTest, ATimelineListsTheEventsInTimeOrderWithTheirStates) {
                                            "play_stalled>stalling", "play_updated>stalling",
                                            "play_recovered>running", "play_updated>running",
                                            "play_closed>finished"}));
-  EXPECT_FALSE(t["events_truncated"].get_bool().value());
+  EXPECT_TRUE(t["events_complete"].get_bool().value());
   ASSERT_EQ(t["stalls"].get_array().size(), 1u);
   EXPECT_EQ(Int(t["stalls"].at(0)["start_at"]), kT + 10 * kMin + 2000);
   EXPECT_EQ(Int(t["stalls"].at(0)["end_at"]), kT + 10 * kMin + 31000);
