@@ -487,12 +487,30 @@
     ]);
     if (userShown) await guarded('user', () => showUser(userShown));
   }
+  // On the first load: when nothing happened in the default window but the
+  // sink has sessions (an old file, a batch of old events), open the window
+  // on the day of the latest ones instead of an empty page.
+  let firstLoad = true;
+  async function findData() {
+    firstLoad = false;
+    if ($('#window').value === 'custom') return;
+    const w = windowParams();
+    const latest = await get('/api/sessions', { platform: w.platform, sort: 'last_event_at', order: 'desc', limit: 1 });
+    const s = latest.sessions[0];
+    const t = s && s.last_event_at;
+    if (!t || t >= w.from) return;  // something happened in the window (or nothing at all)
+    $('#window').value = 'custom';
+    $('#custom-window').hidden = false;
+    $('#from').value = toLocalInput(t - 23 * 3600000);
+    $('#to').value = toLocalInput(t + 3600000);
+  }
   async function refreshAll() {
     if (locked) return;
     const ok = await guarded('now', refreshNow);
     if (!ok || locked) return;
     $('#main').hidden = false;
     $('#forget').hidden = !token;
+    if (firstLoad) await guarded('sessions', findData);
     await refreshPanels();
     if (!locked) stamp();
   }

@@ -150,6 +150,18 @@ async function main() {
   check('Per user: the sharing report sees the overlap', /1 pairs? of plays overlapped/.test(await page.eval(text('#user-sharing'))), await page.eval(text('#user-sharing')));
   check('no errors in the page', page.errors.length === 0, JSON.stringify(page.errors));
 
+  // ---- the README's example batch (2021): the page finds it -------------
+  const example = await startSink('example', []);
+  const batch = JSON.parse(fs.readFileSync(new URL('../../docs/examples/flussonic-batch.json', import.meta.url), 'utf8'));
+  await post(example.base, batch);
+  await page.goto(`${example.base}/`);
+  await page.waitFor(`document.querySelectorAll('#sessions-table tbody tr.click').length === 3`, 'the example sessions').catch(() => {});
+  check("README example: an old batch is shown (the window moves to its day)",
+    (await page.eval(`document.querySelectorAll('#sessions-table tbody tr.click').length`)) === 3 &&
+    (await page.eval(`document.querySelector('#window').value`)) === 'custom' &&
+    (await page.eval(column('#media-table', 0))).includes('hockey1'),
+    await page.eval(`JSON.stringify([document.querySelectorAll('#sessions-table tbody tr.click').length, document.querySelector('#window').value, document.querySelector('#status').textContent])`));
+
   // ---- a sink with a read token: prompt first, no data -----------------
   const ingest = 'ingest-secret-4711';
   const read = 'read-secret-0815';
