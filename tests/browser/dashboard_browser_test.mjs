@@ -42,8 +42,12 @@ function check(name, ok, detail = '') {
 }
 
 async function cleanup() {
-  if (browser) await browser.close();
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  try {
+    if (browser) await browser.close();
+  } catch (e) {
+    console.log(`note: closing chromium: ${e.message}`);
+  }
   if (!process.env.KEEP_TMP) fs.rmSync(tmp, { recursive: true, force: true });
   else console.log(`kept ${tmp}`);
 }
