@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "ingest/connection_guard.h"
+#include "ingest/dashboard.h"
 #include "ingest/event_parser.h"
 #include "ingest/http_util.h"
 #include "ingest/platforms/platforms.h"
@@ -132,9 +133,8 @@ void HttpServer::HandleEvents(Source source, const httplib::Request& req, httpli
   const int64_t received_at = clock_->NowMs();
   auto finish = [&](int code) {
     counters_->Count(code);
-    counters_->request_us_total += static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-            .count());
+    counters_->request_seconds[HttpCounters::kEvents].Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   };
 
   const bool allowed = source == Source::kStreampixel ? BrowserAuthorized(req, res)
@@ -319,8 +319,10 @@ void HttpServer::Routes() {
   });
   s.Get(R"(/reports/([A-Za-z0-9_-]+))",
         [this](const httplib::Request& req, httplib::Response& res) {
+          RequestTimer timer(counters_->request_seconds[HttpCounters::kReports]);
           if (Authorized(req, res, Access::kRead)) HandleReport(req, res);
         });
+  DashboardRoutes();  // GET / and /api/*: dashboard_routes.cc
 
   s.Post("/flush", [this](const httplib::Request& req, httplib::Response& res) {
     if (Authorized(req, res, Access::kIngest)) HandleFlush(res);
@@ -403,6 +405,7 @@ void HttpServer::Stop() {
   draining_ = true;
   if (svr_) svr_->stop();
   if (thread_.joinable()) thread_.join();
+  dashboard_.reset();  // no handler runs any more
 }
 
 }  // namespace sink

@@ -11,6 +11,8 @@
 //   GET  /reports[/NAME?from=&to=&media=&user=&server=&now=&bucket=&limit=&format=json|csv]
 //                   the reports of query/ (with --token or --read-token, either token
 //                   may read; only the ingest token may post)
+//   GET  /          the dashboard page (dashboard/), and GET /api/* the JSON it
+//                   reads besides the reports (dashboard_routes.cc; read access)
 //
 // The server binds at Start() (so port 0 resolves immediately) and serves on
 // its own thread. Thread-safety: Start/Stop from the owner; handlers run on
@@ -36,6 +38,7 @@ class ContentReader;
 
 namespace sink {
 
+class DashboardState;
 class GuardedServer;
 struct HttpCounters;
 struct RefusalLog;
@@ -68,6 +71,7 @@ class HttpServer {
   void HandleReportList(httplib::Response& res) const;  // status_routes.cc
   void HandleReport(const httplib::Request& req, httplib::Response& res) const;
   void RenderMetrics(httplib::Response& res) const;  // metrics.cc
+  void DashboardRoutes();                            // dashboard_routes.cc
   // /events/streampixel: an allowed Origin, or the token rules.
   bool BrowserAuthorized(const httplib::Request& req, httplib::Response& res) const;
   // True when no token guards `access`, or the request carries one that
@@ -81,6 +85,7 @@ class HttpServer {
   std::unique_ptr<GuardedServer> svr_;
   std::unique_ptr<HttpCounters> counters_;
   std::unique_ptr<RefusalLog> refusals_;
+  std::unique_ptr<DashboardState> dashboard_;  // the page's traffic history
   std::atomic<bool> draining_{false};
   int port_ = 0;
   std::thread thread_;

@@ -6,8 +6,11 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string_view>
+
+#include "store/histogram.h"
 
 namespace sink {
 
@@ -27,7 +30,11 @@ struct HttpCounters {
   static constexpr std::array<int, 10> kCodes = {200, 400, 401, 404, 405, 413, 415, 500, 503, 0};
   std::array<std::atomic<uint64_t>, kCodes.size()> events_by_code{};
   std::atomic<uint64_t> body_bytes{0};
-  std::atomic<uint64_t> request_us_total{0};
+  // Handling time by route, for sessionsink_http_request_duration_seconds{route}.
+  enum Route { kEvents, kReports, kDashboard, kRouteCount };
+  static constexpr std::array<const char*, kRouteCount> kRouteNames = {"events", "reports",
+                                                                       "dashboard"};
+  std::array<LatencyHistogram, kRouteCount> request_seconds;
 
   void Count(int code) {
     for (size_t i = 0; i < kCodes.size(); ++i) {
@@ -37,6 +44,21 @@ struct HttpCounters {
       }
     }
   }
+};
+
+// Observes the time from construction to destruction into `h`.
+class RequestTimer {
+ public:
+  explicit RequestTimer(LatencyHistogram& h) : h_(h), t0_(std::chrono::steady_clock::now()) {}
+  ~RequestTimer() {
+    h_.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count());
+  }
+  RequestTimer(const RequestTimer&) = delete;
+  RequestTimer& operator=(const RequestTimer&) = delete;
+
+ private:
+  LatencyHistogram& h_;
+  std::chrono::steady_clock::time_point t0_;
 };
 
 }  // namespace sink

@@ -2,6 +2,7 @@
 #include <httplib.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -11,24 +12,67 @@
 
 namespace sink {
 
+namespace {
+
+// A number as Prometheus reads it: the shortest text that reads back exactly.
+std::string Num(double v) {
+  char buf[32];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+void Header(std::string* m, std::string_view name, std::string_view help, std::string_view type) {
+  *m += "# HELP ";
+  *m += name;
+  *m += ' ';
+  *m += help;
+  *m += "\n# TYPE ";
+  *m += name;
+  *m += ' ';
+  *m += type;
+  *m += '\n';
+}
+
+// The _bucket (cumulative, le in seconds), _sum and _count lines of one
+// histogram; `labels` is empty or `key="value"`.
+void HistogramLines(std::string* m, std::string_view name, std::string_view labels,
+                    const LatencyHistogram& h) {
+  const std::string sep = labels.empty() ? "" : std::string(labels) + ",";
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i <= LatencyHistogram::kBounds.size(); ++i) {
+    cumulative += h.BucketCount(i);
+    const std::string le =
+        i < LatencyHistogram::kBounds.size() ? Num(LatencyHistogram::kBounds[i]) : "+Inf";
+    *m += std::string(name) + "_bucket{" + sep + "le=\"" + le + "\"} " +
+          std::to_string(cumulative) + "\n";
+  }
+  const std::string braces = labels.empty() ? "" : "{" + std::string(labels) + "}";
+  *m += std::string(name) + "_sum" + braces + " " + Num(h.SumSeconds()) + "\n";
+  *m += std::string(name) + "_count" + braces + " " + std::to_string(cumulative) + "\n";
+}
+
+}  // namespace
+
+// Names follow Prometheus' conventions: base units (_seconds, _bytes),
+// _total only on counters, latencies as histograms. The README's "Metric
+// changes" lists every name that changed.
 void HttpServer::RenderMetrics(httplib::Response& res) const {
   const WriterStats w = writer_->Stats();
   std::string m;
   auto line = [&m](std::string_view name, std::string_view help, std::string_view type,
                    uint64_t v) {
-    m += "# HELP ";
-    m += name;
-    m += ' ';
-    m += help;
-    m += "\n# TYPE ";
-    m += name;
-    m += ' ';
-    m += type;
-    m += '\n';
+    Header(&m, name, help, type);
     m += name;
     m += ' ';
     m += std::to_string(v);
     m += '\n';
+  };
+  auto gauge_seconds = [&m](std::string_view name, std::string_view help, double v) {
+    Header(&m, name, help, "gauge");
+    m += std::string(name) + " " + Num(v) + "\n";
   };
   m += "# HELP sessionsink_http_requests_total POST /events requests by answer.\n";
   m += "# TYPE sessionsink_http_requests_total counter\n";
@@ -40,8 +84,15 @@ void HttpServer::RenderMetrics(httplib::Response& res) const {
   }
   line("sessionsink_http_body_bytes_total", "Request body bytes read (decoded).", "counter",
        counters_->body_bytes.load());
-  line("sessionsink_http_request_seconds_sum_us", "Total POST /events handling time, µs.",
-       "counter", counters_->request_us_total.load());
+  Header(&m, "sessionsink_http_request_duration_seconds",
+         "Time to handle a request, by route (events: POST /events…, reports: GET /reports/NAME, "
+         "dashboard: GET /api/*).",
+         "histogram");
+  for (size_t i = 0; i < HttpCounters::kRouteCount; ++i) {
+    HistogramLines(&m, "sessionsink_http_request_duration_seconds",
+                   std::string("route=\"") + HttpCounters::kRouteNames[i] + "\"",
+                   counters_->request_seconds[i]);
+  }
   line("sessionsink_events_accepted_total", "Distinct events committed.", "counter",
        w.events_accepted);
   line("sessionsink_events_duplicate_total", "Events already stored (resends).", "counter",
@@ -51,21 +102,16 @@ void HttpServer::RenderMetrics(httplib::Response& res) const {
   line("sessionsink_commits_total", "Group commits.", "counter", w.commits);
   line("sessionsink_commit_failures_total", "Transactions rolled back.", "counter",
        w.commit_failures);
-  line("sessionsink_commit_us_total", "Time spent in transactions, µs.", "counter",
-       w.commit_us_total);
+  Header(&m, "sessionsink_commit_duration_seconds",
+         "Time of each successful group commit (BEGIN to COMMIT).", "histogram");
+  HistogramLines(&m, "sessionsink_commit_duration_seconds", "", w.commit_seconds);
   line("sessionsink_batches_total", "Requests written (batches).", "counter", w.batches);
   line("sessionsink_sessions_written_total", "Session rows written by flushes.", "counter",
        w.sessions_written);
-  {
-    char lag[64];
-    std::snprintf(lag, sizeof lag, "%.3f", static_cast<double>(w.flush_lag_ms) / 1000.0);
-    m += "# HELP sessionsink_sessions_flush_lag_seconds How long the oldest change not yet in "
-         "the sessions table has waited (0: the table is current).\n"
-         "# TYPE sessionsink_sessions_flush_lag_seconds gauge\n"
-         "sessionsink_sessions_flush_lag_seconds ";
-    m += lag;
-    m += '\n';
-  }
+  gauge_seconds("sessionsink_sessions_flush_lag_seconds",
+                "How long the oldest change not yet in the sessions table has waited (0: the "
+                "table is current).",
+                static_cast<double>(w.flush_lag_ms) / 1000.0);
   line("sessionsink_sessions_unflushed_events",
        "Committed events merged in memory whose sessions are not yet in the table.", "gauge",
        static_cast<uint64_t>(w.unflushed_events));
@@ -111,9 +157,9 @@ void HttpServer::RenderMetrics(httplib::Response& res) const {
     const RelayStats r = relay_->Stats();
     line("sessionsink_kafka_backlog_events", "Committed events not yet delivered to Kafka.",
          "gauge", static_cast<uint64_t>(r.backlog_events));
-    line("sessionsink_kafka_oldest_undelivered_age_ms",
-         "Age of the oldest event not yet delivered to Kafka (0 when caught up).", "gauge",
-         static_cast<uint64_t>(r.oldest_undelivered_age_ms));
+    gauge_seconds("sessionsink_kafka_oldest_undelivered_age_seconds",
+                  "Age of the oldest event not yet delivered to Kafka (0 when caught up).",
+                  static_cast<double>(r.oldest_undelivered_age_ms) / 1000.0);
     line("sessionsink_kafka_events_delivered_total", "Event messages acknowledged by Kafka.",
          "counter", r.events_delivered);
     line("sessionsink_kafka_sessions_delivered_total", "Session messages acknowledged by Kafka.",

@@ -24,6 +24,7 @@ constexpr std::pair<std::string_view, std::string_view> kSummaries[] = {
      "what became of play attempts (played/denied/failed/exited/probe); startup, queue/placement "
      "and connect time p50/p95/p99"},
     {"endings", "finished plays by platform, end class and raw reason: share, median duration"},
+    {"durations", "finished plays by how long they played, in 13 buckets from 5 s to over 3 h"},
     {"stalls", "stall count, stalled time, stall ratio and plays with a stall, per media and user"},
     {"sharing", "users playing from different networks at once (--limit N: over N concurrent)"},
     {"sources", "publish/ingest sessions: uptime, stalls, viewers, viewers hit by stalls or close"},

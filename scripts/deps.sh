@@ -24,7 +24,26 @@ missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# Node.js and npm: the dashboard's chart library (dashboard/package.json) and
+# its browser test. Any install will do (Debian's nodejs + npm, or a nodejs
+# package that bundles npm), so ask for the commands, not the packages.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+
+# The dashboard's npm packages, pinned by dashboard/package-lock.json, once
+# per change of the lock file (no install scripts run).
+npm_ci() {
+  local lock=dashboard/package-lock.json stamp=dashboard/node_modules/.installed-package-lock.json
+  if ! cmp -s "$lock" "$stamp" || [ ! -f dashboard/node_modules/uplot/dist/uPlot.iife.min.js ]; then
+    echo "installing the dashboard's npm packages (npm ci in dashboard/)" >&2
+    (cd dashboard && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+    cp "$lock" "$stamp"
+  fi
+}
+if [ ${#missing[@]} -eq 0 ]; then
+  npm_ci
+  exit 0
+fi
 
 echo "installing: ${missing[*]}" >&2
 SUDO=""
@@ -38,3 +57,4 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+npm_ci

@@ -422,6 +422,7 @@ void Writer::CommitGroup(std::deque<Pending>& group) {
       checkpoint_due_ = true;
       ++stats_.commits;
       stats_.commit_us_total += static_cast<uint64_t>(us);
+      stats_.commit_seconds.Observe(static_cast<double>(us) * 1e-6);
       for (const WriteOutcome& o : outcomes) {
         stats_.events_accepted += static_cast<uint64_t>(o.accepted);
         stats_.events_duplicate += static_cast<uint64_t>(o.duplicates);

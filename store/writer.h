@@ -39,6 +39,7 @@
 #include "store/clock.h"
 #include "store/event.h"
 #include "store/event_log.h"
+#include "store/histogram.h"
 #include "store/status.h"
 #include "store/write_batch.h"
 
@@ -93,7 +94,8 @@ struct WriterOptions {
 struct WriterStats {
   uint64_t commits = 0;
   uint64_t commit_failures = 0;
-  uint64_t commit_us_total = 0;  // wall time in BEGIN…COMMIT
+  uint64_t commit_us_total = 0;     // wall time in BEGIN…COMMIT
+  LatencyHistogram commit_seconds;  // the same, one observation per successful commit
   uint64_t batches = 0;
   uint64_t events_accepted = 0;
   uint64_t events_duplicate = 0;
