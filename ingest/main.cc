@@ -3,6 +3,7 @@
 // shuts them down in order: HTTP (stop accepting, finish requests) → writer
 // (commit what is queued) → database.
 #include <signal.h>
+#include <sqlite3.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -188,6 +189,9 @@ int Serve(const sink::ServeConfig& cfg) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // SQLite counts every allocation under one process-wide mutex unless told
+  // not to; the sink never asks for those counts. Before any connection.
+  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
   auto logger = spdlog::stderr_color_mt("sessionsink");
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
