@@ -6,7 +6,7 @@
 //   GET  /healthz   200 while the process runs.
 //   GET  /readyz    200 when the database is writable and we are not draining;
 //                   the body also reports the Kafka backlog.
-//   GET  /metrics   Prometheus text.
+//   GET  /metrics   Prometheus text (a reading token, unless --metrics-public).
 //   GET  /reports[/NAME?from=&to=&media=&user=&server=&now=&bucket=&limit=&format=json|csv]
 //                   the reports of query/ (with --token or --read-token, either token
 //                   may read; only the ingest token may post)
@@ -38,6 +38,7 @@ namespace sink {
 class GuardedServer;
 struct HttpCounters;
 struct RefusalLog;
+struct UnauthorizedLog;
 
 class HttpServer {
  public:
@@ -79,6 +80,7 @@ class HttpServer {
   std::unique_ptr<GuardedServer> svr_;
   std::unique_ptr<HttpCounters> counters_;
   std::unique_ptr<RefusalLog> refusals_;
+  std::unique_ptr<UnauthorizedLog> unauthorized_log_;
   std::atomic<bool> draining_{false};
   int port_ = 0;
   std::thread thread_;

@@ -27,6 +27,7 @@ struct HttpCounters {
   static constexpr std::array<int, 10> kCodes = {200, 400, 401, 404, 405, 413, 415, 500, 503, 0};
   std::array<std::atomic<uint64_t>, kCodes.size()> events_by_code{};
   std::atomic<uint64_t> body_bytes{0};
+  std::atomic<uint64_t> unauthorized{0};  // 401s on every route
   std::atomic<uint64_t> request_us_total{0};
 
   void Count(int code) {

@@ -70,6 +70,10 @@ void RaiseFileLimit(const sink::ServeConfig& cfg) {
 
 int Serve(const sink::ServeConfig& cfg) {
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+  if (std::string err = sink::ExposureProblem(cfg); !err.empty()) {
+    spdlog::critical("{}", err);
+    return 1;
+  }
   if (std::string err = CheckDbPath(cfg.db_path); !err.empty()) {
     spdlog::critical("{}", err);
     return 1;
