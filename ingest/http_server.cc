@@ -135,6 +135,18 @@ void HttpServer::Routes() {
     res.set_header("Allow", "POST");
     counters_->Count(405);
   };
+  // TRACE and CONNECT reach cpp-httplib (the framing layer answers unknown
+  // methods 501), which has no routes for them: 405, like other methods.
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (req.method != "TRACE" && req.method != "CONNECT") {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    const bool events = req.path.rfind("/events", 0) == 0;
+    SetError(res, 405, events ? "use POST for /events" : "method not allowed");
+    res.set_header("Allow", events ? "POST" : "GET, HEAD");
+    if (events) counters_->Count(405);
+    return httplib::Server::HandlerResponse::Handled;
+  });
   s.Get("/events", method_not_allowed);
   s.Put("/events", method_not_allowed);
   s.Delete("/events", method_not_allowed);

@@ -48,9 +48,6 @@ inline constexpr size_t kMaxDeadLetterBodyBytes = 1u << 20;
 // requests commit between the steps instead of waiting for the whole batch.
 inline constexpr size_t kEventsPerStep = 5000;
 
-// --- Reports --------------------------------------------------------------------
-// Buckets one concurrency report may span (window ÷ bucket). More: 400.
-// 100,000 is 69 days of 1-minute buckets, or 11 years of hours.
-inline constexpr int64_t kMaxReportBuckets = 100000;
+// Reports have theirs in query/report.h (kMaxReportBuckets, kMaxReportLimit).
 
 }  // namespace sink::limits

@@ -221,9 +221,11 @@ int main(int argc, char** argv) {
   report->add_option("--platform", platform,
                      "Only this platform's sessions: flussonic, streampixel, gamelift or zego.");
   report->add_option("--bucket", bucket, "concurrency: bucket size, e.g. 1m, 5m, 1h (default 1m).");
-  report->add_option("--limit", limit,
-                     "sharing: list users with more than N plays at once (instead of users "
-                     "playing from different networks).");
+  report
+      ->add_option("--limit", limit,
+                   "sharing: list users with more than N plays at once (instead of users "
+                   "playing from different networks).")
+      ->check(CLI::Range(int64_t{0}, sink::kMaxReportLimit));
   report->add_flag("--sql", rr.sql,
                    "Evaluate the SQL file itself (what sqlite3 would run) instead of the native "
                    "evaluation the heavy reports use; same answer, slower on large databases.");

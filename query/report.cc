@@ -155,6 +155,23 @@ void AppendCsv(std::string* out, std::string_view s) {
   out->push_back('"');
 }
 
+// A text cell a spreadsheet would take for a formula (OWASP's CSV injection
+// rule: it starts with =, +, -, @, a tab or a carriage return) is written
+// with a leading apostrophe, quoted: "'=1+1". Numbers are cells of their own
+// type, so a negative number is never touched.
+void AppendCsvText(std::string* out, std::string_view s) {
+  if (!s.empty() && std::string_view("=+-@\t\r").find(s.front()) != std::string_view::npos) {
+    out->append("\"'");
+    for (char c : s) {
+      if (c == '"') out->push_back('"');
+      out->push_back(c);
+    }
+    out->push_back('"');
+    return;
+  }
+  AppendCsv(out, s);
+}
+
 }  // namespace
 
 std::string Render(const Table& t, Format f) {
@@ -192,7 +209,7 @@ std::string Render(const Table& t, Format f) {
         for (size_t c = 0; c < row.size(); ++c) {
           if (c) out += ',';
           if (std::holds_alternative<std::string>(row[c])) {
-            AppendCsv(&out, std::get<std::string>(row[c]));
+            AppendCsvText(&out, std::get<std::string>(row[c]));
           } else {
             AppendText(&out, row[c]);
           }

@@ -33,6 +33,15 @@ const ReportInfo* FindReport(std::string_view name);
 // The values of sessions.platform, as --platform accepts them.
 inline constexpr std::string_view kPlatforms[] = {"flussonic", "streampixel", "gamelift", "zego"};
 
+// Buckets one concurrency report may span: (end − start of the window, or of
+// the data's range when open-ended) ÷ bucket. More: kInvalid (HTTP 400),
+// naming the limit. 100,000 is 69 days of 1-minute buckets, 11 years of hours.
+inline constexpr int64_t kMaxReportBuckets = 100000;
+// The largest --limit (sharing): more plays at once than any real user has.
+inline constexpr int64_t kMaxReportLimit = 1000000000;
+// Report times (--from, --to, --now) must lie in [0, this): year 10000.
+inline constexpr int64_t kMaxReportTimeMs = 253402300800000;
+
 struct ReportParams {
   std::optional<int64_t> from, to, now;  // ms since the epoch
   std::optional<std::string> media, user, server;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <iterator>
 
 #include "query/native.h"
@@ -14,6 +15,53 @@ namespace {
 // The oldest schema the report SQL runs on (schemas/sql/004_platforms.sql).
 constexpr int64_t kReportSchemaVersion = 4;
 
+// The buckets a concurrency report would span, refused past
+// kMaxReportBuckets: the window, or where it is open the range of the plays
+// it would count (as the SQL file and the native code take it).
+Status CheckBuckets(Db& db, const ReportParams& p) {
+  const int64_t w = p.bucket_ms.value_or(60000);
+  std::optional<int64_t> lo = p.from, hi = p.to;
+  if (!lo || !hi) {
+    Result<Stmt> q = db.Prepare(
+        "SELECT min(started_at), max(coalesce(closed_at, :now)) FROM sessions "
+        "WHERE +kind = 'play' AND started_at IS NOT NULL "
+        "AND coalesce(closed_at, :now) > started_at "
+        "AND started_at < coalesce(:to, 9223372036854775807) "
+        "AND coalesce(closed_at, :now) > coalesce(:from, -9223372036854775807) "
+        "AND (:media IS NULL OR media = :media) AND (:user IS NULL OR user_id = :user) "
+        "AND (:server IS NULL OR server = :server) AND (:platform IS NULL OR platform = :platform)");
+    if (!q.ok()) return q.status();
+    Stmt& s = q.value();
+    const int n = sqlite3_bind_parameter_count(s.get());
+    const int64_t now =
+        p.now.value_or(std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count());
+    for (int i = 1; i <= n; ++i) {
+      const std::string_view name = sqlite3_bind_parameter_name(s.get(), i);
+      if (name == ":now") s.Bind(i, now);
+      if (name == ":from") s.Bind(i, p.from);
+      if (name == ":to") s.Bind(i, p.to);
+      if (name == ":media") s.Bind(i, p.media);
+      if (name == ":user") s.Bind(i, p.user);
+      if (name == ":server") s.Bind(i, p.server);
+      if (name == ":platform") s.Bind(i, p.platform);
+    }
+    Result<bool> row = s.Step();
+    if (!row.ok()) return row.status();
+    if (!row.value() || sqlite3_column_type(s.get(), 0) == SQLITE_NULL) return Status::Ok();
+    if (!lo) lo = s.Int(0);
+    if (!hi) hi = s.Int(1);
+  }
+  const __int128 first = (static_cast<__int128>(*lo) / w) * w;
+  const __int128 buckets = (static_cast<__int128>(*hi) - first + w - 1) / w;
+  if (buckets <= kMaxReportBuckets) return Status::Ok();
+  return Status::Invalid(
+      "concurrency: " + std::to_string(static_cast<long long>(std::min<__int128>(buckets, INT64_MAX))) +
+      " buckets of " + std::to_string(w) + " ms exceed the limit of " +
+      std::to_string(kMaxReportBuckets) + " per report: use a larger bucket or a shorter window");
+}
+
 }  // namespace
 
 Result<ReportParams> ToParams(const ReportRequest& r) {
@@ -22,6 +70,10 @@ Result<ReportParams> ToParams(const ReportRequest& r) {
                  std::optional<int64_t>* out) -> Status {
     if (!in) return Status::Ok();
     *out = ParseReportTime(*in);
+    if (*out && (**out < 0 || **out >= kMaxReportTimeMs)) {
+      return Status::Invalid(std::string(what) + ": " + *in +
+                             " is outside the years 1970 to 9999");
+    }
     if (!*out) {
       return Status::Invalid(std::string(what) + ": expected ISO-8601 (2026-11-23T10:00:00Z) or " +
                              "epoch milliseconds, got '" + *in + "'");
@@ -41,7 +93,9 @@ Result<ReportParams> ToParams(const ReportRequest& r) {
                              "'");
     }
   }
-  if (r.limit && *r.limit < 0) return Status::Invalid("limit must be 0 or more");
+  if (r.limit && (*r.limit < 0 || *r.limit > kMaxReportLimit)) {
+    return Status::Invalid("limit must be between 0 and " + std::to_string(kMaxReportLimit));
+  }
   p.limit = r.limit;
   p.media = r.media;
   p.user = r.user;
@@ -86,6 +140,7 @@ Result<std::string> RunReportText(const std::string& db_path, const ReportReques
                            std::to_string(kReportSchemaVersion) +
                            "): let sessionsink serve open it once to upgrade it");
   }
+  if (r.name == "concurrency") SINK_RETURN_IF_ERROR(CheckBuckets(db.value(), params.value()));
   Result<Table> t = !r.sql && HasNativeReport(r.name)
                         ? RunNativeReport(db.value(), r.name, params.value())
                         : RunReport(db.value(), r.name, params.value());
