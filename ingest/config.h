@@ -23,6 +23,9 @@ struct ServeConfig {
   // Listen on a non-loopback address without --token (anyone who reaches
   // the port may post); without it, such a configuration refuses to start.
   bool allow_unauthenticated = false;
+  // HTTPS: the certificate chain and private key (PEM); both or neither.
+  std::string tls_cert;
+  std::string tls_key;
   // Page origins (scheme://host[:port]) whose browsers may post to
   // /events/streampixel without the token; empty: the token rules apply.
   std::vector<std::string> streampixel_origins;

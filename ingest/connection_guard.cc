@@ -177,6 +177,7 @@ GuardedServer::GuardedServer(const ConnectionLimits& limits) : limits_(limits) {
 }
 
 GuardedServer::~GuardedServer() {
+  if (tls_ != nullptr) SSL_CTX_free(tls_);
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
@@ -243,13 +244,50 @@ void GuardedServer::Serve(int sock, const std::function<void()>& serve) {
   conns_.erase(it);
 }
 
+std::string GuardedServer::EnableTls(const std::string& cert_file, const std::string& key_file) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return "cannot create a TLS context";
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  std::string error;
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
+    error = "cannot read the certificate chain --tls-cert '" + cert_file + "' (PEM)";
+  } else if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    error = "cannot read the private key --tls-key '" + key_file + "' (PEM)";
+  } else if (SSL_CTX_check_private_key(ctx) != 1) {
+    error = "--tls-key does not match the certificate of --tls-cert";
+  }
+  if (!error.empty()) {
+    SSL_CTX_free(ctx);
+    return error;
+  }
+  tls_ = ctx;
+  return "";
+}
+
 bool GuardedServer::process_and_close_socket(socket_t sock) {
   const int64_t read_ms = static_cast<int64_t>(read_timeout_sec_) * 1000 + read_timeout_usec_ / 1000;
   const int64_t write_ms =
       static_cast<int64_t>(write_timeout_sec_) * 1000 + write_timeout_usec_ / 1000;
   bool linger = false;
+  SSL* ssl = nullptr;
+  if (tls_ != nullptr) {
+    // Blocking TLS reads and writes are bounded like the plain ones.
+    timeval rt{static_cast<time_t>(read_ms / 1000), static_cast<suseconds_t>(read_ms % 1000 * 1000)};
+    timeval wt{static_cast<time_t>(write_ms / 1000),
+               static_cast<suseconds_t>(write_ms % 1000 * 1000)};
+    ::setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &rt, sizeof rt);
+    ::setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &wt, sizeof wt);
+    ssl = SSL_new(tls_);
+    if (ssl == nullptr || SSL_set_fd(ssl, sock) != 1 || SSL_accept(ssl) != 1) {
+      if (ssl != nullptr) SSL_free(ssl);
+      ::shutdown(sock, SHUT_RDWR);
+      ::close(sock);
+      return false;
+    }
+  }
   {
-    FramedStream strm(sock, read_ms, write_ms);
+    FramedStream strm(sock, read_ms, write_ms, ssl);
     size_t count = keep_alive_max_count_;
     while (svr_sock_ != INVALID_SOCKET && count > 0) {
       --count;
@@ -280,6 +318,10 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
       }
       if (!ok || close || connection_closed || answer_closes) break;
     }
+  }
+  if (ssl != nullptr) {
+    SSL_shutdown(ssl);  // close_notify; the client's is not awaited
+    SSL_free(ssl);
   }
   if (linger) {
     Linger(sock);

@@ -27,6 +27,9 @@
 // closure and keeps its per-connection code private; GuardedServer learns
 // the socket from accept(2) on the accepting thread (see connection_guard.cc).
 //
+// With EnableTls(), each connection starts with a TLS handshake (OpenSSL,
+// bounded by the read timeout and the connection deadline).
+//
 // Each connection's requests are framed by ingest/http_framing.h, not by
 // cpp-httplib: GuardedServer overrides its per-connection loop
 // (process_and_close_socket) and hands each checked request to its
@@ -35,6 +38,7 @@
 #pragma once
 
 #include <httplib.h>
+#include <openssl/ssl.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -71,6 +75,11 @@ class GuardedServer : public httplib::Server {
   ~GuardedServer() override;
 
   ConnectionStats stats() const;
+
+  // Serves HTTPS with this certificate chain and key (PEM files), TLS 1.2
+  // or later, from now on. Call before serving. Error: a file cannot be
+  // read or the key does not match the certificate.
+  std::string EnableTls(const std::string& cert_file, const std::string& key_file);
 
   // While alive, the current connection's deadline is paused: the sink, not
   // the client, is taking the time. Use on the thread serving the request.
@@ -113,6 +122,7 @@ class GuardedServer : public httplib::Server {
   void Refuse(socket_t sock, const char* why);
 
   const ConnectionLimits limits_;
+  SSL_CTX* tls_ = nullptr;  // set before serving, then read only
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;                  // guarded by mu_

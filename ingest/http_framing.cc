@@ -447,39 +447,69 @@ std::string RefusalBytes(const FramingError& error) {
          std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
-FramedStream::FramedStream(int sock, int64_t read_timeout_ms, int64_t write_timeout_ms)
-    : sock_(sock), read_timeout_ms_(read_timeout_ms), write_timeout_ms_(write_timeout_ms) {}
+FramedStream::FramedStream(int sock, int64_t read_timeout_ms, int64_t write_timeout_ms, SSL* ssl)
+    : sock_(sock),
+      ssl_(ssl),
+      read_timeout_ms_(read_timeout_ms),
+      write_timeout_ms_(write_timeout_ms) {}
+
+bool FramedStream::WaitReadable(int64_t timeout_ms) const {
+  if (ssl_ != nullptr && SSL_pending(ssl_) > 0) return true;
+  pollfd p{sock_, POLLIN, 0};
+  for (;;) {
+    const int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(timeout_ms, INT32_MAX)));
+    if (r < 0 && errno == EINTR) continue;
+    return r > 0;
+  }
+}
+
+ssize_t FramedStream::RecvSome(char* buf, size_t n) {
+  if (ssl_ == nullptr) {
+    ssize_t got;
+    do {
+      got = ::recv(sock_, buf, n, 0);
+    } while (got < 0 && errno == EINTR);
+    return got;
+  }
+  const int got = SSL_read(ssl_, buf, static_cast<int>(std::min<size_t>(n, INT32_MAX)));
+  if (got > 0) return got;
+  const int err = SSL_get_error(ssl_, got);
+  return err == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+}
+
+ssize_t FramedStream::SendSome(const char* buf, size_t n) {
+  if (ssl_ == nullptr) {
+    ssize_t sent;
+    do {
+      sent = ::send(sock_, buf, n, MSG_NOSIGNAL);
+    } while (sent < 0 && errno == EINTR);
+    return sent;
+  }
+  const int sent = SSL_write(ssl_, buf, static_cast<int>(std::min<size_t>(n, INT32_MAX)));
+  return sent > 0 ? sent : -1;
+}
 
 FramedStream::~FramedStream() { t_frame = FrameInfo{}; }
 
 bool FramedStream::Fill(int64_t timeout_ms) {
   if (peer_closed_ || read_error_) return false;
-  pollfd p{sock_, POLLIN, 0};
-  for (;;) {
-    const int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(timeout_ms, INT32_MAX)));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;  // timed out (or failed)
-    break;
-  }
+  if (!WaitReadable(timeout_ms)) return false;  // timed out (or failed)
   if (in_pos_ > 0 && in_pos_ == in_.size()) {
     in_.clear();
     in_pos_ = 0;
   }
   char buf[16384];
-  for (;;) {
-    const ssize_t n = ::recv(sock_, buf, sizeof buf, 0);
-    if (n > 0) {
-      in_.append(buf, static_cast<size_t>(n));
-      return true;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n == 0) {
-      peer_closed_ = true;
-    } else {
-      read_error_ = true;
-    }
-    return false;
+  const ssize_t n = RecvSome(buf, sizeof buf);
+  if (n > 0) {
+    in_.append(buf, static_cast<size_t>(n));
+    return true;
   }
+  if (n == 0) {
+    peer_closed_ = true;
+  } else {
+    read_error_ = true;
+  }
+  return false;
 }
 
 FramedStream::Next FramedStream::ReadRequest(int64_t idle_timeout_ms, RequestHead* head,
@@ -597,8 +627,7 @@ bool FramedStream::is_readable() const {
   if (head_pos_ < head_out_.size() || in_pos_ < in_.size() || decoded_pos_ < decoded_.size()) {
     return true;
   }
-  pollfd p{sock_, POLLIN, 0};
-  return ::poll(&p, 1, static_cast<int>(read_timeout_ms_)) > 0;
+  return WaitReadable(read_timeout_ms_);
 }
 
 bool FramedStream::is_writable() const {
@@ -631,16 +660,8 @@ ssize_t FramedStream::ReadBody(char* ptr, size_t size) {
         in_pos_ += n;
       } else {
         // Straight from the socket: a large body is not copied twice.
-        pollfd p{sock_, POLLIN, 0};
-        int r;
-        do {
-          r = ::poll(&p, 1, static_cast<int>(read_timeout_ms_));
-        } while (r < 0 && errno == EINTR);
-        if (r <= 0) return -1;
-        ssize_t got;
-        do {
-          got = ::recv(sock_, ptr, want, 0);
-        } while (got < 0 && errno == EINTR);
+        if (!WaitReadable(read_timeout_ms_)) return -1;
+        const ssize_t got = RecvSome(ptr, want);
         if (got <= 0) {
           if (got == 0) peer_closed_ = true;
           return -1;  // the body was cut short
@@ -684,11 +705,7 @@ ssize_t FramedStream::write(const char* ptr, size_t size) {
     r = ::poll(&p, 1, static_cast<int>(write_timeout_ms_));
   } while (r < 0 && errno == EINTR);
   if (r <= 0) return -1;
-  ssize_t n;
-  do {
-    n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  return n;
+  return SendSome(ptr, size);
 }
 
 namespace {

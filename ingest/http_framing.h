@@ -35,6 +35,7 @@
 #pragma once
 
 #include <httplib.h>
+#include <openssl/ssl.h>
 
 #include <cstdint>
 #include <string>
@@ -113,10 +114,12 @@ struct FrameInfo {
 };
 const FrameInfo& CurrentFrame();
 
-// One connection's bytes, as cpp-httplib's Stream. Not thread-safe.
+// One connection's bytes, as cpp-httplib's Stream, over the socket or, when
+// `ssl` is given, over its TLS session (which must be established and
+// stays owned by the caller). Not thread-safe.
 class FramedStream : public httplib::Stream {
  public:
-  FramedStream(int sock, int64_t read_timeout_ms, int64_t write_timeout_ms);
+  FramedStream(int sock, int64_t read_timeout_ms, int64_t write_timeout_ms, SSL* ssl = nullptr);
   ~FramedStream() override;
 
   enum class Next { kRequest, kClosed, kRefused };
@@ -146,9 +149,15 @@ class FramedStream : public httplib::Stream {
  private:
   // Reads more bytes from the socket into in_; false on end or error.
   bool Fill(int64_t timeout_ms);
+  // Waits until a read would not block; false on timeout.
+  bool WaitReadable(int64_t timeout_ms) const;
+  // One read or write on the connection (TLS or not), as recv/send answer.
+  ssize_t RecvSome(char* buf, size_t n);
+  ssize_t SendSome(const char* buf, size_t n);
   ssize_t ReadBody(char* ptr, size_t size);
 
   const int sock_;
+  SSL* const ssl_;
   const int64_t read_timeout_ms_;
   const int64_t write_timeout_ms_;
   std::string in_;     // received, not yet consumed

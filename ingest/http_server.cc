@@ -196,6 +196,11 @@ Status HttpServer::Start() {
     return Status::Invalid("--listen: expected HOST:PORT, got '" + cfg_.listen + "'");
   }
   Routes();
+  if (!cfg_.tls_cert.empty()) {
+    if (std::string err = svr_->EnableTls(cfg_.tls_cert, cfg_.tls_key); !err.empty()) {
+      return Status::Invalid(err);
+    }
+  }
   httplib::Server& s = *svr_;
   if (cfg_.max_connections < cfg_.http_threads) {
     return Status::Invalid("--max-connections (" + std::to_string(cfg_.max_connections) +

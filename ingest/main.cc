@@ -137,8 +137,9 @@ int Serve(const sink::ServeConfig& cfg) {
   std::string host;
   int port = 0;
   sink::SplitHostPort(cfg.listen, &host, &port);
-  spdlog::info("sessionsink {} listening on http://{}:{} (db {}, synchronous={}, auth {})",
-               SESSIONSINK_VERSION, host, http.port(), cfg.db_path, cfg.synchronous,
+  spdlog::info("sessionsink {} listening on {}://{}:{} (db {}, synchronous={}, auth {})",
+               SESSIONSINK_VERSION, cfg.tls_cert.empty() ? "http" : "https", host, http.port(),
+               cfg.db_path, cfg.synchronous,
                cfg.token.empty() ? "off" : "on");
 
   int sig = 0;

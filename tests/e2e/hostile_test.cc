@@ -122,7 +122,7 @@ class HostileTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (sink_.pid() < 0) return;
+    if (sink_.pid() < 0 || stopped_) return;
     // Still healthy: a fresh client gets /healthz at once, the file is intact.
     httplib::Client c("127.0.0.1", sink_.port());
     const auto t0 = Clock::now();
@@ -157,6 +157,7 @@ class HostileTest : public ::testing::Test {
   test::TempDir tmp_;
   std::string db_ = tmp_.File("sessions.db");
   test::SinkProcess sink_;
+  bool stopped_ = false;
   std::unique_ptr<httplib::Client> cli_;
 };
 
@@ -637,6 +638,61 @@ TEST_F(HostileTest, ListeningBeyondLoopbackNeedsATokenOrAnExplicitChoice) {
   test::SinkProcess v6;
   EXPECT_EQ(v6.RunToExit({"serve", "--db", db_, "--listen", "[::]:0"}), 1);
   Start();  // loopback without a token is fine (and TearDown checks the file)
+}
+
+}  // namespace
+}  // namespace sink
+
+namespace sink {
+namespace {
+
+// --- HTTPS ------------------------------------------------------------------------
+
+TEST_F(HostileTest, TlsCarriesTheTokenAndPlainHttpGetsNothing) {
+  const std::string cert = tmp_.File("cert.pem"), key = tmp_.File("key.pem");
+  const std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                          "-subj /CN=127.0.0.1 -days 2 -keyout " + key + " -out " + cert +
+                          " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  Start({"--token", "tls-tok", "--tls-cert", cert, "--tls-key", key});
+  EXPECT_NE(sink_.log().find("listening on https://"), std::string::npos) << sink_.log();
+  httplib::SSLClient c("127.0.0.1", sink_.port());
+  c.enable_server_certificate_verification(false);
+  c.set_read_timeout(10, 0);
+  auto r = c.Post("/events", {{"Authorization", "Bearer tls-tok"}}, "[" + Event("tls-1") + "]",
+                  "application/json");
+  ASSERT_TRUE(r) << httplib::to_string(r.error()) << "\n" << sink_.log();
+  EXPECT_EQ(r->status, 200) << r->body;
+  // Keep-alive and the framing rules work the same over TLS.
+  auto r2 = c.Post("/events", {{"Authorization", "Bearer tls-tok"}}, "[" + Event("tls-2", 2) + "]",
+                   "application/json");
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->status, 200);
+  auto no = c.Post("/events", "[" + Event("tls-3", 3) + "]", "application/json");
+  ASSERT_TRUE(no);
+  EXPECT_EQ(no->status, 401);
+  EXPECT_EQ(Count("events"), 2);
+  // Plain HTTP on the TLS port: no HTTP answer, and the sink goes on.
+  Conn plain(sink_.port());
+  plain.Send("GET /healthz HTTP/1.1\r\nHost: sink\r\n\r\n");
+  EXPECT_TRUE(Statuses(plain.ReadAll(std::chrono::seconds(2))).empty());
+  auto h = c.Get("/healthz");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+  // A key that does not match is an error at start.
+  test::SinkProcess bad;
+  const std::string other = tmp_.File("other.pem");
+  ASSERT_EQ(std::system(("openssl genpkey -algorithm ec -pkeyopt ec_paramgen_curve:P-256 -out " +
+                         other + " >/dev/null 2>&1")
+                            .c_str()),
+            0);
+  EXPECT_EQ(bad.RunToExit({"serve", "--db", tmp_.File("b.db"), "--listen", "127.0.0.1:0",
+                           "--tls-cert", cert, "--tls-key", other}),
+            1);
+  EXPECT_NE(bad.log().find("--tls-key"), std::string::npos) << bad.log();
+  EXPECT_EQ(sink_.Stop(SIGTERM), 0);  // TearDown's plain client cannot speak TLS
+  stopped_ = true;
+  EXPECT_EQ(One("PRAGMA integrity_check"), "ok");
 }
 
 }  // namespace
