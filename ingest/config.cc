@@ -77,8 +77,8 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
       ->envname("SESSIONSINK_READ_TOKEN")
       ->capture_default_str();
   cmd->add_flag("--metrics-public", cfg->metrics_public,
-               "Serve GET /metrics without a token even when --token or --read-token is set "
-               "(e.g. for a Prometheus on a trusted network).")
+                "Serve GET /metrics without a token even when --token or --read-token is set "
+                "(e.g. for a Prometheus on a trusted network).")
       ->envname("SESSIONSINK_METRICS_PUBLIC");
   cmd->add_flag("--allow-unauthenticated", cfg->allow_unauthenticated,
                 "Allow listening on a non-loopback address without --token. Without it, such "

@@ -266,14 +266,16 @@ std::string GuardedServer::EnableTls(const std::string& cert_file, const std::st
 }
 
 bool GuardedServer::process_and_close_socket(socket_t sock) {
-  const int64_t read_ms = static_cast<int64_t>(read_timeout_sec_) * 1000 + read_timeout_usec_ / 1000;
+  const int64_t read_ms =
+      static_cast<int64_t>(read_timeout_sec_) * 1000 + read_timeout_usec_ / 1000;
   const int64_t write_ms =
       static_cast<int64_t>(write_timeout_sec_) * 1000 + write_timeout_usec_ / 1000;
   bool linger = false;
   SSL* ssl = nullptr;
   if (tls_ != nullptr) {
     // Blocking TLS reads and writes are bounded like the plain ones.
-    timeval rt{static_cast<time_t>(read_ms / 1000), static_cast<suseconds_t>(read_ms % 1000 * 1000)};
+    timeval rt{static_cast<time_t>(read_ms / 1000),
+               static_cast<suseconds_t>(read_ms % 1000 * 1000)};
     timeval wt{static_cast<time_t>(write_ms / 1000),
                static_cast<suseconds_t>(write_ms % 1000 * 1000)};
     ::setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &rt, sizeof rt);

@@ -30,9 +30,9 @@ namespace sink {
 struct ParsedBody {
   std::vector<Event> events;
   std::vector<Reject> rejects;
-  int64_t rejects_dropped = 0;        // non-event items counted, not kept
-  int64_t first_dropped_index = -1;   // the first of them
-  std::string first_dropped_reason;   // and why it was not an event
+  int64_t rejects_dropped = 0;       // non-event items counted, not kept
+  int64_t first_dropped_index = -1;  // the first of them
+  std::string first_dropped_reason;  // and why it was not an event
 };
 
 // Keeps `r` in `out`, or only counts it once limits::kMaxRejectRowsPerRequest

@@ -167,8 +167,7 @@ void HttpServer::HandleEvents(Source source, const httplib::Request& req, httpli
                          " more items of this request are not events and are not kept one by "
                          "one (the first " +
                          std::to_string(limits::kMaxRejectRowsPerRequest) +
-                         " are); the first of them, at this index: " +
-                         parsed->first_dropped_reason;
+                         " are); the first of them, at this index: " + parsed->first_dropped_reason;
         batch.rejects.push_back(std::move(summary));
       }
       dropped = parsed->rejects_dropped;

@@ -75,7 +75,7 @@ bool Fail(FramingError* error, int status, std::string message) {
 
 // Methods cpp-httplib parses; others are answered 501 here (it would say 400).
 bool KnownMethod(std::string_view m) {
-  static constexpr std::string_view kMethods[] = {"GET",     "HEAD",  "POST",    "PUT",    "DELETE",
+  static constexpr std::string_view kMethods[] = {"GET",     "HEAD",  "POST",    "PUT",  "DELETE",
                                                   "OPTIONS", "PATCH", "CONNECT", "TRACE"};
   for (std::string_view k : kMethods) {
     if (m == k) return true;
@@ -112,8 +112,8 @@ const FrameInfo& CurrentFrame() { return t_frame; }
 bool ParseRequestHead(std::string_view head, RequestHead* out, FramingError* error) {
   *out = RequestHead{};
   if (head.size() > limits::kMaxHeadBytes) {
-    return Fail(error, 431, "request head larger than " +
-                                std::to_string(limits::kMaxHeadBytes) + " bytes");
+    return Fail(error, 431,
+                "request head larger than " + std::to_string(limits::kMaxHeadBytes) + " bytes");
   }
   // Lines end in CRLF; a CR or LF anywhere else is refused (a proxy might
   // take a bare LF for a line end where we would not).
@@ -139,8 +139,8 @@ bool ParseRequestHead(std::string_view head, RequestHead* out, FramingError* err
   // request-line = method SP request-target SP HTTP-version
   const std::string_view rl = lines[0];
   if (rl.size() > limits::kMaxRequestLine) {
-    return Fail(error, 414, "request line longer than " +
-                                std::to_string(limits::kMaxRequestLine) + " bytes");
+    return Fail(error, 414,
+                "request line longer than " + std::to_string(limits::kMaxRequestLine) + " bytes");
   }
   const size_t sp1 = rl.find(' ');
   const size_t sp2 = sp1 == std::string_view::npos ? sp1 : rl.find(' ', sp1 + 1);
@@ -160,8 +160,9 @@ bool ParseRequestHead(std::string_view head, RequestHead* out, FramingError* err
     return Fail(error, 400, "malformed HTTP version");
   }
   if (version[5] != '1' || (version[7] != '0' && version[7] != '1')) {
-    return Fail(error, 505, "HTTP version " + std::string(version.substr(5)) +
-                                " is not supported: use HTTP/1.1");
+    return Fail(
+        error, 505,
+        "HTTP version " + std::string(version.substr(5)) + " is not supported: use HTTP/1.1");
   }
   if (!KnownMethod(method)) {
     return Fail(error, 501, "method " + Printable(method) + " is not implemented");
@@ -171,8 +172,8 @@ bool ParseRequestHead(std::string_view head, RequestHead* out, FramingError* err
   out->minor_version = version[7] - '0';
 
   if (lines.size() - 1 > limits::kMaxHeaderFields) {
-    return Fail(error, 431, "more than " + std::to_string(limits::kMaxHeaderFields) +
-                                " header fields");
+    return Fail(error, 431,
+                "more than " + std::to_string(limits::kMaxHeaderFields) + " header fields");
   }
   int content_lengths = 0;
   int hosts = 0;
@@ -182,8 +183,8 @@ bool ParseRequestHead(std::string_view head, RequestHead* out, FramingError* err
   for (size_t i = 1; i < lines.size(); ++i) {
     const std::string_view line = lines[i];
     if (line.size() > limits::kMaxHeaderLine) {
-      return Fail(error, 431, "header field longer than " +
-                                  std::to_string(limits::kMaxHeaderLine) + " bytes");
+      return Fail(error, 431,
+                  "header field longer than " + std::to_string(limits::kMaxHeaderLine) + " bytes");
     }
     if (line.front() == ' ' || line.front() == '\t') {
       return Fail(error, 400, "obsolete line folding in the request head");
@@ -251,8 +252,9 @@ bool ParseRequestHead(std::string_view head, RequestHead* out, FramingError* err
     }
     const std::vector<std::string_view> codings = ListElements(transfer_encoding);
     if (codings.empty() || !IEquals(codings.back(), "chunked")) {
-      return Fail(error, 400, "Transfer-Encoding '" + Printable(transfer_encoding) +
-                                  "': the final coding must be chunked");
+      return Fail(error, 400,
+                  "Transfer-Encoding '" + Printable(transfer_encoding) +
+                      "': the final coding must be chunked");
     }
     for (size_t i = 0; i + 1 < codings.size(); ++i) {
       if (IEquals(codings[i], "chunked")) {
@@ -375,8 +377,7 @@ size_t ChunkedDecoder::Feed(const char* data, size_t n, std::string* out) {
         if (state_ == State::kSize && line_.size() > limits::kMaxChunkLine) {
           Fail("chunk size line too long");
         } else if (state_ == State::kTrailer && ++trailer_bytes_ > limits::kMaxTrailerBytes) {
-          Fail("trailer fields larger than " + std::to_string(limits::kMaxTrailerBytes) +
-               " bytes");
+          Fail("trailer fields larger than " + std::to_string(limits::kMaxTrailerBytes) + " bytes");
         }
         ++i;
         break;
@@ -552,8 +553,8 @@ FramedStream::Next FramedStream::ReadRequest(int64_t idle_timeout_ms, RequestHea
     if (scan < in_pos_) scan = in_pos_;
     const size_t first_eol = buffered.find('\n');
     if (first_eol == std::string_view::npos && buffered.size() > limits::kMaxRequestLine) {
-      *error = {414, "request line longer than " + std::to_string(limits::kMaxRequestLine) +
-                         " bytes"};
+      *error = {414,
+                "request line longer than " + std::to_string(limits::kMaxRequestLine) + " bytes"};
       return Next::kRefused;
     }
     if (buffered.size() > limits::kMaxHeadBytes) {
@@ -562,8 +563,7 @@ FramedStream::Next FramedStream::ReadRequest(int64_t idle_timeout_ms, RequestHea
       return Next::kRefused;
     }
     // Nothing yet: the keep-alive wait; a head begun: the read timeout.
-    const int64_t wait =
-        buffered.empty() ? idle_timeout_ms - (NowMs() - start) : read_timeout_ms_;
+    const int64_t wait = buffered.empty() ? idle_timeout_ms - (NowMs() - start) : read_timeout_ms_;
     if (wait <= 0 || !Fill(wait)) return Next::kClosed;
   }
 

@@ -57,9 +57,9 @@ struct RequestHead {
   // blanks.
   std::vector<std::pair<std::string, std::string>> fields;
   BodyFraming framing = BodyFraming::kNone;
-  uint64_t content_length = 0;    // kLength only
-  bool keep_alive = true;         // false: close after answering
-  std::string content_encoding;   // as sent, blanks trimmed; empty when absent
+  uint64_t content_length = 0;   // kLength only
+  bool keep_alive = true;        // false: close after answering
+  std::string content_encoding;  // as sent, blanks trimmed; empty when absent
   bool has_content_encoding = false;
 };
 
@@ -109,7 +109,7 @@ struct FrameInfo {
   std::string content_encoding;
   bool has_content_encoding = false;
   bool chunked = false;
-  std::string body_error;  // why the body could not be read (malformed chunks)
+  std::string body_error;   // why the body could not be read (malformed chunks)
   uint64_t wire_bytes = 0;  // body bytes received so far, as sent
 };
 const FrameInfo& CurrentFrame();

@@ -14,8 +14,8 @@
 #include "ingest/connection_guard.h"
 #include "ingest/event_parser.h"
 #include "ingest/http_util.h"
-#include "ingest/refusal_log.h"
 #include "ingest/platforms/platforms.h"
+#include "ingest/refusal_log.h"
 #include "query/report_command.h"
 #include "store/json_text.h"
 

@@ -139,8 +139,7 @@ int Serve(const sink::ServeConfig& cfg) {
   sink::SplitHostPort(cfg.listen, &host, &port);
   spdlog::info("sessionsink {} listening on {}://{}:{} (db {}, synchronous={}, auth {})",
                SESSIONSINK_VERSION, cfg.tls_cert.empty() ? "http" : "https", host, http.port(),
-               cfg.db_path, cfg.synchronous,
-               cfg.token.empty() ? "off" : "on");
+               cfg.db_path, cfg.synchronous, cfg.token.empty() ? "off" : "on");
 
   int sig = 0;
   sigwait(&sigs, &sig);

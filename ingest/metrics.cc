@@ -55,8 +55,8 @@ void HttpServer::RenderMetrics(httplib::Response& res) const {
   line("sessionsink_batches_total", "Requests written (batches).", "counter", w.batches);
   line("sessionsink_sessions_written_total", "Session rows upserted.", "counter",
        w.sessions_written);
-  line("sessionsink_sessions_timed_out_total", "Sessions finished by the idle timeout.",
-       "counter", w.sessions_timed_out);
+  line("sessionsink_sessions_timed_out_total", "Sessions finished by the idle timeout.", "counter",
+       w.sessions_timed_out);
   line("sessionsink_sessions_server_restart_total",
        "Sessions finished because their server restarted.", "counter", w.sessions_server_restart);
   line("sessionsink_queue_refusals_total", "Requests refused because the queue was full.",

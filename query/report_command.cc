@@ -29,14 +29,14 @@ Status CheckBuckets(Db& db, const ReportParams& p) {
         "AND started_at < coalesce(:to, 9223372036854775807) "
         "AND coalesce(closed_at, :now) > coalesce(:from, -9223372036854775807) "
         "AND (:media IS NULL OR media = :media) AND (:user IS NULL OR user_id = :user) "
-        "AND (:server IS NULL OR server = :server) AND (:platform IS NULL OR platform = :platform)");
+        "AND (:server IS NULL OR server = :server) AND (:platform IS NULL OR platform = "
+        ":platform)");
     if (!q.ok()) return q.status();
     Stmt& s = q.value();
     const int n = sqlite3_bind_parameter_count(s.get());
-    const int64_t now =
-        p.now.value_or(std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count());
+    const int64_t now = p.now.value_or(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::system_clock::now().time_since_epoch())
+                                           .count());
     for (int i = 1; i <= n; ++i) {
       const std::string_view name = sqlite3_bind_parameter_name(s.get(), i);
       if (name == ":now") s.Bind(i, now);
@@ -57,7 +57,8 @@ Status CheckBuckets(Db& db, const ReportParams& p) {
   const __int128 buckets = (static_cast<__int128>(*hi) - first + w - 1) / w;
   if (buckets <= kMaxReportBuckets) return Status::Ok();
   return Status::Invalid(
-      "concurrency: " + std::to_string(static_cast<long long>(std::min<__int128>(buckets, INT64_MAX))) +
+      "concurrency: " +
+      std::to_string(static_cast<long long>(std::min<__int128>(buckets, INT64_MAX))) +
       " buckets of " + std::to_string(w) + " ms exceed the limit of " +
       std::to_string(kMaxReportBuckets) + " per report: use a larger bucket or a shorter window");
 }
@@ -71,8 +72,7 @@ Result<ReportParams> ToParams(const ReportRequest& r) {
     if (!in) return Status::Ok();
     *out = ParseReportTime(*in);
     if (*out && (**out < 0 || **out >= kMaxReportTimeMs)) {
-      return Status::Invalid(std::string(what) + ": " + *in +
-                             " is outside the years 1970 to 9999");
+      return Status::Invalid(std::string(what) + ": " + *in + " is outside the years 1970 to 9999");
     }
     if (!*out) {
       return Status::Invalid(std::string(what) + ": expected ISO-8601 (2026-11-23T10:00:00Z) or " +

@@ -33,7 +33,8 @@ bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
 std::optional<int64_t> NormalizeTimestamp(double v) {
   if (!std::isfinite(v) || v <= 0) return std::nullopt;
   const double ms = v < kSecondsBelow ? v * 1000.0 : v;
-  if (!(ms >= static_cast<double>(kMinEventTimeMs) - 0.5 && ms < static_cast<double>(kMaxEventTimeMs))) {
+  if (!(ms >= static_cast<double>(kMinEventTimeMs) - 0.5 &&
+        ms < static_cast<double>(kMaxEventTimeMs))) {
     return std::nullopt;
   }
   const int64_t r = static_cast<int64_t>(std::llround(ms));

@@ -103,8 +103,8 @@ std::vector<int> Statuses(const std::string& bytes) {
 
 std::string Post(const std::string& body, const std::string& extra = "",
                  const std::string& path = "/events") {
-  return "POST " + path + " HTTP/1.1\r\nHost: sink\r\nContent-Type: application/json\r\n" +
-         extra + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  return "POST " + path + " HTTP/1.1\r\nHost: sink\r\nContent-Type: application/json\r\n" + extra +
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 std::string Event(const std::string& id, int64_t event_id = 1) {
@@ -178,10 +178,10 @@ TEST_F(HostileTest, BodyOfARefusedRequestIsNeverParsedAsTheNextRequest) {
     EXPECT_EQ(out.find("Keep-Alive"), std::string::npos) << out;
   }
   // 401: the body holds a whole request with the right token.
-  const std::string inner = Post("[" + Event("hidden-401") + "]", "Authorization: Bearer s3cret\r\n");
-  const std::string out =
-      Exchange("POST /events HTTP/1.1\r\nHost: sink\r\nContent-Length: " +
-               std::to_string(inner.size()) + "\r\n\r\n" + inner);
+  const std::string inner =
+      Post("[" + Event("hidden-401") + "]", "Authorization: Bearer s3cret\r\n");
+  const std::string out = Exchange("POST /events HTTP/1.1\r\nHost: sink\r\nContent-Length: " +
+                                   std::to_string(inner.size()) + "\r\n\r\n" + inner);
   EXPECT_EQ(Statuses(out), std::vector<int>{401}) << out;
   EXPECT_EQ(Count("events"), 0);
 }
@@ -193,12 +193,12 @@ TEST_F(HostileTest, AmbiguousContentLengthsAre400AndCloseTheConnection) {
   for (const std::string& fields :
        {std::string("Content-Length: 4\r\nContent-Length: ") + std::to_string(body.size()),
         std::string("Content-Length: ") + std::to_string(body.size()) + ", 4",
-        std::string("content-length: ") + std::to_string(body.size()) + "\r\nContent-length: " +
-            std::to_string(body.size()),
+        std::string("content-length: ") + std::to_string(body.size()) +
+            "\r\nContent-length: " + std::to_string(body.size()),
         std::string("Content-Length: ") + std::to_string(body.size()) +
             "\r\nTransfer-Encoding: chunked"}) {
-    const std::string out = Exchange("POST /events HTTP/1.1\r\nHost: sink\r\n" + fields +
-                                     "\r\n\r\n" + body + smuggled);
+    const std::string out =
+        Exchange("POST /events HTTP/1.1\r\nHost: sink\r\n" + fields + "\r\n\r\n" + body + smuggled);
     EXPECT_EQ(Statuses(out), std::vector<int>{400}) << fields << "\n" << out;
   }
   EXPECT_EQ(Count("events"), 0);
@@ -210,8 +210,7 @@ TEST_F(HostileTest, MalformedLengthsAre400AtOnce) {
   for (const char* cl : {"+17", "17abc", "0x11", "-1", "1 7", "", "17.0", "\t"}) {
     const auto t0 = Clock::now();
     const std::string out = Exchange(
-        std::string("POST /events HTTP/1.1\r\nHost: sink\r\nContent-Length: ") + cl +
-        "\r\n\r\n[]");
+        std::string("POST /events HTTP/1.1\r\nHost: sink\r\nContent-Length: ") + cl + "\r\n\r\n[]");
     EXPECT_EQ(Statuses(out), std::vector<int>{400}) << "'" << cl << "': " << out;
     EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2)) << cl;
   }
@@ -231,9 +230,10 @@ TEST_F(HostileTest, ChunkedBodiesAreFramedStrictly) {
   // Valid: two chunks, an extension, a trailer field: accepted and stored.
   {
     Conn c(sink_.port());
-    c.Send(std::string("POST /events HTTP/1.1\r\nHost: sink\r\nTransfer-Encoding: Chunked\r\n\r\n") +
-           "a;name=value\r\n" + body.substr(0, 10) + "\r\n" + size + "\r\n" + body.substr(10) +
-           "\r\n0\r\nX-Checksum: none\r\n\r\n");
+    c.Send(
+        std::string("POST /events HTTP/1.1\r\nHost: sink\r\nTransfer-Encoding: Chunked\r\n\r\n") +
+        "a;name=value\r\n" + body.substr(0, 10) + "\r\n" + size + "\r\n" + body.substr(10) +
+        "\r\n0\r\nX-Checksum: none\r\n\r\n");
     const std::string out = c.ReadAll(std::chrono::milliseconds(1500));
     EXPECT_EQ(Statuses(out), std::vector<int>{200}) << out;
     EXPECT_NE(out.find("\"accepted\":1"), std::string::npos) << out;
@@ -246,7 +246,8 @@ TEST_F(HostileTest, ChunkedBodiesAreFramedStrictly) {
   }
   // Chunk data longer than its size.
   const std::string out = Exchange(
-      "POST /events HTTP/1.1\r\nHost: sink\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n[]]\r\n0\r\n\r\n");
+      "POST /events HTTP/1.1\r\nHost: sink\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n2\r\n[]]\r\n0\r\n\r\n");
   EXPECT_EQ(Statuses(out), std::vector<int>{400}) << out;
   EXPECT_EQ(Count("events"), 1);
   EXPECT_EQ(Count("rejected"), 0);  // framing errors are not the sender's data
@@ -266,8 +267,8 @@ TEST_F(HostileTest, UnknownTransferCodingsAndUnframedPostsAreRefusedAtOnce) {
   };
   for (const auto& [fields, status] : cases) {
     const auto t0 = Clock::now();
-    const std::string out =
-        Exchange("POST /events HTTP/1.1\r\nHost: sink\r\n" + fields + "\r\n5\r\n[1,2]\r\n0\r\n\r\n");
+    const std::string out = Exchange("POST /events HTTP/1.1\r\nHost: sink\r\n" + fields +
+                                     "\r\n5\r\n[1,2]\r\n0\r\n\r\n");
     EXPECT_EQ(Statuses(out), std::vector<int>{status}) << fields << out;
     EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2)) << fields;
   }
@@ -310,11 +311,13 @@ TEST_F(HostileTest, RequestHeadIsBounded) {
                               std::string(9000, 'b') + "\r\n\r\n")),
             std::vector<int>{431});
   std::string big;
-  for (int i = 0; i < 6; ++i) big += "X-B" + std::to_string(i) + ": " + std::string(6000, 'c') + "\r\n";
+  for (int i = 0; i < 6; ++i)
+    big += "X-B" + std::to_string(i) + ": " + std::string(6000, 'c') + "\r\n";
   EXPECT_EQ(Statuses(Exchange("GET /healthz HTTP/1.1\r\nHost: sink\r\n" + big + "\r\n")),
             std::vector<int>{431});
-  EXPECT_EQ(Statuses(Exchange("GET /" + std::string(9000, 'u') + " HTTP/1.1\r\nHost: sink\r\n\r\n")),
-            std::vector<int>{414});
+  EXPECT_EQ(
+      Statuses(Exchange("GET /" + std::string(9000, 'u') + " HTTP/1.1\r\nHost: sink\r\n\r\n")),
+      std::vector<int>{414});
   // A head that never ends is refused once it passes the bound, not read forever.
   {
     Conn c(sink_.port());
@@ -341,9 +344,9 @@ TEST_F(HostileTest, MalformedHeadsAreRefused) {
       {Post(body, "Authorization: Bearer tok-1\x01\r\n"), 400},
       {"POST /events HTTP/1.1\nHost: sink\nContent-Length: 2\n\n[]", 400},  // bare LF
       {"POST /events HTTP/1.1\r\nHost: sink\r\n X-Fold: a\r\nContent-Length: 2\r\n\r\n[]", 400},
-      {"GET /healthz HTTP/1.1\r\n\r\n", 400},                            // no Host
-      {"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},       // two Hosts
-      {"GET  /healthz HTTP/1.1\r\nHost: a\r\n\r\n", 400},                 // two spaces
+      {"GET /healthz HTTP/1.1\r\n\r\n", 400},                        // no Host
+      {"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},  // two Hosts
+      {"GET  /healthz HTTP/1.1\r\nHost: a\r\n\r\n", 400},            // two spaces
       {"GET /healthz HTTP/2.0\r\nHost: a\r\n\r\n", 505},
       {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505},
       {"GET /healthz HTTP/1.1\r\nHost: a\r\nBad Name: v\r\n\r\n", 400},
@@ -385,9 +388,9 @@ TEST_F(HostileTest, ContentEncodingsAreMatchedCaseInsensitivelyOrRefused415) {
   EXPECT_EQ(Count("events") + Count("rejected"), 0);
   int id = 2;
   for (const char* coding : {"GZIP", "x-gzip", "Gzip, identity"}) {
-    auto r = cli_->Post("/events", {{"Content-Encoding", coding}},
-                        Gzip("[" + Event("ce-" + std::to_string(id), id) + "]"),
-                        "application/json");
+    auto r =
+        cli_->Post("/events", {{"Content-Encoding", coding}},
+                   Gzip("[" + Event("ce-" + std::to_string(id), id) + "]"), "application/json");
     ++id;
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200) << coding << ": " << r->body;
@@ -477,8 +480,7 @@ TEST_F(HostileTest, ALargeBatchCommitsInStepsAndOthersKeepTheirLatency) {
   // Once the big batch commits (its first events are visible), a small post
   // from another client must not wait for the rest of it.
   const auto give_up = Clock::now() + std::chrono::seconds(60);
-  while (Clock::now() < give_up && !big_done &&
-         Count("events", "session_id LIKE 'big-%'") == 0) {
+  while (Clock::now() < give_up && !big_done && Count("events", "session_id LIKE 'big-%'") == 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   const bool mid_batch = !big_done;
@@ -549,7 +551,7 @@ TEST_F(HostileTest, TimesAtTheEdgeOfInt64AreAbsentAndReportsAgree) {
   EXPECT_EQ(One("SELECT opened_at FROM sessions WHERE id = 'e2'"), "NULL");
   for (const char* report : {"sessions-per-user", "stalls", "media", "concurrency", "sharing"}) {
     test::SinkProcess native, sql;
-    const std::vector<std::string> args = {"report", report,   "--db",          db_,
+    const std::vector<std::string> args = {"report", report,          "--db",     db_,
                                            "--now",  "1764000010000", "--format", "csv"};
     ASSERT_EQ(native.RunToExit(args), 0) << native.log();
     std::vector<std::string> sql_args = args;
@@ -650,9 +652,10 @@ namespace {
 
 TEST_F(HostileTest, TlsCarriesTheTokenAndPlainHttpGetsNothing) {
   const std::string cert = tmp_.File("cert.pem"), key = tmp_.File("key.pem");
-  const std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-                          "-subj /CN=127.0.0.1 -days 2 -keyout " + key + " -out " + cert +
-                          " >/dev/null 2>&1";
+  const std::string cmd =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+      "-subj /CN=127.0.0.1 -days 2 -keyout " +
+      key + " -out " + cert + " >/dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   Start({"--token", "tls-tok", "--tls-cert", cert, "--tls-key", key});
   EXPECT_NE(sink_.log().find("listening on https://"), std::string::npos) << sink_.log();

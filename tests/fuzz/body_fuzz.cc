@@ -388,8 +388,7 @@ void CheckEvent(Route route, const Event& e) {
 // The parser's own checks: statuses, rejects, items, bodies.
 void CheckParsed(Route route, std::string_view body, const ParsedBody& p) {
   // Past limits::kMaxRejectRowsPerRequest, non-events are only counted.
-  const size_t total =
-      p.events.size() + p.rejects.size() + static_cast<size_t>(p.rejects_dropped);
+  const size_t total = p.events.size() + p.rejects.size() + static_cast<size_t>(p.rejects_dropped);
   if (p.rejects_dropped > 0) {
     FUZZ_CHECK(p.rejects.size() == limits::kMaxRejectRowsPerRequest, "rejects dropped too early");
     FUZZ_CHECK(p.first_dropped_index > p.rejects.back().index &&
@@ -420,8 +419,7 @@ void CheckParsed(Route route, std::string_view body, const ParsedBody& p) {
   // each one in the body after the previous one.
   if (route == Route::kFlussonic || route == Route::kStreampixel) {
     size_t pos = 0, next_event = 0, next_reject = 0;
-    const size_t walk =
-        p.rejects_dropped > 0 ? static_cast<size_t>(p.first_dropped_index) : total;
+    const size_t walk = p.rejects_dropped > 0 ? static_cast<size_t>(p.first_dropped_index) : total;
     for (size_t i = 0; i < walk; ++i) {
       const std::string* item;
       if (next_reject < p.rejects.size() &&
@@ -616,9 +614,9 @@ void FuzzFraming(std::string_view in) {
   FramingError error;
   if (!ParseRequestHead(head, &h, &error)) {
     static constexpr int kAnswers[] = {400, 411, 414, 431, 501, 505};
-    FUZZ_CHECK(std::find(std::begin(kAnswers), std::end(kAnswers), error.status) !=
-                   std::end(kAnswers),
-               "refusal " + std::to_string(error.status) + " for " + Quote(head));
+    FUZZ_CHECK(
+        std::find(std::begin(kAnswers), std::end(kAnswers), error.status) != std::end(kAnswers),
+        "refusal " + std::to_string(error.status) + " for " + Quote(head));
     FUZZ_CHECK(!error.message.empty(), "refusal without a message: " + Quote(head));
   } else {
     FUZZ_CHECK(h.fields.size() <= limits::kMaxHeaderFields, "too many fields accepted");

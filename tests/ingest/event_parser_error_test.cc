@@ -679,7 +679,6 @@ TEST(EventParserErrorTest, ParseItemReportsRejectReason) {
   EXPECT_EQ(st.code(), Status::Code::kInvalid);
 }
 
-
 // A body of tiny items must not cost a row each (probe: "[1,1,…]" gzip bomb).
 TEST(EventParserErrorTest, OneItemOverTheLimitIsTooLarge) {
   std::string body = "[";

@@ -624,7 +624,7 @@ TEST(EventParserTest, TimestampSecondsAndMilliseconds) {
   EXPECT_EQ(UtcMs("1637094994000"), kT);  // 13 digits: ms
   EXPECT_EQ(UtcMs("1637094994000 "), kT);
   // Below 1e11 the unit is seconds; both readings must land in [2000, 2100).
-  EXPECT_EQ(UtcMs("4102444799"), 4102444799000);  // the last second of 2099
+  EXPECT_EQ(UtcMs("4102444799"), 4102444799000);   // the last second of 2099
   EXPECT_EQ(UtcMs("946684800000"), 946684800000);  // 2000-01-01 in ms
   EXPECT_EQ(UtcMs("1"), std::nullopt);             // 1970: outside the range
   EXPECT_EQ(UtcMs("99999999999"), std::nullopt);   // seconds: the year 5138
@@ -646,7 +646,7 @@ TEST(EventParserTest, TimestampFractionsAreRounded) {
   EXPECT_EQ(UtcMs("1637094994000.4"), kT);
   EXPECT_EQ(UtcMs("1637094994000.6"), kT + 1);
   EXPECT_EQ(UtcMs("1637094994000.0"), kT);
-  EXPECT_EQ(UtcMs("1.5"), std::nullopt);  // 1970
+  EXPECT_EQ(UtcMs("1.5"), std::nullopt);             // 1970
   EXPECT_EQ(UtcMs("946684799.9996"), 946684800000);  // rounds into the range
 }
 

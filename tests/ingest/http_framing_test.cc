@@ -41,8 +41,7 @@ TEST(HttpFramingTest, ContentLengthIsDigitsOnlyAndOnce) {
 }
 
 TEST(HttpFramingTest, TransferEncodingMustEndInOneChunked) {
-  EXPECT_EQ(Parse("Host: a\r\nTransfer-Encoding: CHUNKED\r\n").head.framing,
-            BodyFraming::kChunked);
+  EXPECT_EQ(Parse("Host: a\r\nTransfer-Encoding: CHUNKED\r\n").head.framing, BodyFraming::kChunked);
   EXPECT_EQ(Status("Host: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n"), 400);
   EXPECT_EQ(Status("Host: a\r\nTransfer-Encoding: identity\r\n"), 400);
   EXPECT_EQ(Status("Host: a\r\nTransfer-Encoding: chunked, gzip\r\n"), 400);
@@ -61,8 +60,9 @@ TEST(HttpFramingTest, BodiesNeedFramingAndHeadsStayBounded) {
   for (size_t i = 1; i < limits::kMaxHeaderFields; ++i) fields += "X: y\r\n";
   EXPECT_EQ(Status(fields, "GET / HTTP/1.1"), 0);
   EXPECT_EQ(Status(fields + "X: z\r\n", "GET / HTTP/1.1"), 431);
-  EXPECT_EQ(Status("Host: a\r\n", "GET /" + std::string(limits::kMaxRequestLine, 'a') + " HTTP/1.1"),
-            414);
+  EXPECT_EQ(
+      Status("Host: a\r\n", "GET /" + std::string(limits::kMaxRequestLine, 'a') + " HTTP/1.1"),
+      414);
   EXPECT_EQ(Status("Host: a\r\n", "GET / HTTP/3.0"), 505);
   EXPECT_EQ(Status("Host: a\r\n", "SPACEJUMP / HTTP/1.1"), 501);
   EXPECT_EQ(Status("Host: a\r\n", "GET / HTTP/1.1 "), 400);
@@ -102,10 +102,10 @@ TEST(HttpFramingTest, ChunkedDecoderIsStrictWhateverTheSplit) {
     EXPECT_EQ(Decode("3;x=y\r\nabc\r\nA\r\n0123456789\r\n0\r\nT: v\r\n\r\n", &ok, step),
               "abc0123456789");
     EXPECT_TRUE(ok) << step;
-    for (const char* bad : {" 3\r\nabc\r\n0\r\n\r\n", "0x3\r\nabc\r\n0\r\n\r\n",
-                            "3 \r\nabc\r\n0\r\n\r\n", "3\nabc\r\n0\r\n\r\n",
-                            "3\r\nabcd\r\n0\r\n\r\n", "10000000000000000\r\n",
-                            "0\r\nbad trailer\r\n\r\n"}) {
+    for (const char* bad :
+         {" 3\r\nabc\r\n0\r\n\r\n", "0x3\r\nabc\r\n0\r\n\r\n", "3 \r\nabc\r\n0\r\n\r\n",
+          "3\nabc\r\n0\r\n\r\n", "3\r\nabcd\r\n0\r\n\r\n", "10000000000000000\r\n",
+          "0\r\nbad trailer\r\n\r\n"}) {
       Decode(bad, &ok, step);
       EXPECT_FALSE(ok) << bad;
     }
