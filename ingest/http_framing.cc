@@ -83,13 +83,6 @@ bool KnownMethod(std::string_view m) {
   return false;
 }
 
-// Transfer codings registered besides chunked (RFC 9112 §7): known, but not
-// implemented here.
-bool KnownTransferCoding(std::string_view c) {
-  return IEquals(c, "gzip") || IEquals(c, "x-gzip") || IEquals(c, "deflate") ||
-         IEquals(c, "compress") || IEquals(c, "x-compress");
-}
-
 std::string Printable(std::string_view s) {
   std::string out;
   for (unsigned char c : s.substr(0, 64)) {
@@ -260,9 +253,9 @@ bool ParseRequestHead(std::string_view head, RequestHead* out, FramingError* err
       if (IEquals(codings[i], "chunked")) {
         return Fail(error, 400, "Transfer-Encoding applies chunked more than once");
       }
-      return Fail(error, KnownTransferCoding(codings[i]) ? 501 : 400,
+      return Fail(error, 501,
                   "transfer coding '" + Printable(codings[i]) +
-                      "' is not supported: use Content-Encoding for compression");
+                      "' is not implemented: use Content-Encoding for compression");
     }
     out->framing = BodyFraming::kChunked;
   }

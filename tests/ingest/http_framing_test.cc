@@ -47,6 +47,7 @@ TEST(HttpFramingTest, TransferEncodingMustEndInOneChunked) {
   EXPECT_EQ(Status("Host: a\r\nTransfer-Encoding: chunked, gzip\r\n"), 400);
   EXPECT_EQ(Status("Host: a\r\nTransfer-Encoding: chunked,chunked\r\n"), 400);
   EXPECT_EQ(Status("Host: a\r\nTransfer-Encoding: deflate, chunked\r\n"), 501);
+  EXPECT_EQ(Status("Host: a\r\nTransfer-Encoding: x-custom, chunked\r\n"), 501);
   EXPECT_EQ(Status("Host: a\r\nTransfer-Encoding: chunked\r\n", "POST /events HTTP/1.0"), 400);
   EXPECT_EQ(Status("Host: a\r\nTransfer-Encoding : chunked\r\n"), 400);
 }
