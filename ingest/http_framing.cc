@@ -510,19 +510,19 @@ FramedStream::Next FramedStream::ReadRequest(int64_t idle_timeout_ms, RequestHea
                                              FramingError* error) {
   // Blank lines before a request line are skipped (a few).
   size_t blanks = 0;
-  size_t scan = in_pos_;  // where the search for the head's end resumes
+  size_t scanned = 0;  // bytes after in_pos_ already searched for the head's end
   const int64_t start = NowMs();
   for (;;) {
     while (in_.size() - in_pos_ >= 2 && in_[in_pos_] == '\r' && in_[in_pos_ + 1] == '\n' &&
            blanks < limits::kMaxLeadingBlankLines) {
       in_pos_ += 2;
       ++blanks;
-      scan = in_pos_;
+      scanned = 0;
     }
     // Look for the empty line that ends the head, refusing bare LFs early.
     const std::string_view buffered(in_.data() + in_pos_, in_.size() - in_pos_);
     size_t end = std::string_view::npos;
-    for (size_t i = scan - in_pos_; i < buffered.size(); ++i) {
+    for (size_t i = scanned; i < buffered.size(); ++i) {
       if (buffered[i] != '\n') continue;
       if (i == 0 || buffered[i - 1] != '\r') {
         *error = {400, "request head lines must end in CRLF"};
@@ -542,12 +542,12 @@ FramedStream::Next FramedStream::ReadRequest(int64_t idle_timeout_ms, RequestHea
       in_pos_ += end;
       break;
     }
-    scan = in_.size() > 0 ? in_.size() - 1 : 0;
-    if (scan < in_pos_) scan = in_pos_;
+    // The last byte again next time: it may be the CR of a CRLF.
+    scanned = buffered.empty() ? 0 : buffered.size() - 1;
     const size_t first_eol = buffered.find('\n');
     if (first_eol == std::string_view::npos && buffered.size() > limits::kMaxRequestLine) {
-      *error = {414,
-                "request line longer than " + std::to_string(limits::kMaxRequestLine) + " bytes"};
+      *error = {414, "request line longer than " + std::to_string(limits::kMaxRequestLine) +
+                         " bytes"};
       return Next::kRefused;
     }
     if (buffered.size() > limits::kMaxHeadBytes) {
@@ -556,7 +556,8 @@ FramedStream::Next FramedStream::ReadRequest(int64_t idle_timeout_ms, RequestHea
       return Next::kRefused;
     }
     // Nothing yet: the keep-alive wait; a head begun: the read timeout.
-    const int64_t wait = buffered.empty() ? idle_timeout_ms - (NowMs() - start) : read_timeout_ms_;
+    const int64_t wait =
+        buffered.empty() ? idle_timeout_ms - (NowMs() - start) : read_timeout_ms_;
     if (wait <= 0 || !Fill(wait)) return Next::kClosed;
   }
 
