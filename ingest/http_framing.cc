@@ -546,8 +546,8 @@ FramedStream::Next FramedStream::ReadRequest(int64_t idle_timeout_ms, RequestHea
     scanned = buffered.empty() ? 0 : buffered.size() - 1;
     const size_t first_eol = buffered.find('\n');
     if (first_eol == std::string_view::npos && buffered.size() > limits::kMaxRequestLine) {
-      *error = {414, "request line longer than " + std::to_string(limits::kMaxRequestLine) +
-                         " bytes"};
+      *error = {414,
+                "request line longer than " + std::to_string(limits::kMaxRequestLine) + " bytes"};
       return Next::kRefused;
     }
     if (buffered.size() > limits::kMaxHeadBytes) {
@@ -556,8 +556,7 @@ FramedStream::Next FramedStream::ReadRequest(int64_t idle_timeout_ms, RequestHea
       return Next::kRefused;
     }
     // Nothing yet: the keep-alive wait; a head begun: the read timeout.
-    const int64_t wait =
-        buffered.empty() ? idle_timeout_ms - (NowMs() - start) : read_timeout_ms_;
+    const int64_t wait = buffered.empty() ? idle_timeout_ms - (NowMs() - start) : read_timeout_ms_;
     if (wait <= 0 || !Fill(wait)) return Next::kClosed;
   }
 

@@ -37,6 +37,9 @@ inline constexpr std::string_view kPlatforms[] = {"flussonic", "streampixel", "g
 // the data's range when open-ended) ÷ bucket. More: kInvalid (HTTP 400),
 // naming the limit. 100,000 is 69 days of 1-minute buckets, 11 years of hours.
 inline constexpr int64_t kMaxReportBuckets = 100000;
+// Rows one concurrency report may have: the total's buckets and each
+// media's. More: kInvalid. About 100 MB of memory at most while answering.
+inline constexpr int64_t kMaxReportRows = 500000;
 // The largest --limit (sharing): more plays at once than any real user has.
 inline constexpr int64_t kMaxReportLimit = 1000000000;
 // Report times (--from, --to, --now) must lie in [0, this): year 10000.

@@ -15,52 +15,71 @@ namespace {
 // The oldest schema the report SQL runs on (schemas/sql/004_platforms.sql).
 constexpr int64_t kReportSchemaVersion = 4;
 
-// The buckets a concurrency report would span, refused past
-// kMaxReportBuckets: the window, or where it is open the range of the plays
-// it would count (as the SQL file and the native code take it).
+// The rows a concurrency report would have, refused past the limits of
+// report.h: the total spans the window (where it is open, the plays it
+// counts, as the SQL file and the native code take it) and each media its
+// own first to last change inside the window.
 Status CheckBuckets(Db& db, const ReportParams& p) {
   const int64_t w = p.bucket_ms.value_or(60000);
-  std::optional<int64_t> lo = p.from, hi = p.to;
-  if (!lo || !hi) {
-    Result<Stmt> q = db.Prepare(
-        "SELECT min(started_at), max(coalesce(closed_at, :now)) FROM sessions "
-        "WHERE +kind = 'play' AND started_at IS NOT NULL "
-        "AND coalesce(closed_at, :now) > started_at "
-        "AND started_at < coalesce(:to, 9223372036854775807) "
-        "AND coalesce(closed_at, :now) > coalesce(:from, -9223372036854775807) "
-        "AND (:media IS NULL OR media = :media) AND (:user IS NULL OR user_id = :user) "
-        "AND (:server IS NULL OR server = :server) AND (:platform IS NULL OR platform = "
-        ":platform)");
-    if (!q.ok()) return q.status();
-    Stmt& s = q.value();
-    const int n = sqlite3_bind_parameter_count(s.get());
-    const int64_t now = p.now.value_or(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           std::chrono::system_clock::now().time_since_epoch())
-                                           .count());
-    for (int i = 1; i <= n; ++i) {
-      const std::string_view name = sqlite3_bind_parameter_name(s.get(), i);
-      if (name == ":now") s.Bind(i, now);
-      if (name == ":from") s.Bind(i, p.from);
-      if (name == ":to") s.Bind(i, p.to);
-      if (name == ":media") s.Bind(i, p.media);
-      if (name == ":user") s.Bind(i, p.user);
-      if (name == ":server") s.Bind(i, p.server);
-      if (name == ":platform") s.Bind(i, p.platform);
-    }
+  Result<Stmt> q = db.Prepare(
+      "SELECT min(started_at), max(coalesce(closed_at, :now)) FROM sessions "
+      "WHERE +kind = 'play' AND started_at IS NOT NULL "
+      "AND coalesce(closed_at, :now) > started_at "
+      "AND started_at < coalesce(:to, 9223372036854775807) "
+      "AND coalesce(closed_at, :now) > coalesce(:from, -9223372036854775807) "
+      "AND (:media IS NULL OR media = :media) AND (:user IS NULL OR user_id = :user) "
+      "AND (:server IS NULL OR server = :server) AND (:platform IS NULL OR platform = :platform) "
+      "GROUP BY coalesce(media, '')");
+  if (!q.ok()) return q.status();
+  Stmt& s = q.value();
+  const int n = sqlite3_bind_parameter_count(s.get());
+  const int64_t now = p.now.value_or(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count());
+  for (int i = 1; i <= n; ++i) {
+    const std::string_view name = sqlite3_bind_parameter_name(s.get(), i);
+    if (name == ":now") s.Bind(i, now);
+    if (name == ":from") s.Bind(i, p.from);
+    if (name == ":to") s.Bind(i, p.to);
+    if (name == ":media") s.Bind(i, p.media);
+    if (name == ":user") s.Bind(i, p.user);
+    if (name == ":server") s.Bind(i, p.server);
+    if (name == ":platform") s.Bind(i, p.platform);
+  }
+  using Wide = __int128;
+  const Wide t0 = p.from.value_or(INT64_MIN), t1 = p.to.value_or(INT64_MAX);
+  auto buckets = [w](Wide lo, Wide hi) -> Wide {
+    const Wide first = (lo / w) * w;
+    return std::max<Wide>(1, (hi - first + w - 1) / w);
+  };
+  Wide rows = 0;
+  std::optional<Wide> lo, hi;
+  for (;;) {
     Result<bool> row = s.Step();
     if (!row.ok()) return row.status();
-    if (!row.value() || sqlite3_column_type(s.get(), 0) == SQLITE_NULL) return Status::Ok();
-    if (!lo) lo = s.Int(0);
-    if (!hi) hi = s.Int(1);
+    if (!row.value()) break;
+    const Wide a = s.Int(0), b = s.Int(1);
+    rows += buckets(std::max(a, t0), std::min(b, t1));  // this media's rows
+    lo = lo ? std::min(*lo, a) : a;
+    hi = hi ? std::max(*hi, b) : b;
   }
-  const __int128 first = (static_cast<__int128>(*lo) / w) * w;
-  const __int128 buckets = (static_cast<__int128>(*hi) - first + w - 1) / w;
-  if (buckets <= kMaxReportBuckets) return Status::Ok();
-  return Status::Invalid(
-      "concurrency: " +
-      std::to_string(static_cast<long long>(std::min<__int128>(buckets, INT64_MAX))) +
-      " buckets of " + std::to_string(w) + " ms exceed the limit of " +
-      std::to_string(kMaxReportBuckets) + " per report: use a larger bucket or a shorter window");
+  if (!lo && !(p.from && p.to)) return Status::Ok();  // no plays: no rows
+  const Wide total = buckets(p.from ? Wide{*p.from} : *lo, p.to ? Wide{*p.to} : *hi);
+  auto text = [](Wide v) {
+    return std::to_string(static_cast<long long>(std::min<Wide>(v, INT64_MAX)));
+  };
+  if (total > kMaxReportBuckets) {
+    return Status::Invalid("concurrency: " + text(total) + " buckets of " + std::to_string(w) +
+                           " ms exceed the limit of " + std::to_string(kMaxReportBuckets) +
+                           " per report: use a larger bucket or a shorter window");
+  }
+  if (rows + total > kMaxReportRows) {
+    return Status::Invalid("concurrency: " + text(rows + total) +
+                           " rows (buckets of each media) exceed the limit of " +
+                           std::to_string(kMaxReportRows) +
+                           " per report: use a larger bucket, a shorter window or --media");
+  }
+  return Status::Ok();
 }
 
 }  // namespace

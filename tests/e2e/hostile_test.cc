@@ -539,6 +539,26 @@ TEST_F(HostileTest, ConcurrencyBucketsAreBoundedByTheWindowOrTheData) {
   auto ok = cli_->Get("/reports/concurrency?bucket=1h&from=1764000000000&to=1764086400000");
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200) << ok->body;
+  // Each media has rows of its own: 12 media over a day of 2-s buckets are
+  // 12 × 43,200 rows more than the total's, past the row limit.
+  std::string plays = "[";
+  for (int m = 0; m < 12; ++m) {
+    const std::string id = "m" + std::to_string(m);
+    plays += std::string(m ? "," : "") + R"({"event":"play_started","server":"s","id":")" + id +
+             R"(","media":"ch)" + std::to_string(m) + R"(","utc_ms":1764000000000},)" +
+             R"({"event":"play_closed","server":"s","id":")" + id + R"(","media":"ch)" +
+             std::to_string(m) + R"(","utc_ms":1764086400000})";
+  }
+  plays += "]";
+  ASSERT_EQ(cli_->Post("/events", plays, "application/json")->status, 200);
+  const std::string day_2s = "/reports/concurrency?bucket=2s&from=1764000000000&to=1764086400000";
+  auto rows = cli_->Get(day_2s.c_str());
+  ASSERT_TRUE(rows);
+  EXPECT_EQ(rows->status, 400) << rows->body.substr(0, 200);
+  EXPECT_NE(rows->body.find("500000"), std::string::npos) << rows->body;
+  auto one = cli_->Get((day_2s + "&media=ch3").c_str());
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->status, 200) << one->body.substr(0, 200);
   auto day = cli_->Get("/reports/concurrency?bucket=1d");  // 25 years of days: allowed
   ASSERT_TRUE(day);
   EXPECT_EQ(day->status, 200) << day->body.substr(0, 200);
