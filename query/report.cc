@@ -103,6 +103,22 @@ Result<Table> RunReport(Db& db, std::string_view name, const ReportParams& param
   return t;
 }
 
+Status CheckConcurrencySize(int64_t buckets, int64_t rows, int64_t bucket_ms) {
+  if (buckets > kMaxReportBuckets) {
+    return Status::Invalid("concurrency: " + std::to_string(buckets) + " buckets of " +
+                           std::to_string(bucket_ms) + " ms exceed the limit of " +
+                           std::to_string(kMaxReportBuckets) +
+                           " per report: use a larger bucket or a shorter window");
+  }
+  if (rows > kMaxReportRows) {
+    return Status::Invalid("concurrency: " + std::to_string(rows) +
+                           " rows (buckets of each media) exceed the limit of " +
+                           std::to_string(kMaxReportRows) +
+                           " per report: use a larger bucket, a shorter window or --media");
+  }
+  return Status::Ok();
+}
+
 std::optional<Format> ParseFormat(std::string_view s) {
   if (s == "table") return Format::kTable;
   if (s == "csv") return Format::kCsv;

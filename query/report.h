@@ -42,6 +42,9 @@ inline constexpr int64_t kMaxReportBuckets = 100000;
 inline constexpr int64_t kMaxReportRows = 500000;
 // The largest --limit (sharing): more plays at once than any real user has.
 inline constexpr int64_t kMaxReportLimit = 1000000000;
+// kInvalid, naming the limit, when a concurrency report of `buckets` (the
+// total's) and `rows` (with each media's) buckets of `bucket_ms` is too big.
+Status CheckConcurrencySize(int64_t buckets, int64_t rows, int64_t bucket_ms);
 // Report times (--from, --to, --now) must lie in [0, this): year 10000.
 inline constexpr int64_t kMaxReportTimeMs = 253402300800000;
 

@@ -15,8 +15,8 @@ namespace {
 // The oldest schema the report SQL runs on (schemas/sql/004_platforms.sql).
 constexpr int64_t kReportSchemaVersion = 4;
 
-// The rows a concurrency report would have, refused past the limits of
-// report.h: the total spans the window (where it is open, the plays it
+// The rows a concurrency report would have (the SQL path), refused past
+// the limits of report.h: the total spans the window (where it is open, the plays it
 // counts, as the SQL file and the native code take it) and each media its
 // own first to last change inside the window.
 Status CheckBuckets(Db& db, const ReportParams& p) {
@@ -65,21 +65,8 @@ Status CheckBuckets(Db& db, const ReportParams& p) {
   }
   if (!lo && !(p.from && p.to)) return Status::Ok();  // no plays: no rows
   const Wide total = buckets(p.from ? Wide{*p.from} : *lo, p.to ? Wide{*p.to} : *hi);
-  auto text = [](Wide v) {
-    return std::to_string(static_cast<long long>(std::min<Wide>(v, INT64_MAX)));
-  };
-  if (total > kMaxReportBuckets) {
-    return Status::Invalid("concurrency: " + text(total) + " buckets of " + std::to_string(w) +
-                           " ms exceed the limit of " + std::to_string(kMaxReportBuckets) +
-                           " per report: use a larger bucket or a shorter window");
-  }
-  if (rows + total > kMaxReportRows) {
-    return Status::Invalid("concurrency: " + text(rows + total) +
-                           " rows (buckets of each media) exceed the limit of " +
-                           std::to_string(kMaxReportRows) +
-                           " per report: use a larger bucket, a shorter window or --media");
-  }
-  return Status::Ok();
+  return CheckConcurrencySize(static_cast<int64_t>(std::min<Wide>(total, INT64_MAX)),
+                              static_cast<int64_t>(std::min<Wide>(rows + total, INT64_MAX)), w);
 }
 
 }  // namespace
@@ -159,10 +146,14 @@ Result<std::string> RunReportText(const std::string& db_path, const ReportReques
                            std::to_string(kReportSchemaVersion) +
                            "): let sessionsink serve open it once to upgrade it");
   }
-  if (r.name == "concurrency") SINK_RETURN_IF_ERROR(CheckBuckets(db.value(), params.value()));
-  Result<Table> t = !r.sql && HasNativeReport(r.name)
-                        ? RunNativeReport(db.value(), r.name, params.value())
-                        : RunReport(db.value(), r.name, params.value());
+  // The native evaluation checks the size from the rows it reads anyway;
+  // the SQL file would build every bucket first, so a scan checks before.
+  const bool native = !r.sql && HasNativeReport(r.name);
+  if (r.name == "concurrency" && !native) {
+    SINK_RETURN_IF_ERROR(CheckBuckets(db.value(), params.value()));
+  }
+  Result<Table> t = native ? RunNativeReport(db.value(), r.name, params.value())
+                           : RunReport(db.value(), r.name, params.value());
   if (!t.ok()) return t.status();
   return Render(t.value(), *format);
 }
