@@ -101,6 +101,24 @@ std::vector<int> Statuses(const std::string& bytes) {
   return out;
 }
 
+// The peak resident memory of a process, in KiB.
+int64_t PeakRssKib(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return -1;
+}
+
+// What a 60,000-event batch may peak the sink at; the sanitizers' shadow
+// memory (and ASan's quarantine) come on top in their builds.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr int64_t kBigBatchRssKib = 1500 * 1024;
+#else
+constexpr int64_t kBigBatchRssKib = 400 * 1024;
+#endif
+
 std::string Post(const std::string& body, const std::string& extra = "",
                  const std::string& path = "/events") {
   return "POST " + path + " HTTP/1.1\r\nHost: sink\r\nContent-Type: application/json\r\n" + extra +
@@ -511,6 +529,10 @@ TEST_F(HostileTest, ALargeBatchCommitsInStepsAndOthersKeepTheirLatency) {
     EXPECT_TRUE(small_first) << "the small post waited for the whole batch";
   }
   EXPECT_EQ(Count("events"), 60001);
+  const int64_t peak = PeakRssKib(sink_.pid());
+  std::printf("[hostile] 60,000-event batch: sink peak RSS %lld KiB\n",
+              static_cast<long long>(peak));
+  EXPECT_LT(peak, kBigBatchRssKib);
 }
 
 // --- Reports --------------------------------------------------------------------
