@@ -109,6 +109,8 @@ bool HttpServer::BrowserAuthorized(const httplib::Request& req, httplib::Respons
              origin.empty() ? "no Origin header: this endpoint takes posts from the pages "
                               "listed in --streampixel-origins"
                             : "origin " + origin + " is not in --streampixel-origins");
+    ++counters_->unauthorized;
+    unauthorized_log_->Refused(req.remote_addr, req.path, "an origin not allowed");
     return false;
   }
   return Authorized(req, res, Access::kIngest);

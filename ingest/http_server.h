@@ -11,6 +11,10 @@
 //                   the reports of query/ (with --token or --read-token, either token
 //                   may read; only the ingest token may post)
 //
+// Requests reach these routes only after the framing layer checked them
+// (ingest/http_framing.h, run by GuardedServer in ingest/connection_guard.h),
+// over TLS with --tls-cert/--tls-key. HandleEvents is in events_route.cc.
+//
 // The server binds at Start() (so port 0 resolves immediately) and serves on
 // its own thread. Thread-safety: Start/Stop from the owner; handlers run on
 // the worker pool and share only the Writer (thread-safe) and atomics.

@@ -687,11 +687,19 @@ TEST_F(HostileTest, MetricsNeedAReadingTokenAnd401sAreCountedAndLogged) {
 }
 
 TEST_F(HostileTest, MetricsPublicServesThemWithoutAToken) {
-  Start({"--token", "ingest-tok", "--metrics-public"});
+  Start({"--token", "ingest-tok", "--metrics-public", "--streampixel-origins",
+         "https://play.example"});
+  EXPECT_EQ(cli_->Get("/reports/live")->status, 401);
+  // A browser post from a page not allowed is a 401 like the others.
+  auto sp =
+      cli_->Post("/events/streampixel", {{"Origin", "https://elsewhere.example"}},
+                 R"({"key":"k","seq":1,"at":1764000000000,"message":{"type":"x"}})", "text/plain");
+  ASSERT_TRUE(sp);
+  EXPECT_EQ(sp->status, 401);
   auto m = cli_->Get("/metrics");
   ASSERT_TRUE(m);
   EXPECT_EQ(m->status, 200);
-  EXPECT_EQ(cli_->Get("/reports/live")->status, 401);
+  EXPECT_NE(m->body.find("sessionsink_http_unauthorized_total 2"), std::string::npos) << m->body;
 }
 
 TEST_F(HostileTest, ListeningBeyondLoopbackNeedsATokenOrAnExplicitChoice) {
