@@ -457,6 +457,20 @@ bool FramedStream::WaitReadable(int64_t timeout_ms) const {
   }
 }
 
+ssize_t FramedStream::RecvWithin(char* buf, size_t n, int64_t timeout_ms) {
+  // Plain sockets try first and wait only when nothing has arrived: one
+  // system call per read when data is there, as it mostly is.
+  if (ssl_ == nullptr) {
+    ssize_t got;
+    do {
+      got = ::recv(sock_, buf, n, MSG_DONTWAIT);
+    } while (got < 0 && errno == EINTR);
+    if (got >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return got;
+  }
+  if (!WaitReadable(timeout_ms)) return kTimedOut;
+  return RecvSome(buf, n);
+}
+
 ssize_t FramedStream::RecvSome(char* buf, size_t n) {
   if (ssl_ == nullptr) {
     ssize_t got;
@@ -487,13 +501,13 @@ FramedStream::~FramedStream() { t_frame = FrameInfo{}; }
 
 bool FramedStream::Fill(int64_t timeout_ms) {
   if (peer_closed_ || read_error_) return false;
-  if (!WaitReadable(timeout_ms)) return false;  // timed out (or failed)
   if (in_pos_ > 0 && in_pos_ == in_.size()) {
     in_.clear();
     in_pos_ = 0;
   }
   char buf[16384];
-  const ssize_t n = RecvSome(buf, sizeof buf);
+  const ssize_t n = RecvWithin(buf, sizeof buf, timeout_ms);
+  if (n == kTimedOut) return false;
   if (n > 0) {
     in_.append(buf, static_cast<size_t>(n));
     return true;
@@ -653,8 +667,8 @@ ssize_t FramedStream::ReadBody(char* ptr, size_t size) {
         in_pos_ += n;
       } else {
         // Straight from the socket: a large body is not copied twice.
-        if (!WaitReadable(read_timeout_ms_)) return -1;
-        const ssize_t got = RecvSome(ptr, want);
+        const ssize_t got = RecvWithin(ptr, want, read_timeout_ms_);
+        if (got == kTimedOut) return -1;
         if (got <= 0) {
           if (got == 0) peer_closed_ = true;
           return -1;  // the body was cut short
@@ -692,6 +706,14 @@ ssize_t FramedStream::ReadBody(char* ptr, size_t size) {
 
 ssize_t FramedStream::write(const char* ptr, size_t size) {
   // No liveness probe (cpp-httplib's refuses to answer a half-closed client).
+  // Plain sockets try first and wait only when the send buffer is full.
+  if (ssl_ == nullptr) {
+    ssize_t n;
+    do {
+      n = ::send(sock_, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return n;
+  }
   pollfd p{sock_, POLLOUT, 0};
   int r;
   do {

@@ -153,6 +153,9 @@ class FramedStream : public httplib::Stream {
   bool WaitReadable(int64_t timeout_ms) const;
   // One read or write on the connection (TLS or not), as recv/send answer.
   ssize_t RecvSome(char* buf, size_t n);
+  // RecvSome once readable within `timeout_ms`; kTimedOut if it is not.
+  static constexpr ssize_t kTimedOut = -2;
+  ssize_t RecvWithin(char* buf, size_t n, int64_t timeout_ms);
   ssize_t SendSome(const char* buf, size_t n);
   ssize_t ReadBody(char* ptr, size_t size);
 
