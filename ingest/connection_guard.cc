@@ -1,7 +1,5 @@
 #include "ingest/connection_guard.h"
 
-#include "ingest/http_framing.h"
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -13,6 +11,8 @@
 #include <deque>
 #include <utility>
 #include <vector>
+
+#include "ingest/http_framing.h"
 
 namespace sink {
 

@@ -1,9 +1,8 @@
 #include "ingest/platforms/record.h"
 
-#include "ingest/limits.h"
-
 #include <charconv>
 
+#include "ingest/limits.h"
 #include "store/json_text.h"
 #include "store/timeutil.h"
 
