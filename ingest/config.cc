@@ -19,6 +19,21 @@ bool SplitHostPort(const std::string& s, std::string* host, int* port) {
   return true;
 }
 
+std::string ExposureProblem(const ServeConfig& cfg) {
+  if (cfg.tls_cert.empty() != cfg.tls_key.empty()) {
+    return "--tls-cert and --tls-key go together: give both, or neither";
+  }
+  std::string host;
+  int port = 0;
+  if (!SplitHostPort(cfg.listen, &host, &port)) return "";  // reported elsewhere
+  const bool loopback = host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  if (loopback || !cfg.token.empty() || cfg.allow_unauthenticated) return "";
+  return "refusing to listen on " + cfg.listen +
+         " without --token: anyone who can reach the port could post events and read the "
+         "reports. Set --token (or SESSIONSINK_TOKEN), or pass --allow-unauthenticated if the "
+         "network is trusted";
+}
+
 namespace {
 
 // CLI11 validator/transform for durations: stores milliseconds.
@@ -61,6 +76,20 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
                   "people who look at the data, not to media servers.")
       ->envname("SESSIONSINK_READ_TOKEN")
       ->capture_default_str();
+  cmd->add_flag("--metrics-public", cfg->metrics_public,
+                "Serve GET /metrics without a token even when --token or --read-token is set "
+                "(e.g. for a Prometheus on a trusted network).")
+      ->envname("SESSIONSINK_METRICS_PUBLIC");
+  cmd->add_flag("--allow-unauthenticated", cfg->allow_unauthenticated,
+                "Allow listening on a non-loopback address without --token. Without it, such "
+                "a configuration refuses to start.")
+      ->envname("SESSIONSINK_ALLOW_UNAUTHENTICATED");
+  cmd->add_option("--tls-cert", cfg->tls_cert,
+                  "Serve HTTPS with this certificate chain (PEM), so that the token does not "
+                  "travel in clear; needs --tls-key.")
+      ->envname("SESSIONSINK_TLS_CERT");
+  cmd->add_option("--tls-key", cfg->tls_key, "The private key (PEM) of --tls-cert.")
+      ->envname("SESSIONSINK_TLS_KEY");
   cmd->add_option("--streampixel-origins", cfg->streampixel_origins,
                   "Web page origins (e.g. https://play.example.com) whose viewers' browsers may "
                   "post to /events/streampixel without the token (browsers cannot keep a "

@@ -18,6 +18,14 @@ struct ServeConfig {
   // A second secret that may read (reports, metrics, the dashboard) but not
   // post: media servers carry the ingest token in their configuration files.
   std::string read_token;
+  // Serve GET /metrics without a token even when --token/--read-token is set.
+  bool metrics_public = false;
+  // Listen on a non-loopback address without --token (anyone who reaches
+  // the port may post); without it, such a configuration refuses to start.
+  bool allow_unauthenticated = false;
+  // HTTPS: the certificate chain and private key (PEM); both or neither.
+  std::string tls_cert;
+  std::string tls_key;
   // Page origins (scheme://host[:port]) whose browsers may post to
   // /events/streampixel without the token; empty: the token rules apply.
   std::vector<std::string> streampixel_origins;
@@ -69,6 +77,10 @@ bool ParseKafkaOptions(const std::vector<std::string>& in,
 
 // Registers the `serve` options on `cmd`, writing into `cfg`.
 void AddServeOptions(CLI::App* cmd, ServeConfig* cfg);
+
+// Empty when the configuration is safe to serve; else why not (listening
+// beyond loopback without --token needs --allow-unauthenticated).
+std::string ExposureProblem(const ServeConfig& cfg);
 
 // Splits "HOST:PORT" ("[::1]:8080" for IPv6). False on malformed input.
 bool SplitHostPort(const std::string& s, std::string* host, int* port);

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "ingest/http_framing.h"
+
 namespace sink {
 
 namespace {
@@ -53,6 +55,9 @@ struct Current {
   void* conn = nullptr;  // std::list<Conn>::iterator's node, as seen by Busy
 };
 thread_local Current t_current;
+
+// Set by the post-routing handler when the answer says Connection: close.
+thread_local bool t_answer_closes = false;
 
 }  // namespace
 
@@ -160,10 +165,19 @@ GuardedServer::GuardedServer(const ConnectionLimits& limits) : limits_(limits) {
     return new Pool(this, threads, max_connections);
   };
   set_logger([this](const httplib::Request&, const httplib::Response&) { RequestDone(); });
+  // An answer that closes the connection (a refusal whose body was not
+  // read) must not also offer keep-alive, and the connection must close.
+  set_post_routing_handler([](const httplib::Request&, httplib::Response& res) {
+    if (res.get_header_value("Connection") == "close") {
+      res.headers.erase("Keep-Alive");
+      t_answer_closes = true;
+    }
+  });
   watchdog_ = std::thread([this] { Watch(); });
 }
 
 GuardedServer::~GuardedServer() {
+  if (tls_ != nullptr) SSL_CTX_free(tls_);
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
@@ -177,6 +191,7 @@ ConnectionStats GuardedServer::stats() const {
   ConnectionStats s = stats_;
   s.open = conns_.size();
   s.refused_queue_full = refused_queue_full_.load();
+  s.malformed = malformed_.load();
   s.unguarded = unguarded_.load();
   return s;
 }
@@ -189,6 +204,10 @@ void GuardedServer::Refuse(socket_t sock, const char* why) {
       std::to_string(body.size()) + "\r\n\r\n" + body;
   ssize_t ignored = ::send(sock, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   (void)ignored;
+  Linger(sock);
+}
+
+void GuardedServer::Linger(socket_t sock) {
   ::shutdown(sock, SHUT_WR);
   std::lock_guard<std::mutex> lock(mu_);
   if (lingering_.size() < kMaxLingering && !stopping_) {
@@ -223,6 +242,96 @@ void GuardedServer::Serve(int sock, const std::function<void()>& serve) {
   std::lock_guard<std::mutex> lock(mu_);
   if (it->guard_fd >= 0) ::close(it->guard_fd);
   conns_.erase(it);
+}
+
+std::string GuardedServer::EnableTls(const std::string& cert_file, const std::string& key_file) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return "cannot create a TLS context";
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  std::string error;
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
+    error = "cannot read the certificate chain --tls-cert '" + cert_file + "' (PEM)";
+  } else if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    error = "cannot read the private key --tls-key '" + key_file + "' (PEM)";
+  } else if (SSL_CTX_check_private_key(ctx) != 1) {
+    error = "--tls-key does not match the certificate of --tls-cert";
+  }
+  if (!error.empty()) {
+    SSL_CTX_free(ctx);
+    return error;
+  }
+  tls_ = ctx;
+  return "";
+}
+
+bool GuardedServer::process_and_close_socket(socket_t sock) {
+  const int64_t read_ms =
+      static_cast<int64_t>(read_timeout_sec_) * 1000 + read_timeout_usec_ / 1000;
+  const int64_t write_ms =
+      static_cast<int64_t>(write_timeout_sec_) * 1000 + write_timeout_usec_ / 1000;
+  bool linger = false;
+  SSL* ssl = nullptr;
+  if (tls_ != nullptr) {
+    // Blocking TLS reads and writes are bounded like the plain ones.
+    timeval rt{static_cast<time_t>(read_ms / 1000),
+               static_cast<suseconds_t>(read_ms % 1000 * 1000)};
+    timeval wt{static_cast<time_t>(write_ms / 1000),
+               static_cast<suseconds_t>(write_ms % 1000 * 1000)};
+    ::setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &rt, sizeof rt);
+    ::setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &wt, sizeof wt);
+    ssl = SSL_new(tls_);
+    if (ssl == nullptr || SSL_set_fd(ssl, sock) != 1 || SSL_accept(ssl) != 1) {
+      if (ssl != nullptr) SSL_free(ssl);
+      ::shutdown(sock, SHUT_RDWR);
+      ::close(sock);
+      return false;
+    }
+  }
+  {
+    FramedStream strm(sock, read_ms, write_ms, ssl);
+    size_t count = keep_alive_max_count_;
+    while (svr_sock_ != INVALID_SOCKET && count > 0) {
+      --count;
+      RequestHead head;
+      FramingError error;
+      const FramedStream::Next next =
+          strm.ReadRequest(static_cast<int64_t>(keep_alive_timeout_sec_) * 1000, &head, &error);
+      if (next == FramedStream::Next::kClosed) break;
+      if (next == FramedStream::Next::kRefused) {
+        malformed_.fetch_add(1);
+        strm.WriteRefusal(error);
+        RequestDone();
+        linger = true;
+        break;
+      }
+      const bool close = !head.keep_alive || count == 0;
+      bool connection_closed = false;
+      t_answer_closes = false;
+      const bool ok = process_request(strm, close, connection_closed, nullptr);
+      const bool complete = strm.BodyComplete();
+      const bool answer_closes = t_answer_closes;
+      strm.EndRequest();
+      if (!complete) {
+        // Bytes of this request are still coming: they must never be taken
+        // for the next request.
+        linger = true;
+        break;
+      }
+      if (!ok || close || connection_closed || answer_closes) break;
+    }
+  }
+  if (ssl != nullptr) {
+    SSL_shutdown(ssl);  // close_notify; the client's is not awaited
+    SSL_free(ssl);
+  }
+  if (linger) {
+    Linger(sock);
+  } else {
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+  }
+  return true;
 }
 
 bool GuardedServer::Admit(const std::string& client) {

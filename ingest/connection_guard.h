@@ -26,9 +26,19 @@
 // cpp-httplib 0.11 hands each accepted socket to its task queue inside a
 // closure and keeps its per-connection code private; GuardedServer learns
 // the socket from accept(2) on the accepting thread (see connection_guard.cc).
+//
+// With EnableTls(), each connection starts with a TLS handshake (OpenSSL,
+// bounded by the read timeout and the connection deadline).
+//
+// Each connection's requests are framed by ingest/http_framing.h, not by
+// cpp-httplib: GuardedServer overrides its per-connection loop
+// (process_and_close_socket) and hands each checked request to its
+// process_request. Its post-routing handler and logger are GuardedServer's:
+// do not replace them.
 #pragma once
 
 #include <httplib.h>
+#include <openssl/ssl.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -55,6 +65,8 @@ struct ConnectionStats {
   uint64_t refused_per_client = 0;
   uint64_t refused_queue_full = 0;
   uint64_t unguarded = 0;  // served without limits (socket unknown): should stay 0
+  // Requests refused by the framing layer (ingest/http_framing.h), by answer.
+  uint64_t malformed = 0;
 };
 
 class GuardedServer : public httplib::Server {
@@ -63,6 +75,11 @@ class GuardedServer : public httplib::Server {
   ~GuardedServer() override;
 
   ConnectionStats stats() const;
+
+  // Serves HTTPS with this certificate chain and key (PEM files), TLS 1.2
+  // or later, from now on. Call before serving. Error: a file cannot be
+  // read or the key does not match the certificate.
+  std::string EnableTls(const std::string& cert_file, const std::string& key_file);
 
   // While alive, the current connection's deadline is paused: the sink, not
   // the client, is taking the time. Use on the thread serving the request.
@@ -86,8 +103,13 @@ class GuardedServer : public httplib::Server {
   };
   class Pool;
 
+  // The connection's keep-alive loop, with strict framing (http_framing.h).
+  bool process_and_close_socket(socket_t sock) override;
   void Watch();
   void RequestDone();
+  // Closes `sock` after draining what the client still sends, for up to a
+  // second, on the watchdog thread: the answer is read, not reset.
+  void Linger(socket_t sock);
   // Counts a connection from `client` in, or refuses it (false) when the
   // address is at its limit. Release() counts it out.
   bool Admit(const std::string& client);
@@ -100,6 +122,7 @@ class GuardedServer : public httplib::Server {
   void Refuse(socket_t sock, const char* why);
 
   const ConnectionLimits limits_;
+  SSL_CTX* tls_ = nullptr;  // set before serving, then read only
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;                  // guarded by mu_
@@ -109,6 +132,7 @@ class GuardedServer : public httplib::Server {
   ConnectionStats stats_;                  // guarded by mu_ (open = conns_.size())
   std::atomic<uint64_t> refused_queue_full_{0};
   std::atomic<uint64_t> unguarded_{0};
+  std::atomic<uint64_t> malformed_{0};
   std::thread watchdog_;
 
   friend class Busy;

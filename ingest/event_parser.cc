@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "ingest/json_check.h"
+#include "ingest/limits.h"
 #include "store/timeutil.h"
 
 namespace sink {
@@ -432,7 +433,25 @@ size_t BodyItems::Start() const {
   return start;
 }
 
+void AddReject(Reject r, ParsedBody* out) {
+  if (out->rejects.size() < limits::kMaxRejectRowsPerRequest) {
+    out->rejects.push_back(std::move(r));
+    return;
+  }
+  if (out->rejects_dropped++ == 0) {
+    out->first_dropped_index = r.index;
+    out->first_dropped_reason = std::move(r.reason);
+  }
+}
+
+Status CheckItemCount(size_t items) {
+  if (items <= limits::kMaxItemsPerRequest) return Status::Ok();
+  return Status::TooLarge("more than " + std::to_string(limits::kMaxItemsPerRequest) +
+                          " items in one request: send them in several");
+}
+
 Status BodyItems::Add(std::string_view item) {
+  SINK_RETURN_IF_ERROR(CheckItemCount(static_cast<size_t>(index_) + 1));
   Event e;
   std::string reason;
   Status st = parse_(item, CapacityOf(item), &e, &reason);
@@ -445,9 +464,9 @@ Status BodyItems::Add(std::string_view item) {
     Reject r;
     r.index = index_;
     r.reason = std::move(reason);
-    r.body = std::string(item);
+    if (out_.rejects.size() < limits::kMaxRejectRowsPerRequest) r.body = std::string(item);
     r.server = std::move(e.server);
-    out_.rejects.push_back(std::move(r));
+    AddReject(std::move(r), &out_);
   }
   ++index_;
   return Status::Ok();

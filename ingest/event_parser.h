@@ -24,10 +24,22 @@
 
 namespace sink {
 
+// At most limits::kMaxItemsPerRequest items (more: kTooLarge) and
+// limits::kMaxRejectRowsPerRequest rejects kept one by one; the non-event
+// items past that are only counted.
 struct ParsedBody {
   std::vector<Event> events;
   std::vector<Reject> rejects;
+  int64_t rejects_dropped = 0;       // non-event items counted, not kept
+  int64_t first_dropped_index = -1;  // the first of them
+  std::string first_dropped_reason;  // and why it was not an event
 };
+
+// Keeps `r` in `out`, or only counts it once limits::kMaxRejectRowsPerRequest
+// rejects are kept.
+void AddReject(Reject r, ParsedBody* out);
+// kTooLarge when a request has more items than limits::kMaxItemsPerRequest.
+Status CheckItemCount(size_t items);
 
 // REQUIRES: `body` is padded (simdjson::pad or padded_string), i.e. at least
 // SIMDJSON_PADDING readable bytes follow it.

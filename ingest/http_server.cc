@@ -16,6 +16,7 @@
 #include "ingest/event_parser.h"
 #include "ingest/http_util.h"
 #include "ingest/platforms/platforms.h"
+#include "ingest/refusal_log.h"
 #include "query/report_command.h"
 #include "store/json_text.h"
 
@@ -28,44 +29,6 @@ namespace {
 constexpr int kListenBacklog = 1024;
 
 }  // namespace
-
-// Logs why events are refused with 503 (database full or failing, queue
-// full, commit too slow): a refusal line at most every 10 s, with the count
-// of refusals since the previous line, and one line at the first commit
-// after a logged refusal. Under a partial overload (refusals and commits
-// interleaved) that is at most two lines per 10 s.
-struct RefusalLog {
-  static constexpr auto kEvery = std::chrono::seconds(10);
-  std::mutex mu;
-  bool failing = false;  // a refusal was logged and no recovery since; guarded by mu
-  uint64_t since_log = 0;
-  std::chrono::steady_clock::time_point last_log;  // zero: never
-
-  bool Due(std::chrono::steady_clock::time_point now) const {
-    return last_log.time_since_epoch().count() == 0 || now - last_log >= kEvery;
-  }
-  void Refused(std::string_view why) {
-    const auto now = std::chrono::steady_clock::now();
-    std::lock_guard<std::mutex> lock(mu);
-    ++since_log;
-    if (!Due(now)) return;
-    spdlog::warn("refusing events with 503 ({} request{} since the last line): {}", since_log,
-                 since_log == 1 ? "" : "s", why);
-    failing = true;
-    since_log = 0;
-    last_log = now;
-  }
-  void Committed() {
-    const auto now = std::chrono::steady_clock::now();
-    std::lock_guard<std::mutex> lock(mu);
-    if (!failing) return;
-    spdlog::info("events are committed again ({} more request{} refused before this)", since_log,
-                 since_log == 1 ? "" : "s");
-    failing = false;
-    since_log = 0;
-    last_log = now;
-  }
-};
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   // Always walk the expected secret's full length; fold the length difference in.
@@ -96,7 +59,8 @@ HttpServer::HttpServer(const ServeConfig& cfg, Writer* writer, const Relay* rela
           ConnectionLimits{cfg.http_threads, static_cast<size_t>(cfg.max_connections),
                            cfg.max_connections_per_client, cfg.client_timeout_ms})),
       counters_(std::make_unique<HttpCounters>()),
-      refusals_(std::make_unique<RefusalLog>()) {}
+      refusals_(std::make_unique<RefusalLog>()),
+      unauthorized_log_(std::make_unique<UnauthorizedLog>()) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -106,8 +70,10 @@ bool HttpServer::Authorized(const httplib::Request& req, httplib::Response& res,
   if (cfg_.token.empty() && (!read || cfg_.read_token.empty())) return true;
   std::string given;
   const std::string auth = req.get_header_value("Authorization");
-  if (auth.size() > 7 &&
-      (auth.compare(0, 7, "Bearer ") == 0 || auth.compare(0, 7, "bearer ") == 0)) {
+  // The scheme is case-insensitive (RFC 9110 §11.1).
+  if (auth.size() > 7 && auth[6] == ' ' &&
+      std::equal(auth.begin(), auth.begin() + 6, "bearer",
+                 [](char a, char b) { return (a | 0x20) == b; })) {
     given = auth.substr(7);
   } else if (req.has_param("token")) {
     given = req.get_param_value("token");
@@ -124,147 +90,10 @@ bool HttpServer::Authorized(const httplib::Request& req, httplib::Response& res,
                            "?token=<token>"
                          : "invalid token");
   res.set_header("WWW-Authenticate", "Bearer");
+  ++counters_->unauthorized;
+  unauthorized_log_->Refused(req.remote_addr, req.path,
+                             given.empty() ? "no token" : "a wrong token");
   return false;
-}
-
-void HttpServer::HandleEvents(Source source, const httplib::Request& req, httplib::Response& res,
-                              const httplib::ContentReader& read) {
-  const auto t0 = std::chrono::steady_clock::now();
-  const int64_t received_at = clock_->NowMs();
-  auto finish = [&](int code) {
-    counters_->Count(code);
-    counters_->request_seconds[HttpCounters::kEvents].Observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  };
-
-  const bool allowed = source == Source::kStreampixel ? BrowserAuthorized(req, res)
-                                                      : Authorized(req, res, Access::kIngest);
-  if (!allowed) {
-    CloseAfter(res);
-    return finish(401);
-  }
-
-  uint64_t declared = 0;
-  if (req.has_header("Content-Length")) {
-    const std::string v = req.get_header_value("Content-Length");
-    std::from_chars(v.data(), v.data() + v.size(), declared);
-  }
-  if (declared > cfg_.max_body_bytes) {
-    SetError(res, 413,
-             "body of " + std::to_string(declared) + " bytes exceeds the limit of " +
-                 std::to_string(cfg_.max_body_bytes) + " bytes");
-    CloseAfter(res);
-    return finish(413);
-  }
-  std::string body;
-  body.reserve(declared + simdjson::SIMDJSON_PADDING);
-  bool too_large = false;
-  const bool complete = read([&](const char* data, size_t n) {
-    if (body.size() + n > cfg_.max_body_bytes) {
-      too_large = true;
-      return false;
-    }
-    body.append(data, n);
-    return true;
-  });
-  counters_->body_bytes += body.size();
-  if (too_large || res.status == 413) {
-    SetError(res, 413,
-             "body exceeds the limit of " + std::to_string(cfg_.max_body_bytes) +
-                 " bytes (after decoding)");
-    CloseAfter(res);
-    return finish(413);
-  }
-  if (!complete && res.status == 415) {
-    SetError(res, 415,
-             "unsupported Content-Encoding '" + req.get_header_value("Content-Encoding") +
-                 "' (gzip and deflate are accepted)");
-    CloseAfter(res);
-    return finish(415);
-  }
-
-  WriteBatch batch;
-  batch.received_at = received_at;
-  batch.remote_addr = req.remote_addr;
-  std::string unreadable;
-  if (!complete) {
-    unreadable = "could not read the body: truncated, or corrupt Content-Encoding data";
-    CloseAfter(res);
-  } else {
-    const size_t size = body.size();
-    body.append(simdjson::SIMDJSON_PADDING, ' ');
-    const simdjson::padded_string_view padded(body.data(), size, body.size());
-    Result<ParsedBody> parsed = Status::Invalid("");
-    switch (source) {
-      case Source::kFlussonic:
-        parsed = ParseBody(padded);
-        break;
-      case Source::kGameLift:
-        parsed = ParseGameLiftBody(padded);
-        break;
-      case Source::kZego:
-        parsed = ParseZegoBody(
-            std::string_view(body.data(), size),
-            req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) ==
-                0);
-        break;
-      case Source::kStreampixel:
-        parsed = ParseStreampixelBody(padded);
-        break;
-    }
-    body.resize(size);
-    if (parsed.ok()) {
-      batch.events = std::move(parsed->events);
-      batch.rejects = std::move(parsed->rejects);
-    } else {
-      unreadable = parsed.status().message();
-    }
-  }
-  // The per-item errors for the answer (the rejects move into the batch).
-  std::string errors;
-  for (const Reject& r : batch.rejects) {
-    if (!errors.empty()) errors += ',';
-    errors += "{\"index\":" + std::to_string(r.index) + ",\"reason\":";
-    AppendJsonString(&errors, r.reason);
-    errors += '}';
-  }
-  if (!unreadable.empty()) {
-    Reject r;
-    r.index = -1;
-    r.reason = unreadable;
-    r.body = std::move(body);
-    batch.rejects.push_back(std::move(r));
-  }
-
-  Result<Writer::Future> queued = writer_->Submit(std::move(batch));
-  // Not stored, so the client resends; the log says why (rate-limited).
-  auto refuse = [&](std::string_view why) {
-    refusals_->Refused(why);
-    SetError(res, 503, why);
-    finish(503);
-  };
-  if (!queued.ok()) return refuse(queued.status().message());
-  Writer::Future& f = queued.value();
-  GuardedServer::Busy busy;  // the commit's time is not the client's
-  if (f.wait_for(std::chrono::milliseconds(cfg_.request_timeout_ms)) != std::future_status::ready) {
-    // Not lost: if the commit lands later, the resend is a duplicate.
-    return refuse("timed out waiting for the database commit");
-  }
-  Result<WriteOutcome> outcome = f.get();
-  if (!outcome.ok()) return refuse(outcome.status().message());
-  refusals_->Committed();
-  if (!unreadable.empty()) {
-    SetError(res, 400, unreadable);
-    return finish(400);
-  }
-  const WriteOutcome& o = outcome.value();
-  std::string out = "{\"accepted\":" + std::to_string(o.accepted) +
-                    ",\"duplicates\":" + std::to_string(o.duplicates) +
-                    ",\"rejected\":" + std::to_string(o.rejected) + ",\"errors\":[" + errors +
-                    "]}\n";
-  res.status = 200;
-  res.set_content(out, kJsonType);
-  return finish(200);
 }
 
 bool HttpServer::BrowserAuthorized(const httplib::Request& req, httplib::Response& res) const {
@@ -281,6 +110,8 @@ bool HttpServer::BrowserAuthorized(const httplib::Request& req, httplib::Respons
              origin.empty() ? "no Origin header: this endpoint takes posts from the pages "
                               "listed in --streampixel-origins"
                             : "origin " + origin + " is not in --streampixel-origins");
+    ++counters_->unauthorized;
+    unauthorized_log_->Refused(req.remote_addr, req.path, "an origin not allowed");
     return false;
   }
   return Authorized(req, res, Access::kIngest);
@@ -307,6 +138,18 @@ void HttpServer::Routes() {
     res.set_header("Allow", "POST");
     counters_->Count(405);
   };
+  // TRACE and CONNECT reach cpp-httplib (the framing layer answers unknown
+  // methods 501), which has no routes for them: 405, like other methods.
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (req.method != "TRACE" && req.method != "CONNECT") {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    const bool events = req.path.rfind("/events", 0) == 0;
+    SetError(res, 405, events ? "use POST for /events" : "method not allowed");
+    res.set_header("Allow", events ? "POST" : "GET, HEAD");
+    if (events) counters_->Count(405);
+    return httplib::Server::HandlerResponse::Handled;
+  });
   s.Get("/events", method_not_allowed);
   s.Put("/events", method_not_allowed);
   s.Delete("/events", method_not_allowed);
@@ -331,8 +174,9 @@ void HttpServer::Routes() {
     res.set_content("{\"status\":\"ok\"}\n", kJsonType);
   });
   s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) { HandleReadyz(res); });
-  s.Get("/metrics",
-        [this](const httplib::Request&, httplib::Response& res) { RenderMetrics(res); });
+  s.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
+    if (cfg_.metrics_public || Authorized(req, res, Access::kRead)) RenderMetrics(res);
+  });
 
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) {
@@ -360,6 +204,11 @@ Status HttpServer::Start() {
     return Status::Invalid("--listen: expected HOST:PORT, got '" + cfg_.listen + "'");
   }
   Routes();
+  if (!cfg_.tls_cert.empty()) {
+    if (std::string err = svr_->EnableTls(cfg_.tls_cert, cfg_.tls_key); !err.empty()) {
+      return Status::Invalid(err);
+    }
+  }
   httplib::Server& s = *svr_;
   if (cfg_.max_connections < cfg_.http_threads) {
     return Status::Invalid("--max-connections (" + std::to_string(cfg_.max_connections) +

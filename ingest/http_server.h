@@ -6,13 +6,17 @@
 //   GET  /healthz   200 while the process runs.
 //   GET  /readyz    200 when the database is writable and we are not draining;
 //                   the body also reports the Kafka backlog.
-//   GET  /metrics   Prometheus text.
+//   GET  /metrics   Prometheus text (a reading token, unless --metrics-public).
 //   POST /flush     writes every changed session to the table now; 200 once committed.
 //   GET  /reports[/NAME?from=&to=&media=&user=&server=&now=&bucket=&limit=&format=json|csv]
 //                   the reports of query/ (with --token or --read-token, either token
 //                   may read; only the ingest token may post)
 //   GET  /          the dashboard page (dashboard/), and GET /api/* the JSON it
 //                   reads besides the reports (dashboard_routes.cc; read access)
+//
+// Requests reach these routes only after the framing layer checked them
+// (ingest/http_framing.h, run by GuardedServer in ingest/connection_guard.h),
+// over TLS with --tls-cert/--tls-key. HandleEvents is in events_route.cc.
 //
 // The server binds at Start() (so port 0 resolves immediately) and serves on
 // its own thread. Thread-safety: Start/Stop from the owner; handlers run on
@@ -42,6 +46,7 @@ class DashboardState;
 class GuardedServer;
 struct HttpCounters;
 struct RefusalLog;
+struct UnauthorizedLog;
 
 class HttpServer {
  public:
@@ -86,6 +91,7 @@ class HttpServer {
   std::unique_ptr<HttpCounters> counters_;
   std::unique_ptr<RefusalLog> refusals_;
   std::unique_ptr<DashboardState> dashboard_;  // the page's traffic history
+  std::unique_ptr<UnauthorizedLog> unauthorized_log_;
   std::atomic<bool> draining_{false};
   int port_ = 0;
   std::thread thread_;

@@ -35,6 +35,7 @@ struct HttpCounters {
   static constexpr std::array<const char*, kRouteCount> kRouteNames = {"events", "reports",
                                                                        "dashboard"};
   std::array<LatencyHistogram, kRouteCount> request_seconds;
+  std::atomic<uint64_t> unauthorized{0};  // 401s on every route
 
   void Count(int code) {
     for (size_t i = 0; i < kCodes.size(); ++i) {

@@ -3,9 +3,9 @@
 // shuts them down in order: HTTP (stop accepting, finish requests) → writer
 // (commit what is queued) → database.
 #include <signal.h>
-#include <sqlite3.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -73,6 +73,10 @@ void RaiseFileLimit(const sink::ServeConfig& cfg) {
 
 int Serve(const sink::ServeConfig& cfg) {
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+  if (std::string err = sink::ExposureProblem(cfg); !err.empty()) {
+    spdlog::critical("{}", err);
+    return 1;
+  }
   if (std::string err = CheckDbPath(cfg.db_path); !err.empty()) {
     spdlog::critical("{}", err);
     return 1;
@@ -157,9 +161,9 @@ int Serve(const sink::ServeConfig& cfg) {
   std::string host;
   int port = 0;
   sink::SplitHostPort(cfg.listen, &host, &port);
-  spdlog::info("sessionsink {} listening on http://{}:{} (db {}, synchronous={}, auth {})",
-               SESSIONSINK_VERSION, host, http.port(), cfg.db_path, cfg.synchronous,
-               cfg.token.empty() ? "off" : "on");
+  spdlog::info("sessionsink {} listening on {}://{}:{} (db {}, synchronous={}, auth {})",
+               SESSIONSINK_VERSION, cfg.tls_cert.empty() ? "http" : "https", host, http.port(),
+               cfg.db_path, cfg.synchronous, cfg.token.empty() ? "off" : "on");
 
   int sig = 0;
   sigwait(&sigs, &sig);
@@ -251,9 +255,11 @@ int main(int argc, char** argv) {
   report->add_option("--platform", platform,
                      "Only this platform's sessions: flussonic, streampixel, gamelift or zego.");
   report->add_option("--bucket", bucket, "concurrency: bucket size, e.g. 1m, 5m, 1h (default 1m).");
-  report->add_option("--limit", limit,
-                     "sharing: list users with more than N plays at once (instead of users "
-                     "playing from different networks).");
+  report
+      ->add_option("--limit", limit,
+                   "sharing: list users with more than N plays at once (instead of users "
+                   "playing from different networks).")
+      ->check(CLI::Range(int64_t{0}, sink::kMaxReportLimit));
   report->add_flag("--sql", rr.sql,
                    "Evaluate the SQL file itself (what sqlite3 would run) instead of the native "
                    "evaluation the heavy reports use; same answer, slower on large databases.");

@@ -140,6 +140,13 @@ void HttpServer::RenderMetrics(httplib::Response& res) const {
        "counter", w.queue_refusals);
   line("sessionsink_pending_events", "Events queued for the writer.", "gauge", w.pending_events);
   const ConnectionStats c = svr_->stats();
+  line("sessionsink_http_unauthorized_total",
+       "Requests answered 401 (no token or a wrong one), every route.", "counter",
+       counters_->unauthorized.load());
+  line("sessionsink_http_malformed_requests_total",
+       "Requests refused for their framing or head (400, 411, 414, 431, 501, 505), "
+       "connection closed.",
+       "counter", c.malformed);
   line("sessionsink_http_connections", "Connections being served now.", "gauge", c.open);
   line("sessionsink_http_connections_timed_out_total",
        "Connections closed because a request did not arrive within --client-timeout.", "counter",

@@ -243,6 +243,31 @@ Result<Table> Concurrency(Db& db, const Window& w) {
                 it->second->emplace_back(a, 1);
                 it->second->emplace_back(b, -1);
               }));
+  // The rows each part would have, checked before any is made.
+  {
+    using Wide = __int128;
+    auto buckets = [&w](Wide lo, Wide hi) -> Wide {
+      const Wide first = (lo / w.w) * w.w;
+      return std::max<Wide>(1, (hi - first + w.w - 1) / w.w);
+    };
+    Wide total_buckets = 0, rows = 0;
+    for (const auto& [part, ev] : parts) {
+      if (ev.empty() && (part != "*" || !w.from || !w.to)) continue;
+      int64_t lo = INT64_MAX, hi = INT64_MIN;
+      for (const auto& e : ev) {
+        lo = std::min(lo, e.first);
+        hi = std::max(hi, e.first);
+      }
+      if (part == "*") {
+        total_buckets = buckets(w.from ? *w.from : lo, w.to ? *w.to : hi);
+      } else {
+        rows += buckets(std::max(lo, w.t0), std::min(hi, w.t1));
+      }
+    }
+    SINK_RETURN_IF_ERROR(CheckConcurrencySize(
+        static_cast<int64_t>(std::min<Wide>(total_buckets, INT64_MAX)),
+        static_cast<int64_t>(std::min<Wide>(rows + total_buckets, INT64_MAX)), w.w));
+  }
   struct Out {
     int64_t bucket;
     const std::string* part;

@@ -104,6 +104,22 @@ Result<Table> RunReport(Db& db, std::string_view name, const ReportParams& param
   return t;
 }
 
+Status CheckConcurrencySize(int64_t buckets, int64_t rows, int64_t bucket_ms) {
+  if (buckets > kMaxReportBuckets) {
+    return Status::Invalid("concurrency: " + std::to_string(buckets) + " buckets of " +
+                           std::to_string(bucket_ms) + " ms exceed the limit of " +
+                           std::to_string(kMaxReportBuckets) +
+                           " per report: use a larger bucket or a shorter window");
+  }
+  if (rows > kMaxReportRows) {
+    return Status::Invalid("concurrency: " + std::to_string(rows) +
+                           " rows (buckets of each media) exceed the limit of " +
+                           std::to_string(kMaxReportRows) +
+                           " per report: use a larger bucket, a shorter window or --media");
+  }
+  return Status::Ok();
+}
+
 std::optional<Format> ParseFormat(std::string_view s) {
   if (s == "table") return Format::kTable;
   if (s == "csv") return Format::kCsv;
@@ -156,6 +172,23 @@ void AppendCsv(std::string* out, std::string_view s) {
   out->push_back('"');
 }
 
+// A text cell a spreadsheet would take for a formula (OWASP's CSV injection
+// rule: it starts with =, +, -, @, a tab or a carriage return) is written
+// with a leading apostrophe, quoted: "'=1+1". Numbers are cells of their own
+// type, so a negative number is never touched.
+void AppendCsvText(std::string* out, std::string_view s) {
+  if (!s.empty() && std::string_view("=+-@\t\r").find(s.front()) != std::string_view::npos) {
+    out->append("\"'");
+    for (char c : s) {
+      if (c == '"') out->push_back('"');
+      out->push_back(c);
+    }
+    out->push_back('"');
+    return;
+  }
+  AppendCsv(out, s);
+}
+
 }  // namespace
 
 std::string Render(const Table& t, Format f) {
@@ -193,7 +226,7 @@ std::string Render(const Table& t, Format f) {
         for (size_t c = 0; c < row.size(); ++c) {
           if (c) out += ',';
           if (std::holds_alternative<std::string>(row[c])) {
-            AppendCsv(&out, std::get<std::string>(row[c]));
+            AppendCsvText(&out, std::get<std::string>(row[c]));
           } else {
             AppendText(&out, row[c]);
           }

@@ -33,6 +33,21 @@ const ReportInfo* FindReport(std::string_view name);
 // The values of sessions.platform, as --platform accepts them.
 inline constexpr std::string_view kPlatforms[] = {"flussonic", "streampixel", "gamelift", "zego"};
 
+// Buckets one concurrency report may span: (end − start of the window, or of
+// the data's range when open-ended) ÷ bucket. More: kInvalid (HTTP 400),
+// naming the limit. 100,000 is 69 days of 1-minute buckets, 11 years of hours.
+inline constexpr int64_t kMaxReportBuckets = 100000;
+// Rows one concurrency report may have: the total's buckets and each
+// media's. More: kInvalid. About 100 MB of memory at most while answering.
+inline constexpr int64_t kMaxReportRows = 500000;
+// The largest --limit (sharing): more plays at once than any real user has.
+inline constexpr int64_t kMaxReportLimit = 1000000000;
+// kInvalid, naming the limit, when a concurrency report of `buckets` (the
+// total's) and `rows` (with each media's) buckets of `bucket_ms` is too big.
+Status CheckConcurrencySize(int64_t buckets, int64_t rows, int64_t bucket_ms);
+// Report times (--from, --to, --now) must lie in [0, this): year 10000.
+inline constexpr int64_t kMaxReportTimeMs = 253402300800000;
+
 struct ReportParams {
   std::optional<int64_t> from, to, now;  // ms since the epoch
   std::optional<std::string> media, user, server;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <iterator>
 
 #include "query/native.h"
@@ -14,6 +15,60 @@ namespace {
 // The oldest schema the report SQL runs on (schemas/sql/004_platforms.sql).
 constexpr int64_t kReportSchemaVersion = 4;
 
+// The rows a concurrency report would have (the SQL path), refused past
+// the limits of report.h: the total spans the window (where it is open, the plays it
+// counts, as the SQL file and the native code take it) and each media its
+// own first to last change inside the window.
+Status CheckBuckets(Db& db, const ReportParams& p) {
+  const int64_t w = p.bucket_ms.value_or(60000);
+  Result<Stmt> q = db.Prepare(
+      "SELECT min(started_at), max(coalesce(closed_at, :now)) FROM sessions "
+      "WHERE +kind = 'play' AND started_at IS NOT NULL "
+      "AND coalesce(closed_at, :now) > started_at "
+      "AND started_at < coalesce(:to, 9223372036854775807) "
+      "AND coalesce(closed_at, :now) > coalesce(:from, -9223372036854775807) "
+      "AND (:media IS NULL OR media = :media) AND (:user IS NULL OR user_id = :user) "
+      "AND (:server IS NULL OR server = :server) AND (:platform IS NULL OR platform = :platform) "
+      "GROUP BY coalesce(media, '')");
+  if (!q.ok()) return q.status();
+  Stmt& s = q.value();
+  const int n = sqlite3_bind_parameter_count(s.get());
+  const int64_t now = p.now.value_or(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count());
+  for (int i = 1; i <= n; ++i) {
+    const std::string_view name = sqlite3_bind_parameter_name(s.get(), i);
+    if (name == ":now") s.Bind(i, now);
+    if (name == ":from") s.Bind(i, p.from);
+    if (name == ":to") s.Bind(i, p.to);
+    if (name == ":media") s.Bind(i, p.media);
+    if (name == ":user") s.Bind(i, p.user);
+    if (name == ":server") s.Bind(i, p.server);
+    if (name == ":platform") s.Bind(i, p.platform);
+  }
+  using Wide = __int128;
+  const Wide t0 = p.from.value_or(INT64_MIN), t1 = p.to.value_or(INT64_MAX);
+  auto buckets = [w](Wide lo, Wide hi) -> Wide {
+    const Wide first = (lo / w) * w;
+    return std::max<Wide>(1, (hi - first + w - 1) / w);
+  };
+  Wide rows = 0;
+  std::optional<Wide> lo, hi;
+  for (;;) {
+    Result<bool> row = s.Step();
+    if (!row.ok()) return row.status();
+    if (!row.value()) break;
+    const Wide a = s.Int(0), b = s.Int(1);
+    rows += buckets(std::max(a, t0), std::min(b, t1));  // this media's rows
+    lo = lo ? std::min(*lo, a) : a;
+    hi = hi ? std::max(*hi, b) : b;
+  }
+  if (!lo && !(p.from && p.to)) return Status::Ok();  // no plays: no rows
+  const Wide total = buckets(p.from ? Wide{*p.from} : *lo, p.to ? Wide{*p.to} : *hi);
+  return CheckConcurrencySize(static_cast<int64_t>(std::min<Wide>(total, INT64_MAX)),
+                              static_cast<int64_t>(std::min<Wide>(rows + total, INT64_MAX)), w);
+}
+
 }  // namespace
 
 Result<ReportParams> ToParams(const ReportRequest& r) {
@@ -22,6 +77,9 @@ Result<ReportParams> ToParams(const ReportRequest& r) {
                  std::optional<int64_t>* out) -> Status {
     if (!in) return Status::Ok();
     *out = ParseReportTime(*in);
+    if (*out && (**out < 0 || **out >= kMaxReportTimeMs)) {
+      return Status::Invalid(std::string(what) + ": " + *in + " is outside the years 1970 to 9999");
+    }
     if (!*out) {
       return Status::Invalid(std::string(what) + ": expected ISO-8601 (2026-11-23T10:00:00Z) or " +
                              "epoch milliseconds, got '" + *in + "'");
@@ -41,7 +99,9 @@ Result<ReportParams> ToParams(const ReportRequest& r) {
                              "'");
     }
   }
-  if (r.limit && *r.limit < 0) return Status::Invalid("limit must be 0 or more");
+  if (r.limit && (*r.limit < 0 || *r.limit > kMaxReportLimit)) {
+    return Status::Invalid("limit must be between 0 and " + std::to_string(kMaxReportLimit));
+  }
   p.limit = r.limit;
   p.media = r.media;
   p.user = r.user;
@@ -86,9 +146,14 @@ Result<std::string> RunReportText(const std::string& db_path, const ReportReques
                            std::to_string(kReportSchemaVersion) +
                            "): let sessionsink serve open it once to upgrade it");
   }
-  Result<Table> t = !r.sql && HasNativeReport(r.name)
-                        ? RunNativeReport(db.value(), r.name, params.value())
-                        : RunReport(db.value(), r.name, params.value());
+  // The native evaluation checks the size from the rows it reads anyway;
+  // the SQL file would build every bucket first, so a scan checks before.
+  const bool native = !r.sql && HasNativeReport(r.name);
+  if (r.name == "concurrency" && !native) {
+    SINK_RETURN_IF_ERROR(CheckBuckets(db.value(), params.value()));
+  }
+  Result<Table> t = native ? RunNativeReport(db.value(), r.name, params.value())
+                           : RunReport(db.value(), r.name, params.value());
   if (!t.ok()) return t.status();
   return Render(t.value(), *format);
 }

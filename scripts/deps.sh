@@ -12,7 +12,8 @@ PACKAGES=(
   kcat                                # reading the topics in the README examples
   libcli11-dev                        # command line
   libspdlog-dev libfmt-dev            # logging
-  zlib1g-dev                          # gzip (tests compress bodies)
+  zlib1g-dev                          # gzip and deflate request bodies (ingest/body_decoder)
+  libssl-dev openssl                  # HTTPS (--tls-cert); the tests make a certificate with openssl
   libgtest-dev                        # tests
   clang-format                        # scripts/format.sh
   clang libclang-rt-14-dev            # scripts/fuzz.sh: clang 14 and its libFuzzer runtime

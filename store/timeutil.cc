@@ -33,16 +33,20 @@ bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
 std::optional<int64_t> NormalizeTimestamp(double v) {
   if (!std::isfinite(v) || v <= 0) return std::nullopt;
   const double ms = v < kSecondsBelow ? v * 1000.0 : v;
-  if (ms >= 9.0e18) return std::nullopt;
+  if (!(ms >= static_cast<double>(kMinEventTimeMs) - 0.5 &&
+        ms < static_cast<double>(kMaxEventTimeMs))) {
+    return std::nullopt;
+  }
   const int64_t r = static_cast<int64_t>(std::llround(ms));
-  if (r <= 0) return std::nullopt;  // rounds to the epoch itself: not a real time
+  if (!InEventRange(r)) return std::nullopt;
   return r;
 }
 
 std::optional<int64_t> NormalizeTimestamp(int64_t v) {
   if (v <= 0) return std::nullopt;
-  if (v < static_cast<int64_t>(kSecondsBelow)) return v * 1000;
-  return v;
+  const int64_t ms = v < static_cast<int64_t>(kSecondsBelow) ? v * 1000 : v;
+  if (!InEventRange(ms)) return std::nullopt;
+  return ms;
 }
 
 std::optional<int64_t> ParseIso8601(std::string_view s) {
@@ -95,6 +99,7 @@ std::optional<int64_t> ParseIso8601(std::string_view s) {
         if (!Digits(s, pos, 2, &om)) return std::nullopt;
         pos += 2;
       }
+      if (oh > 23 || om > 59) return std::nullopt;  // "+99:99" is no offset
       offset_min = sign * (oh * 60 + om);
     }
   }
@@ -136,7 +141,7 @@ std::optional<int64_t> ParseTimestampText(std::string_view s) {
   if (s.empty()) return std::nullopt;
   if (s.size() >= 10 && s[4] == '-') {
     std::optional<int64_t> ms = ParseIso8601(s);
-    if (ms && *ms <= 0) return std::nullopt;  // the epoch or before: not a real time
+    if (ms && !InEventRange(*ms)) return std::nullopt;
     return ms;
   }
   const char* end = s.data() + s.size();

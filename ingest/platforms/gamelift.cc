@@ -6,6 +6,7 @@
 // ERROR (failed to activate). docs/platforms.md has the whole mapping.
 #include <string>
 
+#include "ingest/limits.h"
 #include "ingest/platforms/platforms.h"
 #include "ingest/platforms/record.h"
 
@@ -104,6 +105,7 @@ Result<ParsedBody> ParseGameLiftBody(simdjson::padded_string_view body) {
       records.push_back(item);
     }
   }
+  SINK_RETURN_IF_ERROR(CheckItemCount(records.size()));
   ParsedBody out;
   for (size_t i = 0; i < records.size(); ++i) {
     simdjson::dom::object o;
@@ -116,8 +118,10 @@ Result<ParsedBody> ParseGameLiftBody(simdjson::padded_string_view body) {
       Reject rej;
       rej.index = static_cast<int64_t>(i);
       rej.reason = st.message();
-      rej.body = simdjson::minify(records[i]);
-      out.rejects.push_back(std::move(rej));
+      if (out.rejects.size() < limits::kMaxRejectRowsPerRequest) {
+        rej.body = simdjson::minify(records[i]);
+      }
+      AddReject(std::move(rej), &out);
     }
   }
   return out;

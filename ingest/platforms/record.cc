@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "ingest/limits.h"
 #include "store/json_text.h"
 #include "store/timeutil.h"
 
@@ -63,6 +64,10 @@ Result<std::vector<simdjson::dom::element>> JsonItems(simdjson::dom::parser& par
   std::vector<simdjson::dom::element> items;
   simdjson::dom::array arr;
   if (root.get_array().get(arr) == simdjson::SUCCESS) {
+    if (arr.size() > limits::kMaxItemsPerRequest) {
+      return Status::TooLarge("more than " + std::to_string(limits::kMaxItemsPerRequest) +
+                              " items in one request: send them in several");
+    }
     for (simdjson::dom::element e : arr) items.push_back(e);
   } else {
     items.push_back(root);

@@ -12,6 +12,7 @@
 #include <initializer_list>
 #include <string>
 
+#include "ingest/limits.h"
 #include "ingest/platforms/platforms.h"
 #include "ingest/platforms/record.h"
 
@@ -281,7 +282,7 @@ Status Add(const Record& r, int64_t index, ParsedBody* out) {
     rej.reason = st.message();
     rej.body = r.json;
     rej.server = r.Text("appid");
-    out->rejects.push_back(std::move(rej));
+    AddReject(std::move(rej), out);
   }
   return Status::Ok();
 }
@@ -304,6 +305,7 @@ Result<ParsedBody> ParseZegoBody(std::string_view body, bool form) {
   simdjson::dom::parser& parser = ParserFor(body.size(), &big);
   Result<std::vector<simdjson::dom::element>> items = JsonItems(parser, body);
   if (!items.ok()) return items.status();
+  SINK_RETURN_IF_ERROR(CheckItemCount(items.value().size()));
   for (size_t i = 0; i < items.value().size(); ++i) {
     simdjson::dom::object o;
     if (items.value()[i].get_object().get(o) == simdjson::SUCCESS) {
@@ -312,8 +314,10 @@ Result<ParsedBody> ParseZegoBody(std::string_view body, bool form) {
       Reject rej;
       rej.index = static_cast<int64_t>(i);
       rej.reason = "not an object: expected a ZEGO callback";
-      rej.body = simdjson::minify(items.value()[i]);
-      out.rejects.push_back(std::move(rej));
+      if (out.rejects.size() < limits::kMaxRejectRowsPerRequest) {
+        rej.body = simdjson::minify(items.value()[i]);
+      }
+      AddReject(std::move(rej), &out);
     }
   }
   return out;

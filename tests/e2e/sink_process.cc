@@ -66,7 +66,7 @@ bool SinkProcess::Start(const std::vector<std::string>& args, const std::vector<
   std::vector<std::string> full = {"serve", "--listen", "127.0.0.1:0"};
   full.insert(full.end(), args.begin(), args.end());
   if (!Spawn(full, env)) return false;
-  static const std::regex kListening("listening on http://127\\.0\\.0\\.1:([0-9]+)");
+  static const std::regex kListening("listening on https?://127\\.0\\.0\\.1:([0-9]+)");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
     std::smatch m;

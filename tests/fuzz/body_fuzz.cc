@@ -1,15 +1,16 @@
 // libFuzzer target: the request body parsers and the session merge.
 //
 // Input: one selector byte, then the body. The selector, taken as
-// (byte - '0') mod 5 so that seed files can start with a digit, picks the
+// (byte - '0') mod 6 so that seed files can start with a digit, picks the
 // route the HTTP server would use:
 //   '0' ParseBody (POST /events, Flussonic)
 //   '1' ParseGameLiftBody (POST /events/gamelift)
 //   '2' ParseZegoBody, JSON (POST /events/zego)
 //   '3' ParseZegoBody, form (the same, Content-Type application/x-www-form-urlencoded)
 //   '4' ParseStreampixelBody (POST /events/streampixel)
-// (The gzip/deflate decoding of bodies happens inside cpp-httplib, not in a
-// function of ours, so it is not fuzzed here.)
+//   '5' the request head and body framing (ingest/http_framing.h): an input
+//       is a head and the bytes after it, fed to ParseRequestHead,
+//       CanonicalHead, ChunkedDecoder and BodyDecoder (gzip/deflate)
 //
 // Every parsed event then goes through the session merge as the writer runs
 // it (store/writer.cc: drop duplicates by their dedup key, Session::Apply,
@@ -64,7 +65,10 @@
 #include <tuple>
 #include <vector>
 
+#include "ingest/body_decoder.h"
 #include "ingest/event_parser.h"
+#include "ingest/http_framing.h"
+#include "ingest/limits.h"
 #include "ingest/platforms/platforms.h"
 #include "ingest/platforms/record.h"
 #include "store/event.h"
@@ -75,11 +79,14 @@
 namespace sink {
 namespace {
 
-enum class Route : uint8_t { kFlussonic, kGameLift, kZegoJson, kZegoForm, kStreampixel };
-constexpr int kRoutes = 5;
-constexpr const char* kRouteName[kRoutes] = {"flussonic", "gamelift", "zego-json", "zego-form",
-                                             "streampixel"};
-constexpr const char* kPlatform[kRoutes] = {"flussonic", "gamelift", "zego", "zego", "streampixel"};
+// kFraming is not a body: the input is an HTTP request head and what follows
+// it (ingest/http_framing.h, ingest/body_decoder.h).
+enum class Route : uint8_t { kFlussonic, kGameLift, kZegoJson, kZegoForm, kStreampixel, kFraming };
+constexpr int kRoutes = 6;
+constexpr const char* kRouteName[kRoutes] = {"flussonic", "gamelift",    "zego-json",
+                                             "zego-form", "streampixel", "framing"};
+constexpr const char* kPlatform[kRoutes] = {"flussonic", "gamelift",    "zego",
+                                            "zego",      "streampixel", ""};
 
 // The writer's receive time for every event (the sink clock).
 constexpr int64_t kReceivedAt = 1700000000000;
@@ -298,6 +305,8 @@ std::optional<size_t> ExpectedItems(Route route, std::string_view body) {
       }
       return n;
     }
+    case Route::kFraming:
+      break;
   }
   return std::nullopt;
 }
@@ -317,6 +326,8 @@ Result<ParsedBody> Parse(Route route, std::string_view body) {
     }
     case Route::kStreampixel:
       return ParseStreampixelBody(simdjson::padded_string(body));
+    case Route::kFraming:
+      break;
   }
   return Status::Internal("unknown route");
 }
@@ -338,7 +349,15 @@ void CheckEvent(Route route, const Event& e) {
 
 // The parser's own checks: statuses, rejects, items, bodies.
 void CheckParsed(Route route, std::string_view body, const ParsedBody& p) {
-  const size_t total = p.events.size() + p.rejects.size();
+  // Past limits::kMaxRejectRowsPerRequest, non-events are only counted.
+  const size_t total = p.events.size() + p.rejects.size() + static_cast<size_t>(p.rejects_dropped);
+  if (p.rejects_dropped > 0) {
+    FUZZ_CHECK(p.rejects.size() == limits::kMaxRejectRowsPerRequest, "rejects dropped too early");
+    FUZZ_CHECK(p.first_dropped_index > p.rejects.back().index &&
+                   p.first_dropped_index < static_cast<int64_t>(total) &&
+                   !p.first_dropped_reason.empty(),
+               "first dropped reject " + std::to_string(p.first_dropped_index));
+  }
   if (const std::optional<size_t> want = ExpectedItems(route, body)) {
     FUZZ_CHECK(total == *want, "items " + std::to_string(total) + " (" +
                                    std::to_string(p.events.size()) + " events), expected " +
@@ -373,7 +392,8 @@ void CheckParsed(Route route, std::string_view body, const ParsedBody& p) {
   // each one in the body after the previous one.
   if (route == Route::kFlussonic || route == Route::kStreampixel) {
     size_t pos = 0, next_event = 0, next_reject = 0;
-    for (size_t i = 0; i < total; ++i) {
+    const size_t walk = p.rejects_dropped > 0 ? static_cast<size_t>(p.first_dropped_index) : total;
+    for (size_t i = 0; i < walk; ++i) {
       const std::string* item;
       if (next_reject < p.rejects.size() &&
           p.rejects[next_reject].index == static_cast<int64_t>(i)) {
@@ -538,7 +558,60 @@ void CheckSession(const std::string& id, const std::vector<const Event*>& ev, Ro
   CheckSame("no restart", no_restart, ref);
 }
 
+// The request head and the body framing: every refusal is a documented
+// answer; an accepted head survives its canonical form; the chunked decoder
+// gives the same result however its input is split.
+void FuzzFraming(std::string_view in) {
+  const size_t end = in.find("\r\n\r\n");
+  const std::string_view head = end == std::string_view::npos ? in : in.substr(0, end + 4);
+  const std::string_view rest = end == std::string_view::npos ? "" : in.substr(end + 4);
+  RequestHead h;
+  FramingError error;
+  if (!ParseRequestHead(head, &h, &error)) {
+    static constexpr int kAnswers[] = {400, 411, 414, 431, 501, 505};
+    FUZZ_CHECK(
+        std::find(std::begin(kAnswers), std::end(kAnswers), error.status) != std::end(kAnswers),
+        "refusal " + std::to_string(error.status) + " for " + Quote(head));
+    FUZZ_CHECK(!error.message.empty(), "refusal without a message: " + Quote(head));
+  } else {
+    FUZZ_CHECK(h.fields.size() <= limits::kMaxHeaderFields, "too many fields accepted");
+    const std::string canonical = CanonicalHead(h);
+    FUZZ_CHECK(canonical.find("\r\n\r\n") == canonical.size() - 4,
+               "canonical head " + Quote(canonical));
+    if (h.framing != BodyFraming::kChunked) {
+      RequestHead again;
+      FUZZ_CHECK(ParseRequestHead(canonical, &again, &error),
+                 "canonical head refused: " + error.message + " " + Quote(canonical));
+      FUZZ_CHECK(again.method == h.method && again.target == h.target &&
+                     again.minor_version == h.minor_version && again.fields == h.fields &&
+                     again.framing == h.framing && again.content_length == h.content_length &&
+                     again.keep_alive == h.keep_alive && !again.has_content_encoding,
+                 "canonical head reads differently: " + Quote(canonical));
+    }
+    std::string unsupported;
+    if (std::unique_ptr<BodyDecoder> d = BodyDecoder::For(h.content_encoding, &unsupported)) {
+      std::string out;
+      if (d->Feed(rest.data(), rest.size(), &out, 1 << 20) == BodyDecoder::Result::kOk) {
+        FUZZ_CHECK(!d->identity() || out == rest, "identity changed the body");
+      }
+      FUZZ_CHECK(out.size() <= (1u << 20), "decoded past the limit");
+    }
+  }
+  ChunkedDecoder whole, bytewise;
+  std::string a, b;
+  const size_t used = whole.Feed(rest.data(), rest.size(), &a);
+  size_t used_b = 0;
+  while (used_b < rest.size() && !bytewise.done() && !bytewise.failed()) {
+    used_b += bytewise.Feed(rest.data() + used_b, 1, &b);
+  }
+  FUZZ_CHECK(a == b && used == used_b && whole.done() == bytewise.done() &&
+                 whole.failed() == bytewise.failed(),
+             "chunked decoding depends on the split: " + Quote(rest));
+  FUZZ_CHECK(!whole.done() || used <= rest.size(), "chunked decoder overran");
+}
+
 void FuzzOne(Route route, std::string_view body) {
+  if (route == Route::kFraming) return FuzzFraming(body);
   Result<ParsedBody> parsed = Parse(route, body);
   if (!parsed.ok()) {
     FUZZ_CHECK(parsed.status().code() == Status::Code::kInvalid,

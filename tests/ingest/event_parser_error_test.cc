@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "ingest/limits.h"
 #include "tests/test_util.h"
 
 namespace sink {
@@ -407,8 +408,9 @@ TEST(EventParserErrorTest, VeryLongNumberTokens) {
   ExpectInvalid(R"([{"event":"play_opened","x":)" + std::string(100000, '1') + "x}]");
 }
 
-TEST(EventParserErrorTest, MillionEventArrayParses) {
-  constexpr size_t kCount = 1000000;
+// The largest array a request may hold (limits::kMaxItemsPerRequest).
+TEST(EventParserErrorTest, LargestAllowedArrayParses) {
+  constexpr size_t kCount = limits::kMaxItemsPerRequest;
   const std::string item = R"({"event":"a"})";
   std::string body;
   body.reserve(kCount * (item.size() + 1) + 2);
@@ -677,5 +679,28 @@ TEST(EventParserErrorTest, ParseItemReportsRejectReason) {
   EXPECT_EQ(st.code(), Status::Code::kInvalid);
 }
 
+// A body of tiny items must not cost a row each (probe: "[1,1,…]" gzip bomb).
+TEST(EventParserErrorTest, OneItemOverTheLimitIsTooLarge) {
+  std::string body = "[";
+  for (size_t i = 0; i <= limits::kMaxItemsPerRequest; ++i) body += i ? ",0" : "0";
+  body += "]";
+  Result<ParsedBody> r = test::Parse(body);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kTooLarge) << r.status().ToString();
+}
+
+TEST(EventParserErrorTest, RejectsPastTheRowLimitAreCountedNotKept) {
+  std::string body = "[";
+  const size_t n = limits::kMaxRejectRowsPerRequest + 250;
+  for (size_t i = 0; i < n; ++i) body += i ? ",\"x\"" : "{\"event\":\"play_opened\"},\"x\"";
+  body += "]";
+  Result<ParsedBody> r = test::Parse(body);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->events.size(), 1u);
+  EXPECT_EQ(r->rejects.size(), limits::kMaxRejectRowsPerRequest);
+  EXPECT_EQ(r->rejects_dropped, 250);
+  EXPECT_EQ(r->first_dropped_index, static_cast<int64_t>(limits::kMaxRejectRowsPerRequest) + 1);
+  EXPECT_FALSE(r->first_dropped_reason.empty());
+}
 }  // namespace
 }  // namespace sink

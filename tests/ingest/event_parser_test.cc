@@ -623,10 +623,17 @@ TEST(EventParserTest, TimestampSecondsAndMilliseconds) {
   EXPECT_EQ(UtcMs("1637094994"), kT);     // 10 digits: seconds
   EXPECT_EQ(UtcMs("1637094994000"), kT);  // 13 digits: ms
   EXPECT_EQ(UtcMs("1637094994000 "), kT);
-  EXPECT_EQ(UtcMs("1"), 1000);
-  EXPECT_EQ(UtcMs("99999999999"), 99999999999000);  // just below 1e11: seconds
-  EXPECT_EQ(UtcMs("100000000000"), 100000000000);   // 1e11: ms
-  EXPECT_EQ(UtcMs("1e11"), 100000000000);
+  // Below 1e11 the unit is seconds; both readings must land in [2000, 2100).
+  EXPECT_EQ(UtcMs("4102444799"), 4102444799000);   // the last second of 2099
+  EXPECT_EQ(UtcMs("946684800000"), 946684800000);  // 2000-01-01 in ms
+  EXPECT_EQ(UtcMs("1"), std::nullopt);             // 1970: outside the range
+  EXPECT_EQ(UtcMs("99999999999"), std::nullopt);   // seconds: the year 5138
+  EXPECT_EQ(UtcMs("100000000000"), std::nullopt);  // ms: 1973
+  EXPECT_EQ(UtcMs("1e11"), std::nullopt);
+  EXPECT_EQ(UtcMs("4102444800000"), std::nullopt);  // 2100-01-01: excluded
+  EXPECT_EQ(UtcMs("9223372036854775807"), std::nullopt);
+  EXPECT_EQ(UtcMs(R"("1999-12-31T23:59:59Z")"), std::nullopt);
+  EXPECT_EQ(UtcMs(R"("2255-01-01T00:00:00Z")"), std::nullopt);
   EXPECT_EQ(UtcMs("1.637094994e9"), kT);
   EXPECT_EQ(UtcMs("1.637094994e12"), kT);
 }
@@ -639,7 +646,8 @@ TEST(EventParserTest, TimestampFractionsAreRounded) {
   EXPECT_EQ(UtcMs("1637094994000.4"), kT);
   EXPECT_EQ(UtcMs("1637094994000.6"), kT + 1);
   EXPECT_EQ(UtcMs("1637094994000.0"), kT);
-  EXPECT_EQ(UtcMs("1.5"), 1500);
+  EXPECT_EQ(UtcMs("1.5"), std::nullopt);             // 1970
+  EXPECT_EQ(UtcMs("946684799.9996"), 946684800000);  // rounds into the range
 }
 
 TEST(EventParserTest, TimestampIso8601Strings) {
@@ -648,6 +656,11 @@ TEST(EventParserTest, TimestampIso8601Strings) {
   EXPECT_EQ(UtcMs(R"("2021-11-16T20:36:34")"), kT);  // no offset: UTC
   EXPECT_EQ(UtcMs(R"("2021-11-16 20:36:34Z")"), kT);
   EXPECT_EQ(UtcMs(R"("2021-11-16T20:36:34.250Z")"), kT + 250);
+  // Offsets beyond ±23:59 are malformed, not applied.
+  EXPECT_EQ(UtcMs(R"("2021-11-16T23:36:34+03:00")"), kT);
+  EXPECT_EQ(UtcMs(R"("2021-11-16T20:36:34+24:00")"), std::nullopt);
+  EXPECT_EQ(UtcMs(R"("2021-11-16T20:36:34-00:60")"), std::nullopt);
+  EXPECT_EQ(UtcMs(R"("2021-11-16T20:36:34+99:99")"), std::nullopt);
   EXPECT_EQ(UtcMs(R"("2021-11-16T20:36:34.5Z")"), kT + 500);
   EXPECT_EQ(UtcMs(R"("2021-11-16T23:36:34+03:00")"), kT);
   EXPECT_EQ(UtcMs(R"("2021-11-16T23:36:34+0300")"), kT);

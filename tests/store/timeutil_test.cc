@@ -22,8 +22,23 @@ TEST(TimeUtilTest, FractionsRoundToNearestMillisecond) {
 }
 
 TEST(TimeUtilTest, BoundaryAt1e11) {
-  EXPECT_EQ(NormalizeTimestamp(int64_t{99999999999}), 99999999999000);
-  EXPECT_EQ(NormalizeTimestamp(int64_t{100000000000}), 100000000000);
+  // Seconds below 1e11, ms above; either way only [2000, 2100) is a time.
+  EXPECT_EQ(NormalizeTimestamp(int64_t{99999999999}), std::nullopt);   // 5138 in seconds
+  EXPECT_EQ(NormalizeTimestamp(int64_t{100000000000}), std::nullopt);  // 1973 in ms
+  EXPECT_EQ(NormalizeTimestamp(int64_t{4102444799}), 4102444799000);
+}
+
+TEST(TimeUtilTest, OnlyTheYears2000To2099AreEventTimes) {
+  EXPECT_EQ(NormalizeTimestamp(int64_t{kMinEventTimeMs}), kMinEventTimeMs);
+  EXPECT_EQ(NormalizeTimestamp(int64_t{kMinEventTimeMs - 1}), std::nullopt);
+  EXPECT_EQ(NormalizeTimestamp(int64_t{kMaxEventTimeMs - 1}), kMaxEventTimeMs - 1);
+  EXPECT_EQ(NormalizeTimestamp(int64_t{kMaxEventTimeMs}), std::nullopt);
+  EXPECT_EQ(NormalizeTimestamp(double{kMaxEventTimeMs}), std::nullopt);
+  EXPECT_EQ(NormalizeTimestamp(int64_t{INT64_MAX}), std::nullopt);
+  EXPECT_EQ(ParseTimestampText("2100-01-01T00:00:00Z"), std::nullopt);
+  EXPECT_EQ(ParseTimestampText("2099-12-31T23:59:59.999Z"), kMaxEventTimeMs - 1);
+  // Report windows are not event times: any year parses there.
+  EXPECT_EQ(ParseIso8601("1970-01-01T00:00:01Z"), 1000);
 }
 
 TEST(TimeUtilTest, ZeroAndNegativeAreAbsent) {
