@@ -13,6 +13,7 @@
 
 #include "ingest/connection_guard.h"
 #include "ingest/event_parser.h"
+#include "ingest/nginx_rtmp_endpoint.h"
 #include "ingest/platforms/platforms.h"
 #include "query/report_command.h"
 #include "store/json_text.h"
@@ -122,7 +123,8 @@ HttpServer::HttpServer(const ServeConfig& cfg, Writer* writer, const Relay* rela
           ConnectionLimits{cfg.http_threads, static_cast<size_t>(cfg.max_connections),
                            cfg.max_connections_per_client, cfg.client_timeout_ms})),
       counters_(std::make_unique<HttpCounters>()),
-      refusals_(std::make_unique<RefusalLog>()) {}
+      refusals_(std::make_unique<RefusalLog>()),
+      nginx_rtmp_(std::make_unique<NginxRtmpEndpoint>(cfg, writer, clock)) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -321,6 +323,15 @@ void HttpServer::Routes() {
     });
   }
 
+  // nginx-rtmp callbacks: always 2xx once read (ingest/nginx_rtmp_endpoint.h).
+  s.Post(NginxRtmpEndpoint::kPattern, [this](const httplib::Request& req, httplib::Response& res,
+                                             const httplib::ContentReader& read) {
+    counters_->Count(nginx_rtmp_->HandlePost(req, res, read));
+  });
+  s.Get(NginxRtmpEndpoint::kPattern, [this](const httplib::Request& req, httplib::Response& res) {
+    counters_->Count(nginx_rtmp_->HandleGet(req, res));
+  });
+
   auto method_not_allowed = [this](const httplib::Request&, httplib::Response& res) {
     SetError(res, 405, "use POST for /events");
     res.set_header("Allow", "POST");
@@ -497,6 +508,7 @@ void HttpServer::Routes() {
       line("sessionsink_kafka_events_cursor", "Highest events.seq delivered.", "gauge",
            static_cast<uint64_t>(r.events_cursor));
     }
+    nginx_rtmp_->AppendMetrics(&m);
     res.set_content(m, "text/plain; version=0.0.4");
   });
 
@@ -524,6 +536,9 @@ Status HttpServer::Start() {
   int port = 0;
   if (!SplitHostPort(cfg_.listen, &host, &port)) {
     return Status::Invalid("--listen: expected HOST:PORT, got '" + cfg_.listen + "'");
+  }
+  if (Status st = nginx_rtmp_->Restore(); !st.ok()) {
+    spdlog::warn("nginx-rtmp: could not read back recent callbacks: {}", st.message());
   }
   Routes();
   httplib::Server& s = *svr_;
