@@ -31,7 +31,8 @@ const std::vector<ReportInfo>& Reports();
 const ReportInfo* FindReport(std::string_view name);
 
 // The values of sessions.platform, as --platform accepts them.
-inline constexpr std::string_view kPlatforms[] = {"flussonic", "streampixel", "gamelift", "zego"};
+inline constexpr std::string_view kPlatforms[] = {"flussonic", "streampixel", "gamelift", "zego",
+                                                  "nginx-rtmp"};
 
 struct ReportParams {
   std::optional<int64_t> from, to, now;  // ms since the epoch
