@@ -749,7 +749,7 @@ Result<Table> Outages(Db& db, const Window& w) {
   SINK_RETURN_IF_ERROR(ForEach(
       db,
       "SELECT server, media, coalesce(started_at, opened_at, first_event_at), closed_at, "
-      "coalesce(close_reason, raw_reason, 'closed') FROM sessions "
+      "coalesce(close_reason, raw_reason, 'closed'), kind = 'stream' FROM sessions "
       "WHERE +kind IN ('publish', 'ingest', 'stream') AND media IS NOT NULL "
       "AND coalesce(started_at, opened_at, first_event_at) IS NOT NULL "
       "AND (closed_at IS NULL OR closed_at > coalesce(started_at, opened_at, first_event_at)) "
@@ -757,6 +757,11 @@ Result<Table> Outages(Db& db, const Window& w) {
       "AND (?7 IS NULL OR platform = ?7)",
       w, [&](const Stmt& q) {
         Stream& s = streams[Key{q.OptText(0), Str(q, 1)}];
+        if (q.Int(5) != 0) {  // a stream session: marks of its own, not a source
+          s.marks.push_back(Mark{q.Int(2), 1, std::nullopt});
+          if (!q.IsNull(3)) s.marks.push_back(Mark{q.Int(3), 0, Str(q, 4)});
+          return;
+        }
         ++s.instants[q.Int(2)].starts;
         if (q.IsNull(3)) return;
         Instant& end = s.instants[q.Int(3)];

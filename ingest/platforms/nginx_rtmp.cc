@@ -527,7 +527,8 @@ Result<ParsedBody> NginxRtmp::Callback(std::string_view instance, std::string_vi
         Close(*c, *e, received_at);
         e->last_at = std::max(e->last_at, received_at);
         decide(*e);
-        decisions.back().duration_ms = std::max<int64_t>(0, received_at - e->opened_at);
+        // To its first close: the later ones repeat it.
+        decisions.back().duration_ms = std::max<int64_t>(0, *e->closed_at - e->opened_at);
       }
     }
     if (decisions.empty()) {

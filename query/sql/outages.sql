@@ -6,8 +6,9 @@
 --   cause                what took it down: the `reason` of the source_lost /
 --                        stream_stopped event (text, or an object as JSON;
 --                        else the event's name), or the close of the last
---                        source session running (its close_reason, else its
---                        raw_reason, else 'closed'); at one instant, the smallest
+--                        source session running or of the stream session (its
+--                        close_reason, else its raw_reason, else 'closed'); at
+--                        one instant, the smallest
 --   downtime_ms          of this outage, inside the window (an open one until :now)
 --   plays_running        play sessions of the stream that had started and were
 --                        running when it went down: started_at <= down_at <=
@@ -19,10 +20,10 @@
 -- from two sources:
 --   events   source_ready, stream_started: up; source_lost, stream_stopped: down
 --            (Flussonic's stream-level events; media from the body, time utc_ms)
---   sessions publish, ingest and stream sessions of the stream ("sources"): up
---            when one starts (COALESCE(started_at, opened_at, first_event_at)),
---            down when a close leaves none running (ends before starts at
---            one instant)
+--   sessions publish and ingest sessions of the stream ("sources"): up when
+--            one starts (COALESCE(started_at, opened_at, first_event_at)), down
+--            when a close leaves none running (ends before starts at one
+--            instant); a stream session: up when it starts, down when it closes
 -- Marks at one instant: downs before ups, so a stream that goes down and up
 -- at the same instant has no outage. An outage is a down mark after an up
 -- mark (or first of all), until the next up mark.
@@ -34,8 +35,8 @@ WITH p AS (
          coalesce(:now, CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)) AS now,
          :media AS media, :server AS srv, :platform AS plat
 ),
-src AS (
-  SELECT x.server, x.media, coalesce(x.started_at, x.opened_at, x.first_event_at) AS a,
+ss AS (
+  SELECT x.kind, x.server, x.media, coalesce(x.started_at, x.opened_at, x.first_event_at) AS a,
          x.closed_at AS b, coalesce(x.close_reason, x.raw_reason, 'closed') AS cause
   FROM sessions x, p
   WHERE +x.kind IN ('publish', 'ingest', 'stream') AND x.media IS NOT NULL
@@ -45,6 +46,7 @@ src AS (
     AND (p.srv IS NULL OR x.server = p.srv)
     AND (p.plat IS NULL OR x.platform = p.plat)
 ),
+src AS (SELECT server, media, a, b, cause FROM ss WHERE kind <> 'stream'),
 -- Per instant: sources starting and ending, and how many ran before it.
 d AS (
   SELECT server, media, t, sum(delta > 0) AS starts, sum(delta < 0) AS ends,
@@ -77,6 +79,10 @@ m AS (
   SELECT server, media, t, 0 AS up, cause FROM c WHERE ends > 0 AND before = ends
   UNION ALL
   SELECT server, media, t, 1, NULL FROM c WHERE starts > 0
+  UNION ALL
+  SELECT server, media, a, 1, NULL FROM ss WHERE kind = 'stream'
+  UNION ALL
+  SELECT server, media, b, 0, cause FROM ss WHERE kind = 'stream' AND b IS NOT NULL
   UNION ALL
   SELECT ev.server, ev.media, ev.t, ev.up, CASE WHEN ev.up THEN NULL ELSE ev.cause END
   FROM ev, p WHERE ev.media IS NOT NULL AND (p.media IS NULL OR ev.media = p.media)
