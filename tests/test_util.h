@@ -59,7 +59,7 @@ std::vector<NginxCallback> ReadNginxCallbacks(const std::string& text);
 // Runs `callbacks` through `adapter` in order: one batch per callback, with
 // its receive time, as the endpoint submits them.
 std::vector<WriteBatch> NginxBatches(NginxRtmp& adapter,
-                                         const std::vector<NginxCallback>& callbacks);
+                                     const std::vector<NginxCallback>& callbacks);
 
 // Reads a whole file; fails the test when it cannot.
 std::string ReadFile(const std::string& path);
