@@ -56,7 +56,7 @@ Status NginxRtmpEndpoint::Restore() {
   // events_nginx_rtmp (schemas/sql/007_streams.sql) holds exactly these rows.
   Result<Stmt> q = db->Prepare(
       "SELECT received_at, body FROM events WHERE event GLOB 'nginx-rtmp.*' AND received_at >= ?1 "
-      "ORDER BY seq");
+      "ORDER BY received_at, seq");
   if (!q.ok()) return q.status();
   q->Bind(1, clock_->NowMs() - cfg_.session_timeout_ms);
   int64_t n = 0;

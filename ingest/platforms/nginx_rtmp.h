@@ -67,8 +67,9 @@ class NginxRtmp {
   // (dated back by its `time`) instead of joining a session with no start.
   void Forget(const std::vector<Event>& events);
 
-  // Rebuilds the map from one stored event (events.body), at start, in
-  // events.seq order. Bodies that are not nginx-rtmp events are ignored.
+  // Rebuilds the map from one stored event (events.body and received_at),
+  // at start, in arrival order. Bodies that are not nginx-rtmp events are
+  // ignored.
   void Restore(std::string_view body, int64_t received_at);
 
   // Connections currently remembered (for tests and /metrics).
