@@ -156,7 +156,8 @@ TEST_F(NginxRtmpTest, EveryCloseFindsTheSessionInAnyOrderThenNoneAfterTheGrace) 
 
 TEST_F(NginxRtmpTest, UpdatesKeepTheSessionAndGiveItsDuration) {
   const Event pub = One(kPub + "3&call=publish&name=cam1&type=live", kT);
-  const Event up = One(kPub + "3&call=update_publish&time=30&timestamp=29900&name=cam1", kT + 30040);
+  const Event up =
+      One(kPub + "3&call=update_publish&time=30&timestamp=29900&name=cam1", kT + 30040);
   EXPECT_EQ(up.id, pub.id);
   EXPECT_EQ(up.phase, Phase::kUpdated);
   EXPECT_EQ(up.updated_at, kT + 30040);
@@ -171,7 +172,8 @@ TEST_F(NginxRtmpTest, UpdatesKeepTheSessionAndGiveItsDuration) {
 // only the sessions it still has.
 TEST_F(NginxRtmpTest, RestartReusingClientidsNeverMerges) {
   const Event old_pub = One(kPub + "1&call=publish&name=cam1&type=live", kT);
-  const Event old_play = One(kViewer + "2&call=play&name=cam1&start=0&duration=0&reset=0", kT + 500);
+  const Event old_play =
+      One(kViewer + "2&call=play&name=cam1&start=0&duration=0&reset=0", kT + 500);
   // nginx killed: nothing more from run 1. Run 2, 20 s later:
   const Event pub = One(kPub + "1&call=publish&name=cam1&type=live", kT + 20000);
   EXPECT_NE(pub.id, old_pub.id);
@@ -206,10 +208,10 @@ TEST_F(NginxRtmpTest, DisconnectEndsEveryStreamOfTheConnection) {
 
 TEST_F(NginxRtmpTest, RelayIsAPushOfTheLiveStream) {
   One(kPub + "3&call=publish&name=cam1&type=live", kT);
-  const Event push = One(
-      "app=&flashver=ngx-local-relay&swfurl=&tcurl=&pageurl=&addr=127.0.0.1:1935/"
-      "relay&clientid=6&call=play&name=cam1&start=0&duration=0&reset=0",
-      kT + 90);
+  const Event push =
+      One("app=&flashver=ngx-local-relay&swfurl=&tcurl=&pageurl=&addr=127.0.0.1:1935/"
+          "relay&clientid=6&call=play&name=cam1&start=0&duration=0&reset=0",
+          kT + 90);
   EXPECT_EQ(push.kind, "push");
   EXPECT_EQ(push.media, "live/cam1");
   EXPECT_EQ(push.url, "rtmp://127.0.0.1:1935/relay/cam1");
@@ -220,22 +222,22 @@ TEST_F(NginxRtmpTest, RelayIsAPushOfTheLiveStream) {
   One("app=relay&flashver=LNX.11,1,102,55&swfurl=&tcurl=rtmp://127.0.0.1:1935/"
       "relay&pageurl=&addr=127.0.0.1&clientid=7&call=publish&name=cam1&type=live",
       kT + 91);
-  const Event again = One(
-      "app=&flashver=ngx-local-relay&swfurl=&tcurl=&pageurl=&addr=10.0.0.2:1935/"
-      "edge&clientid=8&call=play&name=cam1&start=0&duration=0&reset=0",
-      kT + 200);
+  const Event again =
+      One("app=&flashver=ngx-local-relay&swfurl=&tcurl=&pageurl=&addr=10.0.0.2:1935/"
+          "edge&clientid=8&call=play&name=cam1&start=0&duration=0&reset=0",
+          kT + 200);
   EXPECT_EQ(again.media, "live/cam1");
   // No live publish of that name: the bare name.
-  const Event lone = One(
-      "app=&flashver=ngx-local-relay&swfurl=&tcurl=&pageurl=&addr=10.0.0.2:1935/"
-      "edge&clientid=9&call=play&name=zz&start=0&duration=0&reset=0",
-      kT + 300);
+  const Event lone =
+      One("app=&flashver=ngx-local-relay&swfurl=&tcurl=&pageurl=&addr=10.0.0.2:1935/"
+          "edge&clientid=9&call=play&name=zz&start=0&duration=0&reset=0",
+          kT + 300);
   EXPECT_EQ(lone.media, "zz");
 }
 
 TEST_F(NginxRtmpTest, PlayerOfAnUnpublishedStreamHasNotStarted) {
-  const Event play = One(kViewer + "12&call=play&name=ghost&start=4294965296&duration=0&reset=0",
-                         kT);
+  const Event play =
+      One(kViewer + "12&call=play&name=ghost&start=4294965296&duration=0&reset=0", kT);
   EXPECT_EQ(play.phase, Phase::kOpened);
   EXPECT_FALSE(play.started_at.has_value());
   const Event wait = One(kViewer + "12&call=update_play&time=2&timestamp=0&name=ghost", kT + 2000);
@@ -290,7 +292,8 @@ TEST_F(NginxRtmpTest, StoredBodyGivesTheSameEventBack) {
     EXPECT_EQ(again->end_class, e.end_class);
     EXPECT_EQ(again->external_id, e.external_id);
   }
-  for (const char* bad : {"", "[]", "{\"event\":\"play_started\"}", "{\"event\":\"nginx-rtmp.x\"}"}) {
+  for (const char* bad :
+       {"", "[]", "{\"event\":\"play_started\"}", "{\"event\":\"nginx-rtmp.x\"}"}) {
     EXPECT_FALSE(ParseNginxRtmpStored(bad, kT).ok()) << bad;
   }
 }
@@ -348,8 +351,8 @@ TEST_F(NginxRtmpTest, MapIsBounded) {
 }
 
 TEST(NginxRtmpInstanceTest, Names) {
-  for (const std::string& ok : {std::string("edge1"), std::string("a"), std::string("eu-west.1_b"),
-                                std::string(64, 'x')}) {
+  for (const std::string& ok :
+       {std::string("edge1"), std::string("a"), std::string("eu-west.1_b"), std::string(64, 'x')}) {
     EXPECT_TRUE(ValidInstance(ok)) << ok;
   }
   for (const std::string& bad : {std::string(""), std::string("a/b"), std::string("a b"),
