@@ -39,6 +39,8 @@ constexpr int64_t kUpdateSlackMs = 5000;
 constexpr size_t kEntriesPerConnection = 8;
 // How often, at most, the map is swept for connections past the retention.
 constexpr int64_t kEvictEveryMs = 1000;
+// An update's `time` (seconds) beyond this is not nginx's: ignored.
+constexpr int64_t kMaxUpdateSeconds = 10ll * 366 * 86400;
 
 // ---- the form ----------------------------------------------------------
 
@@ -482,7 +484,8 @@ Result<ParsedBody> NginxRtmp::Callback(std::string_view instance, std::string_vi
       decide(e);
     } else if (clientid && !role.empty() && !name.empty() &&
                (call == "update_publish" || call == "update_play")) {
-      const std::optional<int64_t> secs = Number(f.Get("time"));
+      std::optional<int64_t> secs = Number(f.Get("time"));
+      if (secs && (*secs > kMaxUpdateSeconds || *secs * 1000 >= received_at)) secs.reset();
       const std::optional<int64_t> stream_ms = Number(f.Get("timestamp"));
       // When the session began, by the update (nginx's clock is not sent).
       const int64_t began = received_at - secs.value_or(0) * 1000;

@@ -1,13 +1,17 @@
 // libFuzzer target: the request body parsers and the session merge.
 //
 // Input: one selector byte, then the body. The selector, taken as
-// (byte - '0') mod 5 so that seed files can start with a digit, picks the
+// (byte - '0') mod 6 so that seed files can start with a digit, picks the
 // route the HTTP server would use:
 //   '0' ParseBody (POST /events, Flussonic)
 //   '1' ParseGameLiftBody (POST /events/gamelift)
 //   '2' ParseZegoBody, JSON (POST /events/zego)
 //   '3' ParseZegoBody, form (the same, Content-Type application/x-www-form-urlencoded)
 //   '4' ParseStreampixelBody (POST /events/streampixel)
+//   '5' NginxRtmp::Callback (POST /events/nginx-rtmp/edge1): each line of
+//       the body one callback, a second apart, through one adapter; every
+//       event's stored body must give the same event again
+//       (ParseNginxRtmpStored), and the decoded form must stay JSON
 // (The gzip/deflate decoding of bodies happens inside cpp-httplib, not in a
 // function of ours, so it is not fuzzed here.)
 //
@@ -63,6 +67,7 @@
 #include <vector>
 
 #include "ingest/event_parser.h"
+#include "ingest/platforms/nginx_rtmp.h"
 #include "ingest/platforms/platforms.h"
 #include "ingest/platforms/record.h"
 #include "store/event.h"
@@ -72,11 +77,19 @@
 namespace sink {
 namespace {
 
-enum class Route : uint8_t { kFlussonic, kGameLift, kZegoJson, kZegoForm, kStreampixel };
-constexpr int kRoutes = 5;
-constexpr const char* kRouteName[kRoutes] = {"flussonic", "gamelift", "zego-json", "zego-form",
-                                             "streampixel"};
-constexpr const char* kPlatform[kRoutes] = {"flussonic", "gamelift", "zego", "zego", "streampixel"};
+enum class Route : uint8_t {
+  kFlussonic,
+  kGameLift,
+  kZegoJson,
+  kZegoForm,
+  kStreampixel,
+  kNginxRtmp
+};
+constexpr int kRoutes = 6;
+constexpr const char* kRouteName[kRoutes] = {"flussonic", "gamelift",    "zego-json",
+                                             "zego-form", "streampixel", "nginx-rtmp"};
+constexpr const char* kPlatform[kRoutes] = {"flussonic", "gamelift",    "zego",
+                                            "zego",      "streampixel", "nginx-rtmp"};
 
 // The writer's receive time for every event (the sink clock).
 constexpr int64_t kReceivedAt = 1700000000000;
@@ -325,6 +338,8 @@ std::optional<size_t> ExpectedItems(Route route, std::string_view body) {
       }
       return n;
     }
+    case Route::kNginxRtmp:
+      return std::nullopt;  // a line without `call` is an error, not an item
     case Route::kFlussonic:
     case Route::kStreampixel: {
       const std::string_view rest = AfterBomAndBlanks(body);
@@ -355,8 +370,46 @@ Result<ParsedBody> Parse(Route route, std::string_view body) {
     }
     case Route::kStreampixel:
       return ParseStreampixelBody(simdjson::padded_string(body));
+    case Route::kNginxRtmp: {
+      NginxRtmp adapter({}, 1);
+      ParsedBody out;
+      int64_t at = kReceivedAt;
+      size_t pos = 0;
+      while (pos <= body.size()) {
+        size_t eol = body.find('\n', pos);
+        if (eol == std::string_view::npos) eol = body.size();
+        const std::string_view line = body.substr(pos, eol - pos);
+        pos = eol + 1;
+        Result<ParsedBody> one = adapter.Callback("edge1", line, at += 1000);
+        if (!one.ok()) {
+          FUZZ_CHECK(
+              one.status().code() == Status::Code::kInvalid && !one.status().message().empty(),
+              "nginx-rtmp callback error " + one.status().ToString());
+          continue;
+        }
+        FUZZ_CHECK(!one->events.empty() && one->rejects.empty(), "nginx-rtmp: " + Quote(line));
+        for (Event& e : one->events) out.events.push_back(std::move(e));
+      }
+      return out;
+    }
   }
   return Status::Internal("unknown route");
+}
+
+// The replay contract: the stored body alone gives the event again.
+void CheckStoredNginxRtmp(const Event& e) {
+  Result<Event> again = ParseNginxRtmpStored(e.body, kReceivedAt);
+  FUZZ_CHECK(again.ok(), "stored body does not parse: " + Quote(e.body));
+  const Event& a = again.value();
+  FUZZ_CHECK(a.body == e.body && a.name == e.name && a.id == e.id && a.kind == e.kind &&
+                 a.phase == e.phase && a.server == e.server && a.media == e.media &&
+                 a.user_id == e.user_id && a.token == e.token && a.ip == e.ip && a.url == e.url &&
+                 a.utc_ms == e.utc_ms && a.event_id == e.event_id && a.opened_at == e.opened_at &&
+                 a.started_at == e.started_at && a.updated_at == e.updated_at &&
+                 a.closed_at == e.closed_at && a.duration_ms == e.duration_ms &&
+                 a.end_class == e.end_class && a.raw_state == e.raw_state &&
+                 a.raw_reason == e.raw_reason && a.external_id == e.external_id,
+             "stored body gives another event: " + Quote(e.body));
 }
 
 void CheckEvent(Route route, const Event& e) {
@@ -394,6 +447,9 @@ void CheckParsed(Route route, std::string_view body, const ParsedBody& p) {
     }
   }
   for (const Event& e : p.events) CheckEvent(route, e);
+  if (route == Route::kNginxRtmp) {
+    for (const Event& e : p.events) CheckStoredNginxRtmp(e);
+  }
 
   // Flussonic and Streampixel keep each item as received: walk the items in
   // order (the rejects at their indices, the events in between) and find
