@@ -199,7 +199,54 @@ TEST_P(GoldenTest, ShuffledWithDuplicates) {
 // The store's replay: every stored nginx-rtmp event body, read back from
 // the events table and parsed again with its received_at alone, gives the
 // same events, and so the same rows in a fresh database.
-class GoldenReplayTest : public GoldenTest {};
+class GoldenReplayTest : public GoldenTest {
+ protected:
+  // Reads the stored nginx-rtmp event bodies back, checks each gives the
+  // event that was posted, and collects them as batches.
+  void ReadBack(const std::vector<Event>& posted, std::vector<WriteBatch>* replay) {
+    Result<Db> db = Db::Open(tmp_.File("golden.db"), false, true);
+    ASSERT_TRUE(db.ok());
+    Result<Stmt> q = db->Prepare(
+        "SELECT received_at, body FROM events WHERE event GLOB 'nginx-rtmp.*' ORDER BY seq");
+    ASSERT_TRUE(q.ok());
+    size_t i = 0;
+    for (;;) {
+      Result<bool> row = q->Step();
+      ASSERT_TRUE(row.ok()) << row.status().ToString();
+      if (!row.value()) break;
+      Result<Event> e = ParseNginxRtmpStored(q->Text(1), q->Int(0));
+      ASSERT_TRUE(e.ok()) << e.status().ToString();
+      // The same event as the one posted (the n-th nginx-rtmp event).
+      while (i < posted.size() && posted[i].platform != "nginx-rtmp") ++i;
+      ASSERT_LT(i, posted.size());
+      const Event& p = posted[i++];
+      EXPECT_EQ(e->body, p.body);
+      EXPECT_EQ(e->name, p.name);
+      EXPECT_EQ(e->id, p.id);
+      EXPECT_EQ(e->kind, p.kind);
+      EXPECT_EQ(e->phase, p.phase);
+      EXPECT_EQ(e->utc_ms, p.utc_ms);
+      EXPECT_EQ(e->event_id, p.event_id);
+      EXPECT_EQ(e->opened_at, p.opened_at);
+      EXPECT_EQ(e->started_at, p.started_at);
+      EXPECT_EQ(e->closed_at, p.closed_at);
+      EXPECT_EQ(e->updated_at, p.updated_at);
+      EXPECT_EQ(e->duration_ms, p.duration_ms);
+      EXPECT_EQ(e->media, p.media);
+      EXPECT_EQ(e->user_id, p.user_id);
+      EXPECT_EQ(e->token, p.token);
+      EXPECT_EQ(e->ip, p.ip);
+      EXPECT_EQ(e->url, p.url);
+      EXPECT_EQ(e->end_class, p.end_class);
+      EXPECT_EQ(e->raw_reason, p.raw_reason);
+      EXPECT_EQ(e->external_id, p.external_id);
+      WriteBatch b;
+      b.received_at = q->Int(0);
+      b.events.push_back(std::move(e.value()));
+      replay->push_back(std::move(b));
+    }
+  }
+};
 
 TEST_P(GoldenReplayTest, ReplayedFromStoredBodies) {
   const std::vector<fs::path> files = RequestFiles(dir_);
@@ -216,49 +263,9 @@ TEST_P(GoldenReplayTest, ReplayedFromStoredBodies) {
     }
     writer->Stop();
   }
-  Result<Db> db = Db::Open(tmp_.File("golden.db"), false, true);
-  ASSERT_TRUE(db.ok());
-  Result<Stmt> q = db->Prepare(
-      "SELECT received_at, body FROM events WHERE event GLOB 'nginx-rtmp.*' ORDER BY seq");
-  ASSERT_TRUE(q.ok());
   std::vector<WriteBatch> replay;
-  size_t i = 0;
-  for (;;) {
-    Result<bool> row = q->Step();
-    ASSERT_TRUE(row.ok()) << row.status().ToString();
-    if (!row.value()) break;
-    Result<Event> e = ParseNginxRtmpStored(q->Text(1), q->Int(0));
-    ASSERT_TRUE(e.ok()) << e.status().ToString();
-    // The same event as the one posted (the n-th nginx-rtmp event).
-    while (i < posted.size() && posted[i].platform != "nginx-rtmp") ++i;
-    ASSERT_LT(i, posted.size());
-    const Event& p = posted[i++];
-    EXPECT_EQ(e->body, p.body);
-    EXPECT_EQ(e->name, p.name);
-    EXPECT_EQ(e->id, p.id);
-    EXPECT_EQ(e->kind, p.kind);
-    EXPECT_EQ(e->phase, p.phase);
-    EXPECT_EQ(e->utc_ms, p.utc_ms);
-    EXPECT_EQ(e->event_id, p.event_id);
-    EXPECT_EQ(e->opened_at, p.opened_at);
-    EXPECT_EQ(e->started_at, p.started_at);
-    EXPECT_EQ(e->closed_at, p.closed_at);
-    EXPECT_EQ(e->updated_at, p.updated_at);
-    EXPECT_EQ(e->duration_ms, p.duration_ms);
-    EXPECT_EQ(e->media, p.media);
-    EXPECT_EQ(e->user_id, p.user_id);
-    EXPECT_EQ(e->token, p.token);
-    EXPECT_EQ(e->ip, p.ip);
-    EXPECT_EQ(e->url, p.url);
-    EXPECT_EQ(e->end_class, p.end_class);
-    EXPECT_EQ(e->raw_reason, p.raw_reason);
-    EXPECT_EQ(e->external_id, p.external_id);
-    WriteBatch b;
-    b.received_at = q->Int(0);
-    b.events.push_back(std::move(e.value()));
-    replay.push_back(std::move(b));
-  }
-  db = Db();
+  ReadBack(posted, &replay);
+  if (HasFailure()) return;
   // Into a fresh database, with the non-nginx requests of the case.
   std::error_code ec;
   for (const char* suffix : {"", "-wal", "-shm"}) {
