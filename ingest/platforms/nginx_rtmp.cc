@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <unordered_set>
 #include <utility>
 
 #include "ingest/platforms/platforms.h"
@@ -94,15 +95,17 @@ std::string Decode(std::string_view s) {
 // may repeat them: `…&call=publish&name=cam2&call=play_done&name=spoof`).
 struct Form {
   std::vector<std::pair<std::string, std::string>> fields;
-  std::vector<std::string> repeated;  // keys seen more than once
+  std::vector<std::string> repeated;  // keys seen more than once, in order
+  // Field index by key, and the repeated keys (a body of many fields must
+  // not cost quadratic time).
+  std::unordered_map<std::string, size_t> index;
+  std::unordered_set<std::string> repeated_set;
 
-  const std::string* Get(std::string_view key) const {
-    for (const auto& [k, v] : fields) {
-      if (k == key) return &v;
-    }
-    return nullptr;
+  const std::string* Get(const std::string& key) const {
+    auto it = index.find(key);
+    return it == index.end() ? nullptr : &fields[it->second].second;
   }
-  std::string Value(std::string_view key) const {
+  std::string Value(const std::string& key) const {
     const std::string* v = Get(key);
     return v ? *v : std::string();
   }
@@ -121,12 +124,11 @@ Form ParseForm(std::string_view text) {
     const size_t eq = pair.find('=');
     std::string key = Decode(pair.substr(0, eq));
     if (key.empty()) continue;
-    if (f.Get(key) != nullptr) {
-      if (std::find(f.repeated.begin(), f.repeated.end(), key) == f.repeated.end()) {
-        f.repeated.push_back(std::move(key));
-      }
+    if (f.index.count(key) > 0) {
+      if (f.repeated_set.insert(key).second) f.repeated.push_back(std::move(key));
       continue;
     }
+    f.index.emplace(key, f.fields.size());
     f.fields.emplace_back(std::move(key),
                           Decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1)));
   }
@@ -212,7 +214,21 @@ std::string StoredBody(std::string_view instance, std::string_view call, int64_t
   return b;
 }
 
-std::optional<std::string> NonEmpty(const Record& r, std::string_view key) { return r.Text(key); }
+// Fields of a stored body, read straight from the parsed object (they are
+// few; no copy into a map): a non-empty string, an integer.
+struct Fields {
+  simdjson::dom::object o;
+  std::optional<std::string> Text(std::string_view key) const {
+    std::string_view v;
+    if (o[key].get_string().get(v) != simdjson::SUCCESS || v.empty()) return std::nullopt;
+    return std::string(v);
+  }
+  std::optional<int64_t> Int(std::string_view key) const {
+    int64_t v = 0;
+    if (o[key].get_int64().get(v) != simdjson::SUCCESS) return std::nullopt;
+    return v;
+  }
+};
 
 }  // namespace
 
@@ -241,8 +257,8 @@ Result<Event> ParseNginxRtmpStored(std::string_view body, int64_t received_at) {
   if (top["callback"].get_object().get(cb) != simdjson::SUCCESS) {
     return Status::Invalid("not an nginx-rtmp event: no \"callback\" object");
   }
-  const Record r = RecordFromObject(top);
-  const Record c = RecordFromObject(cb);
+  const Fields r{top};
+  const Fields c{cb};
   const std::optional<std::string> name = r.Text("event");
   if (!name || name->compare(0, kPrefix.size(), kPrefix) != 0) {
     return Status::Invalid("not an nginx-rtmp event: \"event\" does not start with nginx-rtmp.");
@@ -265,17 +281,17 @@ Result<Event> ParseNginxRtmpStored(std::string_view body, int64_t received_at) {
   const std::string call = c.Text("call").value_or(name->substr(kPrefix.size()));
   e.raw_state = call;
   e.proto = "rtmp";
-  e.user_agent = NonEmpty(c, "flashver");
-  e.referer = NonEmpty(c, "pageurl");
+  e.user_agent = c.Text("flashver");
+  e.referer = c.Text("pageurl");
   const std::optional<std::string> kind = r.Text("kind");
-  const std::optional<std::string> addr = NonEmpty(c, "addr");
-  const std::optional<std::string> stream = NonEmpty(c, "name");
+  const std::optional<std::string> addr = c.Text("addr");
+  const std::optional<std::string> stream = c.Text("name");
   if (kind == std::optional<std::string>("push")) {
     // A relay: addr is the push target (host:port/app), not a client.
     if (addr && stream) e.url = "rtmp://" + *addr + "/" + *stream;
   } else {
     e.ip = addr;
-    const std::optional<std::string> tcurl = NonEmpty(c, "tcurl");
+    const std::optional<std::string> tcurl = c.Text("tcurl");
     if (tcurl && stream) e.url = *tcurl + "/" + *stream;
   }
   const std::optional<std::string> id = r.Text("id");
@@ -586,7 +602,7 @@ void NginxRtmp::Restore(std::string_view body, int64_t received_at) {
       root["callback"].get_object().get(cb) != simdjson::SUCCESS) {
     return;
   }
-  const Record c = RecordFromObject(cb);
+  const Fields c{cb};
   const std::string call = c.Text("call").value_or("");
   Conn& conn = Touch(*ev.server + '\0' + *ev.external_id, received_at);
   Entry* entry = nullptr;
