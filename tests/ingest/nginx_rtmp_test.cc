@@ -4,6 +4,8 @@
 // wire format (tests/golden/nginx_rtmp_capture has a whole real capture).
 #include <simdjson.h>
 
+#include <chrono>
+
 #include "ingest/platforms/nginx_rtmp.h"
 #include "ingest/platforms/platforms.h"
 #include "tests/test_util.h"
@@ -348,6 +350,21 @@ TEST_F(NginxRtmpTest, MapIsBounded) {
   // Past the retention, connections are forgotten.
   One(kViewer + "9999&call=play&name=cam1&start=0&duration=0&reset=0", kT + 10 * 60000, &small);
   EXPECT_EQ(small.tracked(), 1u);
+}
+
+// A body of many fields (nginx cuts arguments at 255 bytes, but anyone with
+// the token can post 64 KiB) is read in linear time.
+TEST_F(NginxRtmpTest, ManyFieldsAreLinear) {
+  std::string form = kPub + "3&call=publish&name=cam1";
+  for (int i = 0; form.size() < 64 * 1024; ++i) form += "&k" + std::to_string(i % 5000) + "=v";
+  const auto t0 = std::chrono::steady_clock::now();
+  const Event e = One(form, kT);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+  EXPECT_TRUE(e.HasSession());
+  EXPECT_LT(ms, 2000);  // quadratic took seconds; linear takes milliseconds (more under sanitizers)
+  EXPECT_EQ(Field(e.body, "/repeated").size() > 2, true);
 }
 
 TEST(NginxRtmpInstanceTest, Names) {
