@@ -55,7 +55,8 @@ Status NginxRtmpEndpoint::Restore() {
   SINK_RETURN_IF_ERROR(db->Exec("PRAGMA busy_timeout=5000"));
   // events_nginx_rtmp (schemas/sql/007_streams.sql) holds exactly these rows.
   Result<Stmt> q = db->Prepare(
-      "SELECT received_at, body FROM events WHERE event GLOB 'nginx-rtmp.*' AND received_at >= ?1 "
+      "SELECT received_at, body FROM events INDEXED BY events_nginx_rtmp "
+      "WHERE event GLOB 'nginx-rtmp.*' AND received_at >= ?1 "
       "ORDER BY received_at, seq");
   if (!q.ok()) return q.status();
   q->Bind(1, clock_->NowMs() - cfg_.session_timeout_ms);

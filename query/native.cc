@@ -769,27 +769,35 @@ Result<Table> Outages(Db& db, const Window& w) {
         std::string cause = Str(q, 4);
         if (!end.cause || cause < *end.cause) end.cause = std::move(cause);
       }));
-  SINK_RETURN_IF_ERROR(ForEach(
-      db,
-      "SELECT e.server, CASE WHEN json_type(e.body, '$.media') IN ('text', 'integer') "
-      "THEN CAST(json_extract(e.body, '$.media') AS TEXT) END, coalesce(e.utc_ms, e.received_at), "
-      "e.event IN ('source_ready', 'stream_started'), "
-      "coalesce(CASE WHEN json_type(e.body, '$.reason') IN ('text', 'object', 'array') "
-      "THEN json_extract(e.body, '$.reason') END, e.event) FROM events e "
-      "WHERE e.event IN ('source_lost', 'source_ready', 'stream_started', 'stream_stopped') "
-      "AND (?7 IS NULL OR ?7 = 'flussonic') AND (?5 IS NULL OR e.server = ?5)",
-      w, [&](const Stmt& q) {
-        if (q.IsNull(1)) return;
-        const std::string_view media = q.Text(1);
-        if (w.media && media != *w.media) return;
-        const int up = q.Int(3) != 0 ? 1 : 0;
-        streams[Key{q.OptText(0), std::string(media)}].marks.push_back(
-            Mark{q.Int(2), up, up ? OptStr() : OptStr(Str(q, 4))});
-      }));
+  SINK_RETURN_IF_ERROR(
+      ForEach(db,
+              "SELECT e.server, CAST(CASE WHEN typeof(e.body ->> '$.media') IN ('text', 'integer') "
+              "THEN e.body ->> '$.media' END AS TEXT), coalesce(e.utc_ms, e.received_at), "
+              "e.event IN ('source_ready', 'stream_started'), "
+              "CASE WHEN e.event IN ('source_lost', 'stream_stopped') "
+              "THEN coalesce(CASE WHEN typeof(e.body ->> '$.reason') = 'text' "
+              "THEN e.body ->> '$.reason' END, e.event) END FROM events e "
+              "INDEXED BY events_stream_state WHERE e.event IN ('source_lost', 'source_ready', "
+              "'stream_started', 'stream_stopped') "
+              "AND (?7 IS NULL OR ?7 = 'flussonic') AND (?5 IS NULL OR e.server = ?5)",
+              w, [&](const Stmt& q) {
+                if (q.IsNull(1)) return;
+                const std::string_view media = q.Text(1);
+                if (w.media && media != *w.media) return;
+                const int up = q.Int(3) != 0 ? 1 : 0;
+                streams[Key{q.OptText(0), std::string(media)}].marks.push_back(
+                    Mark{q.Int(2), up, up ? OptStr() : OptStr(Str(q, 4))});
+              }));
 
   int64_t min_down = kMax, max_down = kMin;
-  // Streams with outages, by media: (server, stream).
-  TextMap<std::vector<std::pair<const OptStr*, Stream*>>> by_media;
+  // Streams with outages, by StreamKey(server, media).
+  TextMap<Stream*> with_outages;
+  auto stream_key = [](std::string* out, const std::string_view* server, std::string_view media) {
+    out->assign(server ? "S" : "N");  // NULL apart from every text
+    if (server) out->append(*server).push_back('\0');
+    out->append(media);
+  };
+  std::string key_buf;
   for (auto& [key, s] : streams) {
     int64_t before = 0;  // sources running before the instant
     for (const auto& [t, at] : s.instants) {
@@ -816,10 +824,14 @@ Result<Table> Outages(Db& db, const Window& w) {
       min_down = std::min(min_down, m.t);
       max_down = std::max(max_down, m.t);
     }
-    if (!s.outages.empty()) At(by_media, key.second).emplace_back(&key.first, &s);
+    if (!s.outages.empty()) {
+      const std::string_view server = key.first.value_or("");
+      stream_key(&key_buf, key.first ? &server : nullptr, key.second);
+      with_outages.emplace(key_buf, &s);
+    }
   }
 
-  if (!by_media.empty()) {
+  if (!with_outages.empty()) {
     // Plays running when an outage began: started_at <= down_at <= end.
     Window bounds = w;
     bounds.t0 = min_down;
@@ -830,18 +842,18 @@ Result<Table> Outages(Db& db, const Window& w) {
         "WHERE kind = 'play' AND started_at IS NOT NULL AND media IS NOT NULL "
         "AND started_at <= ?2 AND coalesce(closed_at, ?6) >= ?1",
         bounds, [&](const Stmt& q) {
-          auto it = by_media.find(q.Text(0));
-          if (it == by_media.end()) return;
-          for (auto& [server, s] : it->second) {
-            // w.server IS x.server: NULL matches NULL.
-            if (q.IsNull(4) ? server->has_value() : (!*server || **server != q.Text(4))) continue;
-            const int64_t a = q.Int(1), b = q.Int(2);
-            auto o = std::lower_bound(s->outages.begin(), s->outages.end(), a,
-                                      [](const Outage& x, int64_t t) { return x.down_at < t; });
-            for (; o != s->outages.end() && o->down_at <= b; ++o) {
-              ++o->plays;
-              if (!q.IsNull(3)) o->users.Add(q.Text(3));
-            }
+          // w.server IS x.server: NULL matches NULL.
+          const std::string_view server = q.Text(4);
+          stream_key(&key_buf, q.IsNull(4) ? nullptr : &server, q.Text(0));
+          auto it = with_outages.find(std::string_view(key_buf));
+          if (it == with_outages.end()) return;
+          Stream* s = it->second;
+          const int64_t a = q.Int(1), b = q.Int(2);
+          auto o = std::lower_bound(s->outages.begin(), s->outages.end(), a,
+                                    [](const Outage& x, int64_t t) { return x.down_at < t; });
+          for (; o != s->outages.end() && o->down_at <= b; ++o) {
+            ++o->plays;
+            if (!q.IsNull(3)) o->users.Add(q.Text(3));
           }
         }));
   }

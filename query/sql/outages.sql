@@ -63,13 +63,14 @@ c AS (
 ),
 ev AS (
   SELECT e.server,
-         CASE WHEN json_type(e.body, '$.media') IN ('text', 'integer')
-              THEN CAST(json_extract(e.body, '$.media') AS TEXT) END AS media,
+         CAST(CASE WHEN typeof(e.body ->> '$.media') IN ('text', 'integer')
+                   THEN e.body ->> '$.media' END AS TEXT) AS media,
          coalesce(e.utc_ms, e.received_at) AS t,
          e.event IN ('source_ready', 'stream_started') AS up,
-         coalesce(CASE WHEN json_type(e.body, '$.reason') IN ('text', 'object', 'array')
-                       THEN json_extract(e.body, '$.reason') END, e.event) AS cause
-  FROM events e, p
+         CASE WHEN e.event IN ('source_lost', 'stream_stopped')
+              THEN coalesce(CASE WHEN typeof(e.body ->> '$.reason') = 'text'
+                                 THEN e.body ->> '$.reason' END, e.event) END AS cause
+  FROM events e INDEXED BY events_stream_state, p  -- just these events (schema 7)
   WHERE e.event IN ('source_lost', 'source_ready', 'stream_started', 'stream_stopped')
     AND (p.plat IS NULL OR p.plat = 'flussonic')
     AND (p.srv IS NULL OR e.server = p.srv)
