@@ -825,7 +825,8 @@ Result<Table> Outages(Db& db, const Window& w) {
       max_down = std::max(max_down, m.t);
     }
     if (!s.outages.empty()) {
-      const std::string_view server = key.first.value_or("");
+      std::string_view server;  // into key.first, which outlives it
+      if (key.first) server = *key.first;
       stream_key(&key_buf, key.first ? &server : nullptr, key.second);
       with_outages.emplace(key_buf, &s);
     }
