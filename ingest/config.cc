@@ -189,6 +189,14 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
   cmd->add_option("--log-level", cfg->log_level, "trace, debug, info, warn, error or off.")
       ->envname("SESSIONSINK_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  cmd->add_option("--nginx-rtmp-token-arg", cfg->nginx_rtmp_token_arg,
+                  "nginx-rtmp: the stream argument (rtmp://host/app/name?token=...) that becomes "
+                  "a session's token.")
+      ->envname("SESSIONSINK_NGINX_RTMP_TOKEN_ARG");
+  cmd->add_option("--nginx-rtmp-user-arg", cfg->nginx_rtmp_user_arg,
+                  "nginx-rtmp: the stream argument (rtmp://host/app/name?user=...) that becomes "
+                  "a session's user_id.")
+      ->envname("SESSIONSINK_NGINX_RTMP_USER_ARG");
 
   cmd->add_option("--kafka-brokers", cfg->kafka_brokers,
                   "Kafka bootstrap servers (host:port,...). Empty: no fan-out, events stay in "

@@ -61,6 +61,10 @@ struct ServeConfig {
   // How long a request waits for its commit before it is answered 503.
   int64_t request_timeout_ms = 30000;
   std::string log_level = "info";
+  // nginx-rtmp stream arguments (rtmp://host/app/name?token=…&user=…) that
+  // become a session's token and user_id.
+  std::string nginx_rtmp_token_arg = "token";
+  std::string nginx_rtmp_user_arg = "user";
 
   // Kafka fan-out; off when kafka_brokers is empty.
   std::string kafka_brokers;

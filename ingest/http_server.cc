@@ -15,6 +15,7 @@
 #include "ingest/dashboard.h"
 #include "ingest/event_parser.h"
 #include "ingest/http_util.h"
+#include "ingest/nginx_rtmp_endpoint.h"
 #include "ingest/platforms/platforms.h"
 #include "ingest/refusal_log.h"
 #include "query/report_command.h"
@@ -60,7 +61,8 @@ HttpServer::HttpServer(const ServeConfig& cfg, Writer* writer, const Relay* rela
                            cfg.max_connections_per_client, cfg.client_timeout_ms})),
       counters_(std::make_unique<HttpCounters>()),
       refusals_(std::make_unique<RefusalLog>()),
-      unauthorized_log_(std::make_unique<UnauthorizedLog>()) {}
+      unauthorized_log_(std::make_unique<UnauthorizedLog>()),
+      nginx_rtmp_(std::make_unique<NginxRtmpEndpoint>(cfg, writer, clock)) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -133,6 +135,15 @@ void HttpServer::Routes() {
     });
   }
 
+  // nginx-rtmp callbacks: always 2xx once read (ingest/nginx_rtmp_endpoint.h).
+  s.Post(NginxRtmpEndpoint::kPattern, [this](const httplib::Request& req, httplib::Response& res,
+                                             const httplib::ContentReader& read) {
+    counters_->Count(nginx_rtmp_->HandlePost(req, res, read));
+  });
+  s.Get(NginxRtmpEndpoint::kPattern, [this](const httplib::Request& req, httplib::Response& res) {
+    counters_->Count(nginx_rtmp_->HandleGet(req, res));
+  });
+
   auto method_not_allowed = [this](const httplib::Request&, httplib::Response& res) {
     SetError(res, 405, "use POST for /events");
     res.set_header("Allow", "POST");
@@ -202,6 +213,9 @@ Status HttpServer::Start() {
   int port = 0;
   if (!SplitHostPort(cfg_.listen, &host, &port)) {
     return Status::Invalid("--listen: expected HOST:PORT, got '" + cfg_.listen + "'");
+  }
+  if (Status st = nginx_rtmp_->Restore(); !st.ok()) {
+    spdlog::warn("nginx-rtmp: could not read back recent callbacks: {}", st.message());
   }
   Routes();
   if (!cfg_.tls_cert.empty()) {

@@ -3,6 +3,7 @@
 //   POST /events    a batch of events → 200 {"accepted","duplicates","rejected","errors"}
 //                   after COMMIT; 400 unreadable (kept in `rejected`), 401, 413, 415,
 //                   503 + Retry-After when the writer cannot take or commit it.
+//   POST|GET /events/nginx-rtmp/<instance>   nginx-rtmp callbacks (ingest/nginx_rtmp_endpoint.h)
 //   GET  /healthz   200 while the process runs.
 //   GET  /readyz    200 when the database is writable and we are not draining;
 //                   the body also reports the Kafka backlog.
@@ -44,6 +45,7 @@ namespace sink {
 
 class DashboardState;
 class GuardedServer;
+class NginxRtmpEndpoint;
 struct HttpCounters;
 struct RefusalLog;
 struct UnauthorizedLog;
@@ -92,6 +94,7 @@ class HttpServer {
   std::unique_ptr<RefusalLog> refusals_;
   std::unique_ptr<DashboardState> dashboard_;  // the page's traffic history
   std::unique_ptr<UnauthorizedLog> unauthorized_log_;
+  std::unique_ptr<NginxRtmpEndpoint> nginx_rtmp_;  // /events/nginx-rtmp/<instance>
   std::atomic<bool> draining_{false};
   int port_ = 0;
   std::thread thread_;

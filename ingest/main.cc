@@ -253,7 +253,8 @@ int main(int argc, char** argv) {
   report->add_option("--user", user, "Only this user_id.");
   report->add_option("--server", server, "Only this server.");
   report->add_option("--platform", platform,
-                     "Only this platform's sessions: flussonic, streampixel, gamelift or zego.");
+                     "Only this platform's sessions: flussonic, streampixel, gamelift, zego or "
+                     "nginx-rtmp.");
   report->add_option("--bucket", bucket, "concurrency: bucket size, e.g. 1m, 5m, 1h (default 1m).");
   report
       ->add_option("--limit", limit,

@@ -9,6 +9,7 @@
 #include "ingest/connection_guard.h"
 #include "ingest/http_server.h"
 #include "ingest/http_util.h"
+#include "ingest/nginx_rtmp_endpoint.h"
 
 namespace sink {
 
@@ -181,6 +182,7 @@ void HttpServer::RenderMetrics(httplib::Response& res) const {
     line("sessionsink_kafka_events_cursor", "Highest events.seq delivered.", "gauge",
          static_cast<uint64_t>(r.events_cursor));
   }
+  nginx_rtmp_->AppendMetrics(&m);
   res.set_content(m, "text/plain; version=0.0.4");
 }
 

@@ -28,6 +28,9 @@ constexpr std::pair<std::string_view, std::string_view> kSummaries[] = {
     {"stalls", "stall count, stalled time, stall ratio and plays with a stall, per media and user"},
     {"sharing", "users playing from different networks at once (--limit N: over N concurrent)"},
     {"sources", "publish/ingest sessions: uptime, stalls, viewers, viewers hit by stalls or close"},
+    {"outages",
+     "per stream (media and server): each time it was down, its cause, plays running then; "
+     "count and downtime"},
     {"live", "sessions not finished, by kind, media and server, with age"},
     {"servers", "per sending server: events, duplicates, rejected, sessions, last event"},
 };

@@ -31,7 +31,8 @@ const std::vector<ReportInfo>& Reports();
 const ReportInfo* FindReport(std::string_view name);
 
 // The values of sessions.platform, as --platform accepts them.
-inline constexpr std::string_view kPlatforms[] = {"flussonic", "streampixel", "gamelift", "zego"};
+inline constexpr std::string_view kPlatforms[] = {"flussonic", "streampixel", "gamelift", "zego",
+                                                  "nginx-rtmp"};
 
 // Buckets one concurrency report may span: (end − start of the window, or of
 // the data's range when open-ended) ÷ bucket. More: kInvalid (HTTP 400),

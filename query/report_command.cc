@@ -140,11 +140,13 @@ Result<std::string> RunReportText(const std::string& db_path, const ReportReques
   // A read-only report does not upgrade a file; the sink does when it opens it.
   Result<int64_t> version = db->QueryInt("PRAGMA user_version");
   if (!version.ok()) return version.status();
-  if (version.value() < kReportSchemaVersion) {
-    return Status::IoError("database schema version " + std::to_string(version.value()) +
-                           " is older than the reports need (" +
-                           std::to_string(kReportSchemaVersion) +
-                           "): let sessionsink serve open it once to upgrade it");
+  // outages reads the stream-level events through their index (schema 7).
+  const int64_t needed = r.name == "outages" ? 7 : kReportSchemaVersion;
+  if (version.value() < needed) {
+    return Status::IoError(
+        "database schema version " + std::to_string(version.value()) + " is older than the " +
+        (needed == kReportSchemaVersion ? std::string("reports need") : r.name + " report needs") +
+        " (" + std::to_string(needed) + "): let sessionsink serve open it once to upgrade it");
   }
   // The native evaluation checks the size from the rows it reads anyway;
   // the SQL file would build every bucket first, so a scan checks before.

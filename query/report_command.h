@@ -13,7 +13,7 @@ struct ReportRequest {
   std::string name;
   std::optional<std::string> from, to, now;  // ISO-8601 or epoch ms
   std::optional<std::string> media, user, server;
-  std::optional<std::string> platform;  // flussonic, streampixel, gamelift or zego
+  std::optional<std::string> platform;  // flussonic, streampixel, gamelift, zego or nginx-rtmp
   std::optional<std::string> bucket;    // duration: 1m, 5m, 1h, …
   std::optional<int64_t> limit;
   std::string format = "table";

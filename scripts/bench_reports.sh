@@ -4,7 +4,8 @@
 # The database has the sink's schema (schemas/sql, applied in order) and
 # synthetic sessions (scripts/gen_sessions.sql): 95 % plays over 30 days, 500 media, N/20 users, 20
 # servers, 80 % of plays started, 95 % closed, some stalls; the rest are
-# ingest/publish sources with viewers linked by source_id. Prints the median
+# ingest/publish sources with viewers linked by source_id, plus stream-level
+# events (tests/query/gen_stream_events.sql). Prints the median
 # wall time of each report through the CLI: over all 30 days and over one day
 # (native evaluation where a report has one), and over one day with --sql
 # (the SQL file itself, as sqlite3 would run it).
@@ -29,6 +30,7 @@ if [ ! -s "$DB" ]; then
   done
   sed -e "s/@N@/$N/g" -e "s/@T0@/$T0/g" -e "s/@DAY@/$DAY/g" -e "s/@NOW@/$NOW/g" \
       -e "s/@VERSION@/$v/g" scripts/gen_sessions.sql | sqlite3 "$DB"
+  sqlite3 "$DB" < tests/query/gen_stream_events.sql  # what the outages report reads too
 fi
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -45,7 +47,7 @@ time_report() {  # name extra-args...
 
 ONE_DAY=(--from $((T0 + 10 * DAY)) --to $((T0 + 11 * DAY)))
 printf '%-18s %14s %14s %14s %9s\n' report "30 days (s)" "1 day (s)" "1 day, SQL (s)" rows
-for r in sessions-per-user concurrency media startup stalls sharing sources live servers endings; do
+for r in sessions-per-user concurrency media startup stalls sharing sources outages live servers endings; do
   extra=()
   [ "$r" = concurrency ] && extra=(--bucket 1h)
   full=$(time_report "$r" "${extra[@]}")

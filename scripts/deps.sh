@@ -19,6 +19,7 @@ PACKAGES=(
   clang libclang-rt-14-dev            # scripts/fuzz.sh: clang 14 and its libFuzzer runtime
   curl                                # README examples
   chromium                            # tests/browser: the Streampixel relay in a real browser
+  nginx libnginx-mod-rtmp ffmpeg      # tests/nginx: real nginx-rtmp callbacks, ffmpeg publishing and playing
 )
 
 missing=()

@@ -3,6 +3,7 @@
 //
 // A case directory holds:
 //   *.json / *.ndjson          request bodies, posted in file-name order
+//   *.nginx                    nginx-rtmp callbacks, one per line (test_util.h)
 //   *.sql                      optional: statements run on the database after
 //                              the bodies, in file-name order (columns the
 //                              Flussonic events cannot set: platform,
@@ -96,10 +97,20 @@ void Ingest(const fs::path& dir, const std::string& db_path) {
   std::vector<fs::path> files;
   for (const auto& f : fs::directory_iterator(dir)) {
     const std::string ext = f.path().extension().string();
-    if (ext == ".json" || ext == ".ndjson") files.push_back(f.path());
+    if (ext == ".json" || ext == ".ndjson" || ext == ".nginx") files.push_back(f.path());
   }
   std::sort(files.begin(), files.end());
+  NginxRtmp nginx({}, 1);
   for (const fs::path& f : files) {
+    if (f.extension() == ".nginx") {
+      for (WriteBatch& b : test::NginxBatches(nginx, test::ReadNginxCallbacks(test::ReadFile(f)))) {
+        ASSERT_TRUE(b.rejects.empty()) << f << ": " << b.rejects[0].reason;
+        auto fut = w.value()->Submit(std::move(b));
+        ASSERT_TRUE(fut.ok());
+        ASSERT_TRUE(fut->get().ok());
+      }
+      continue;
+    }
     Result<ParsedBody> parsed = test::Parse(test::ReadFile(f));
     ASSERT_TRUE(parsed.ok()) << f << ": " << parsed.status().ToString();
     WriteBatch b;
@@ -159,7 +170,7 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(GoldenReportTest);
 TEST(ReportOptionsTest, PlatformMustBeKnown) {
   ReportRequest r;
   r.name = "endings";
-  for (const char* ok : {"flussonic", "streampixel", "gamelift", "zego"}) {
+  for (const char* ok : {"flussonic", "streampixel", "gamelift", "zego", "nginx-rtmp"}) {
     r.platform = ok;
     Result<ReportParams> p = ToParams(r);
     ASSERT_TRUE(p.ok()) << ok;

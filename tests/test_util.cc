@@ -26,6 +26,48 @@ Result<ParsedBody> Parse(std::string_view body) {
   return ParseBody(simdjson::padded_string_view(buf.data(), body.size(), buf.size()));
 }
 
+std::vector<NginxCallback> ReadNginxCallbacks(const std::string& text) {
+  std::vector<NginxCallback> out;
+  std::stringstream ss(text);
+  std::string line;
+  int n = 0;
+  while (std::getline(ss, line)) {
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    const size_t a = line.find(' ');
+    const size_t b = a == std::string::npos ? a : line.find(' ', a + 1);
+    if (b == std::string::npos) {
+      ADD_FAILURE() << "line " << n << ": expected <received_at> <instance> <form>: " << line;
+      continue;
+    }
+    NginxCallback c;
+    c.received_at = std::stoll(line.substr(0, a));
+    c.instance = line.substr(a + 1, b - a - 1);
+    c.form = line.substr(b + 1);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::vector<WriteBatch> NginxBatches(NginxRtmp& adapter,
+                                     const std::vector<NginxCallback>& callbacks) {
+  std::vector<WriteBatch> out;
+  for (const NginxCallback& c : callbacks) {
+    Result<ParsedBody> p = adapter.Callback(c.instance, c.form, c.received_at);
+    WriteBatch b;
+    b.received_at = c.received_at;
+    b.remote_addr = "127.0.0.1";
+    if (p.ok()) {
+      b.events = std::move(p->events);
+    } else {
+      b.rejects.push_back(Reject{-1, p.status().message(), c.form, c.instance});
+    }
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
 std::vector<Event> Lifecycle(std::mt19937& rng, const std::string& id) {
   static const char* kinds[] = {"play", "push", "publish", "ingest", "stream"};
   const std::string kind = kinds[rng() % 5];

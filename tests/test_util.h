@@ -9,8 +9,10 @@
 #include <vector>
 
 #include "ingest/event_parser.h"
+#include "ingest/platforms/nginx_rtmp.h"
 #include "store/sqlite.h"
 #include "store/status.h"
+#include "store/writer.h"
 
 #define ASSERT_OK(expr)                    \
   do {                                     \
@@ -41,6 +43,23 @@ class TempDir {
 
 // Parses `body` as the HTTP handler does (padded copy).
 Result<ParsedBody> Parse(std::string_view body);
+
+// One nginx-rtmp callback as the sink receives it.
+struct NginxCallback {
+  int64_t received_at = 0;  // sink clock, ms
+  std::string instance;
+  std::string form;  // the POST body (or GET query)
+};
+
+// A file of nginx-rtmp callbacks (tests/golden*/<case>/*.nginx), one per
+// line: "<received_at ms> <instance> <form body>"; blank lines and lines
+// starting with '#' are skipped. Fails the test on a malformed line.
+std::vector<NginxCallback> ReadNginxCallbacks(const std::string& text);
+
+// Runs `callbacks` through `adapter` in order: one batch per callback, with
+// its receive time, as the endpoint submits them.
+std::vector<WriteBatch> NginxBatches(NginxRtmp& adapter,
+                                     const std::vector<NginxCallback>& callbacks);
 
 // Reads a whole file; fails the test when it cannot.
 std::string ReadFile(const std::string& path);

@@ -42,4 +42,19 @@ Result<ParsedBody> ParseStreampixelBody(simdjson::padded_string_view body);
 // start). An error when the body no longer gives exactly one event.
 Result<Event> ReparseStoredEvent(const StoredEvent& stored);
 
+// nginx-rtmp: the callbacks themselves go through NginxRtmp
+// (ingest/platforms/nginx_rtmp.h), which keeps the map of connections that
+// gives them their session ids. Each event it produces is stored with a
+// body (events.body) that holds what it decided: a JSON object
+//   {"event":"nginx-rtmp.<call>","server":<instance>,"utc_ms":<receive time>,
+//    "event_id":…, "id","kind","media","user_id","token","opened_at",
+//    "started_at","duration_ms" (those that apply),
+//    "callback":{<the form fields, first occurrence of each, in order>},
+//    "repeated":[<keys the form held more than once>] (when any)}
+// ParseNginxRtmpStored gives back from such a body, with no state, the same
+// Event (body included) that was stored — for replaying the events table.
+// `received_at` (events.received_at) stands in for a missing "utc_ms".
+// Error (kInvalid): not such a body.
+Result<Event> ParseNginxRtmpStored(std::string_view body, int64_t received_at);
+
 }  // namespace sink

@@ -12,6 +12,7 @@ Result<Event> ReparseStoredEvent(const StoredEvent& stored) {
   const simdjson::padded_string_view padded(body.data(), size, body.size());
   const std::string platform = stored.platform.value_or(std::string(kFlussonicPlatform));
   Result<ParsedBody> parsed = Status::Invalid("unknown platform '" + platform + "'");
+  if (platform == "nginx-rtmp") return ParseNginxRtmpStored(stored.body, stored.received_at);
   if (platform == kFlussonicPlatform) {
     parsed = ParseBody(padded);
   } else if (platform == "gamelift") {

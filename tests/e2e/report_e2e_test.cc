@@ -35,7 +35,8 @@ std::string Unix(std::string s) {
   return out;
 }
 
-// A day of varied traffic: plays with stalls, denials, probes, a source.
+// A day of varied traffic: plays with stalls, denials, probes, a source, a
+// stream's outage.
 std::string Traffic() {
   std::string b = "[";
   auto add = [&b](const std::string& e) { b += (b.size() > 1 ? "," : "") + e; };
@@ -47,6 +48,14 @@ std::string Traffic() {
       std::to_string(kT + 600000) + "}");
   add(R"({"event":"source_recovered","id":"src","type":"ingest","server":"edge1","media":"ch0","utc_ms":)" +
       std::to_string(kT + 660000) + "}");
+  // Flussonic 21.x stream-level events (no session id): ch1 on edge0 is
+  // down for a minute.
+  add(R"({"event":"stream_started","event_id":1,"server":"edge0","media":"ch1","utc_ms":)" +
+      std::to_string(kT - 3000) + "}");
+  add(R"({"event":"source_lost","event_id":2,"reason":"source_down","server":"edge0","media":"ch1","utc_ms":)" +
+      std::to_string(kT + 300000) + "}");
+  add(R"({"event":"source_ready","event_id":3,"server":"edge0","media":"ch1","utc_ms":)" +
+      std::to_string(kT + 360000) + "}");
   for (int i = 0; i < 40; ++i) {
     const std::string id = "p" + std::to_string(i);
     const std::string common = R"("id":")" + id + R"(","server":"edge)" + std::to_string(i % 2) +

@@ -1,7 +1,7 @@
 // libFuzzer target: the request body parsers and the session merge.
 //
 // Input: one selector byte, then the body. The selector, taken as
-// (byte - '0') mod 6 so that seed files can start with a digit, picks the
+// (byte - '0') mod 7 so that seed files can start with a digit, picks the
 // route the HTTP server would use:
 //   '0' ParseBody (POST /events, Flussonic)
 //   '1' ParseGameLiftBody (POST /events/gamelift)
@@ -11,6 +11,8 @@
 //   '5' the request head and body framing (ingest/http_framing.h): an input
 //       is a head and the bytes after it, fed to ParseRequestHead,
 //       CanonicalHead, ChunkedDecoder and BodyDecoder (gzip/deflate)
+//   '6' NginxRtmp::Callback (POST /events/nginx-rtmp/edge1): each line of
+//       the body (the first 16) one callback, a second apart, through one adapter
 //
 // Every parsed event then goes through the session merge as the writer runs
 // it (store/writer.cc: drop duplicates by their dedup key, Session::Apply,
@@ -69,6 +71,7 @@
 #include "ingest/event_parser.h"
 #include "ingest/http_framing.h"
 #include "ingest/limits.h"
+#include "ingest/platforms/nginx_rtmp.h"
 #include "ingest/platforms/platforms.h"
 #include "ingest/platforms/record.h"
 #include "store/event.h"
@@ -81,12 +84,20 @@ namespace {
 
 // kFraming is not a body: the input is an HTTP request head and what follows
 // it (ingest/http_framing.h, ingest/body_decoder.h).
-enum class Route : uint8_t { kFlussonic, kGameLift, kZegoJson, kZegoForm, kStreampixel, kFraming };
-constexpr int kRoutes = 6;
-constexpr const char* kRouteName[kRoutes] = {"flussonic", "gamelift",    "zego-json",
-                                             "zego-form", "streampixel", "framing"};
-constexpr const char* kPlatform[kRoutes] = {"flussonic", "gamelift",    "zego",
-                                            "zego",      "streampixel", ""};
+enum class Route : uint8_t {
+  kFlussonic,
+  kGameLift,
+  kZegoJson,
+  kZegoForm,
+  kStreampixel,
+  kFraming,
+  kNginxRtmp
+};
+constexpr int kRoutes = 7;
+constexpr const char* kRouteName[kRoutes] = {"flussonic",   "gamelift", "zego-json", "zego-form",
+                                             "streampixel", "framing",  "nginx-rtmp"};
+constexpr const char* kPlatform[kRoutes] = {"flussonic",   "gamelift", "zego",      "zego",
+                                            "streampixel", "",         "nginx-rtmp"};
 
 // The writer's receive time for every event (the sink clock).
 constexpr int64_t kReceivedAt = 1700000000000;
@@ -294,6 +305,8 @@ std::optional<size_t> ExpectedItems(Route route, std::string_view body) {
       }
       return n;
     }
+    case Route::kNginxRtmp:
+      return std::nullopt;  // a line without `call` is an error, not an item
     case Route::kFlussonic:
     case Route::kStreampixel: {
       const std::string_view rest = AfterBomAndBlanks(body);
@@ -328,23 +341,50 @@ Result<ParsedBody> Parse(Route route, std::string_view body) {
       return ParseStreampixelBody(simdjson::padded_string(body));
     case Route::kFraming:
       break;
+    case Route::kNginxRtmp: {
+      NginxRtmp adapter({}, 1);
+      ParsedBody out;
+      int64_t at = kReceivedAt;
+      size_t pos = 0;
+      // At most 16 callbacks an input: a session's checks grow with its
+      // events, and more lines find nothing new.
+      for (int lines = 0; pos <= body.size() && lines < 16; ++lines) {
+        size_t eol = body.find('\n', pos);
+        if (eol == std::string_view::npos) eol = body.size();
+        const std::string_view line = body.substr(pos, eol - pos);
+        pos = eol + 1;
+        Result<ParsedBody> one = adapter.Callback("edge1", line, at += 1000);
+        if (!one.ok()) {
+          FUZZ_CHECK(
+              one.status().code() == Status::Code::kInvalid && !one.status().message().empty(),
+              "nginx-rtmp callback error " + one.status().ToString());
+          continue;
+        }
+        FUZZ_CHECK(!one->events.empty() && one->rejects.empty(), "nginx-rtmp: " + Quote(line));
+        for (Event& e : one->events) out.events.push_back(std::move(e));
+      }
+      return out;
+    }
   }
   return Status::Internal("unknown route");
 }
 
 void CheckEvent(Route route, const Event& e) {
-  const std::string who = std::string(kRouteName[static_cast<int>(route)]) +
-                          " event name=" + Quote(e.name) + " body=" + Quote(e.body);
-  FUZZ_CHECK(!e.name.empty(), who);
-  FUZZ_CHECK(e.platform == kPlatform[static_cast<int>(route)], who);
-  FUZZ_CHECK(e.kind.empty() == (e.phase == Phase::kNone), who);
-  FUZZ_CHECK(e.kind.empty() || IsKind(e.kind), who + " kind=" + Quote(e.kind));
-  FUZZ_CHECK(!e.end_class || IsEndClass(*e.end_class), who + " end_class=" + Opt(e.end_class));
+  // Only built when a check fails (FUZZ_CHECK evaluates its detail then).
+  auto who = [&] {
+    return std::string(kRouteName[static_cast<int>(route)]) + " event name=" + Quote(e.name) +
+           " body=" + Quote(e.body);
+  };
+  FUZZ_CHECK(!e.name.empty(), who());
+  FUZZ_CHECK(e.platform == kPlatform[static_cast<int>(route)], who());
+  FUZZ_CHECK(e.kind.empty() == (e.phase == Phase::kNone), who());
+  FUZZ_CHECK(e.kind.empty() || IsKind(e.kind), who() + " kind=" + Quote(e.kind));
+  FUZZ_CHECK(!e.end_class || IsEndClass(*e.end_class), who() + " end_class=" + Opt(e.end_class));
   for (const std::optional<int64_t>* t :
        {&e.utc_ms, &e.opened_at, &e.authorized_at, &e.started_at, &e.updated_at, &e.closed_at}) {
-    FUZZ_CHECK(!*t || **t > 0, who + " timestamp=" + Opt(*t));
+    FUZZ_CHECK(!*t || **t > 0, who() + " timestamp=" + Opt(*t));
   }
-  FUZZ_CHECK(IsValidJson(e.body), who);
+  FUZZ_CHECK(IsValidJson(e.body), who());
 }
 
 // The parser's own checks: statuses, rejects, items, bodies.

@@ -1,6 +1,6 @@
 // The native report evaluations give exactly what the SQL files give, on
-// generated data with NULLs, IPv6, sources, open sessions and several
-// platforms, for every kind of option.
+// generated data with NULLs, IPv6, sources, stream sessions and stream-level
+// events, open sessions and several platforms, for every kind of option.
 #include <fstream>
 #include <sstream>
 
@@ -36,6 +36,7 @@ class NativeVsSqlTest : public ::testing::Test {
     sql = Replace(sql, "@VERSION@", std::to_string(Migrations().back().version));
     ASSERT_OK(db_.Exec(sql));
     ASSERT_OK(db_.Exec(test::ReadFile(SINK_SOURCE_DIR "/tests/query/gen_platforms.sql")));
+    ASSERT_OK(db_.Exec(test::ReadFile(SINK_SOURCE_DIR "/tests/query/gen_stream_events.sql")));
   }
 
   test::TempDir tmp_;
@@ -100,7 +101,7 @@ TEST_F(NativeVsSqlTest, EveryNativeReportMatchesItsSql) {
       ++compared;
     }
   }
-  EXPECT_EQ(compared, 8 * 11);
+  EXPECT_EQ(compared, 9 * 11);
 }
 
 // The platform filter keeps that platform's sessions, all of them.
