@@ -57,7 +57,7 @@ struct ServeConfig {
   // Cap on the database size (0: none); when full, requests get 503.
   uint64_t max_db_bytes = 0;
   // SQLite page cache of the writer connection.
-  uint64_t cache_bytes = 64ull << 20;
+  uint64_t cache_bytes = 16ull << 20;
   // How long a request waits for its commit before it is answered 503.
   int64_t request_timeout_ms = 30000;
   std::string log_level = "info";

@@ -136,27 +136,27 @@ Result<std::optional<int64_t>> EventLog::Append(const Event& e, int64_t received
   }
   Stmt& s = insert_event_;
   s.Bind(1, received_at);
-  s.Bind(2, e.server);
-  s.Bind(3, std::string_view(e.name));
+  s.BindView(2, e.server);  // the event outlives the step
+  s.BindView(3, e.name);
   if (e.kind.empty()) {
     s.BindNull(4);
   } else {
-    s.Bind(4, std::string_view(e.kind));
+    s.BindView(4, e.kind);
   }
   if (e.phase == Phase::kNone) {
     s.BindNull(5);
   } else {
-    s.Bind(5, PhaseName(e.phase));
+    s.BindView(5, PhaseName(e.phase));
   }
-  s.Bind(6, e.id);
+  s.BindView(6, e.id);
   s.Bind(7, e.utc_ms);
   s.Bind(8, e.event_id);
   s.Bind(9, dedup);
-  s.Bind(10, std::string_view(e.body));
+  s.BindView(10, e.body);
   if (e.platform == kFlussonicPlatform) {
     s.BindNull(11);
   } else {
-    s.Bind(11, std::string_view(e.platform));
+    s.BindView(11, e.platform);
   }
   SINK_RETURN_IF_ERROR(s.RunAndReset());
   ++sd.events;

@@ -64,9 +64,10 @@ namespace {
 
 void BindValue(Stmt& s, int p, int64_t v) { s.Bind(p, v); }
 void BindValue(Stmt& s, int p, bool v) { s.Bind(p, static_cast<int64_t>(v)); }
-void BindValue(Stmt& s, int p, const std::string& v) { s.Bind(p, std::string_view(v)); }
+// The StoredSession outlives the statement's step: no copies.
+void BindValue(Stmt& s, int p, const std::string& v) { s.BindView(p, v); }
 void BindValue(Stmt& s, int p, const std::optional<int64_t>& v) { s.Bind(p, v); }
-void BindValue(Stmt& s, int p, const std::optional<std::string>& v) { s.Bind(p, v); }
+void BindValue(Stmt& s, int p, const std::optional<std::string>& v) { s.BindView(p, v); }
 
 void ReadValue(const Stmt& s, int c, int64_t* v) { *v = s.Int(c); }
 void ReadValue(const Stmt& s, int c, bool* v) { *v = s.Int(c) != 0; }

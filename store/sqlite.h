@@ -37,6 +37,15 @@ class Stmt {
   void BindBlob(int i, std::string_view v) {
     sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
   }
+  // Without a copy: REQUIRES the text to stay valid until the statement has
+  // been stepped and Reset() (for values that outlive the statement's use).
+  void BindView(int i, std::string_view v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  }
+  void BindView(int i, const std::string& v) { BindView(i, std::string_view(v)); }
+  void BindView(int i, const std::optional<std::string>& v) {
+    v ? BindView(i, std::string_view(*v)) : BindNull(i);
+  }
   void BindNull(int i) { sqlite3_bind_null(s_, i); }
   void Bind(int i, const std::optional<int64_t>& v) { v ? Bind(i, *v) : BindNull(i); }
   void Bind(int i, const std::optional<std::string>& v) {

@@ -70,8 +70,10 @@ struct WriterOptions {
   // is refused (kUnavailable → HTTP 503), except into an empty queue, so a
   // single large batch can always make progress.
   size_t max_pending_events = 200000;
-  // SQLite page cache for the writer connection.
-  int64_t cache_bytes = 64ll << 20;
+  // SQLite page cache for the writer connection. Small on purpose: the
+  // log appends at its end and the flush reads rows the OS still caches; a
+  // larger cache made commits slower (docs/performance.md).
+  int64_t cache_bytes = 16ll << 20;
   // Cap on the database file size (0: none). When reached, commits fail and
   // requests get 503 until space is freed; nothing already stored is lost.
   int64_t max_db_bytes = 0;
