@@ -60,8 +60,9 @@ struct WriterOptions {
   // Merged sessions kept in memory beyond what is being written: clean ones
   // past this leave memory and are read back on their next event.
   int64_t session_memory_bytes = 128ll << 20;
-  // Rows per flush transaction: a group commit waits for at most one.
-  size_t flush_chunk_rows = 500;
+  // Rows per flush transaction: a group commit waits for at most one (200:
+  // half-load p99 6.5–14 ms, median 8.8, against 11–12 ms with 500).
+  size_t flush_chunk_rows = 200;
   // Keep the session_changes log the Kafka relay reads (fan-out configured).
   bool session_log = false;
   // How often the idle sweep runs.
