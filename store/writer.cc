@@ -354,6 +354,8 @@ WriterStats Writer::Stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   WriterStats s = stats_;
   s.pending_events = queued_events_;
+  s.flush_lag_ms =
+      unflushed_since_ms_ < 0 ? 0 : std::max<int64_t>(0, clock_->NowMs() - unflushed_since_ms_);
   return s;
 }
 
@@ -501,8 +503,12 @@ void Writer::Publish() {
   stats_.sessions_written = s.sessions_written;
   stats_.sessions_timed_out = s.timed_out;
   stats_.sessions_server_restart = s.server_restart;
-  stats_.flush_lag_ms = sessions.FlushLagMs(now);
   stats_.unflushed_events = sessions.applied_seq() - sessions.watermark();
+  // Kept as the instant of the oldest unwritten change, so that the lag
+  // read between two rounds of the writer is current (see Stats()).
+  const int64_t lag = sessions.FlushLagMs(now);
+  unflushed_since_ms_ =
+      lag > 0 || stats_.unflushed_events > 0 || s.dirty_sessions > 0 ? now - lag : -1;
   stats_.watermark = sessions.watermark();
   stats_.open_sessions = s.open_sessions;
   stats_.live_sessions = s.live_sessions;

@@ -180,6 +180,7 @@ class Writer {
   std::vector<std::promise<Status>> sweep_waiters_;  // guarded by mu_
   std::vector<std::promise<Status>> flush_waiters_;  // guarded by mu_
   WriterStats stats_;                                // guarded by mu_
+  int64_t unflushed_since_ms_ = -1;  // oldest change not in the table (-1: none); guarded by mu_
 
   std::function<void()> on_commit_;  // guarded by mu_
   std::atomic<bool> healthy_{true};
