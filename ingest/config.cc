@@ -174,10 +174,11 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
                   "requests get 503 and nothing is acknowledged until space is freed.")
       ->envname("SESSIONSINK_MAX_DB_BYTES")
       ->transform(CLI::AsSizeValue(false));
-  cmd->add_option("--cache-size", cfg->cache_bytes,
-                  "SQLite page cache of the writer (e.g. 16MiB, 64MiB). The log is appended at its end "
-                  "and the flush reads rows the OS page cache still holds: a larger cache made "
-                  "commits slower when measured.")
+  cmd->add_option(
+         "--cache-size", cfg->cache_bytes,
+         "SQLite page cache of the writer (e.g. 16MiB, 64MiB). The log is appended at its end "
+         "and the flush reads rows the OS page cache still holds: a larger cache made "
+         "commits slower when measured.")
       ->envname("SESSIONSINK_CACHE_SIZE")
       ->transform(CLI::AsSizeValue(false))
       ->check(CLI::Range(uint64_t{2} << 20, uint64_t{1} << 40))

@@ -24,6 +24,12 @@ void AppendJsonString(std::string* out, std::string_view s) {
       case '\t':
         *out += "\\t";
         break;
+      case '\b':
+        *out += "\\b";
+        break;
+      case '\f':
+        *out += "\\f";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
