@@ -21,6 +21,7 @@
   // ---- formatting -------------------------------------------------------
 
   const nf = new Intl.NumberFormat();
+  const hhmm = (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
   const int = (v) => (v === null || v === undefined ? '–' : nf.format(v));
   const pct = (v) => (v === null || v === undefined ? '–' : `${(+v).toFixed(1)} %`);
   function duration(ms) {
@@ -183,7 +184,8 @@
     // Over a few seconds at least, so that the first instants after a start do not spike.
     $('#rate').textContent = int(Math.round(ev / (Math.max(ms, now.traffic.step_ms) / 1000)));
     const sum = (k) => pts.reduce((a, p) => a + p[k], 0);
-    $('#answers').textContent = `POST /events answers, last ${Math.round(pts.reduce((a, p) => a + p.ms, 0) / 60000)} min: ` +
+    const spanS = Math.round(pts.reduce((a, p) => a + p.ms, 0) / 1000);
+    $('#answers').textContent = `POST /events answers, last ${spanS < 120 ? `${spanS} s` : `${Math.round(spanS / 60)} min`}: ` +
       `2xx ${int(sum('2xx'))} · 4xx ${int(sum('4xx'))} · 503 ${int(sum('503'))}` + (sum('other') ? ` · other ${int(sum('other'))}` : '') +
       ` — ${int(now.totals.events_accepted)} events accepted, ${int(now.totals.events_duplicate)} duplicates since start`;
     const xs = pts.map((p) => p.t + p.ms);
@@ -193,8 +195,12 @@
       series: [{}, { label: 'events/s', stroke: COLORS.events, width: 2, fill: 'rgba(37,99,235,0.10)' },
         { label: '2xx/s', stroke: COLORS.ok, scale: 'req' }, { label: '4xx/s', stroke: COLORS.client, scale: 'req' },
         { label: '503/s', stroke: COLORS.refused, scale: 'req' }],
-      axes: [{}, { label: 'events/s', size: 60 }, { side: 1, scale: 'req', label: 'requests/s', grid: { show: false } }],
-      scales: { req: { range: (u, min, max) => [0, Math.max(1, max)] }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+      // The whole ten minutes, one label per minute or more: a sink that
+      // started two minutes ago shows two minutes of data at the right.
+      axes: [{ space: 60, incrs: [60000, 120000, 300000], values: (u, splits) => splits.map(hhmm) },
+        { label: 'events/s', size: 60 }, { side: 1, scale: 'req', label: 'requests/s', grid: { show: false } }],
+      scales: { x: { range: () => [now.now_ms - 600000, now.now_ms] },
+        req: { range: (u, min, max) => [0, Math.max(1, max)] }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
     }, [xs, perS('events'), perS('2xx'), perS('4xx'), perS('503')]);
 
     if (now.kafka) {

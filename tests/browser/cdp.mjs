@@ -128,6 +128,14 @@ export class Page {
     await this.waitFor(`location.href === ${JSON.stringify(url)} && document.readyState === 'complete'`, `${url} to load`);
   }
 
+  // Reloads and waits for the new document to have loaded: the old one is
+  // marked first, so a check right after cannot see the page being replaced.
+  async reload() {
+    await this.eval('window.__replacedByReload = true');
+    await this.send('Page.reload', {});
+    await this.waitFor(`!window.__replacedByReload && document.readyState === 'complete'`, 'the reload');
+  }
+
   // Evaluates `expr` in the page (promises awaited) and returns its value.
   async eval(expr) {
     const r = await this.send('Runtime.evaluate', { expression: expr, awaitPromise: true, returnByValue: true });

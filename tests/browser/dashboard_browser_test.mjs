@@ -194,9 +194,9 @@ async function main() {
     JSON.stringify(p2.requests.filter((r) => r.url.includes(read)).map((r) => r.url)));
   check('Token: sent as Authorization: Bearer',
     p2.requests.filter((r) => r.url.includes('/api/') && r.headers.Authorization === `Bearer ${read}`).length > 0);
-  await p2.eval('location.reload()');
+  await p2.reload();
   const live3 = await p2.waitFor(`${text('#live-total')} === '${LIVE.total}' && ${text('#live-total')}`, 'data after a reload').catch((e) => e.message);
-  check('Token: kept for the tab (no prompt after a reload)', live3 === String(LIVE.total) && (await p2.eval(`document.querySelector('#login').hidden`)));
+  check('Token: kept for the tab (no prompt after a reload)', live3 === String(LIVE.total) && (await p2.eval(`document.querySelector('#login')?.hidden === true`)));
   const logs = fs.readFileSync(locked.log, 'utf8');
   check('Token: in no log line', !logs.includes(read) && !logs.includes(ingest));
   check('no errors in the locked page', p2.errors.filter((e) => !/401/.test(e)).length === 0, JSON.stringify(p2.errors));
