@@ -107,14 +107,17 @@ async function main() {
   check('Top media: every media of the scenario is listed', MEDIA.every((m) => media.includes(m)), JSON.stringify(media));
   check('Top media: hockey1 has the most attempts', media[0] === 'hockey1', JSON.stringify(media));
 
-  await page.waitFor(`document.querySelector('#conc-chart')?.dataset.points > 0`, 'the concurrency chart').catch(() => {});
+  await page.waitFor(`document.querySelector('#conc-chart')?.dataset.points > 0 && ${drawnPixels('#conc-chart')} > 50`, 'the concurrency chart').catch(() => {});
   check('Concurrency: a canvas with data points', (await page.eval(`+document.querySelector('#conc-chart').dataset.points || 0`)) > 0);
   check('Concurrency: the series is drawn', (await page.eval(drawnPixels('#conc-chart'))) > 50, `${await page.eval(drawnPixels('#conc-chart'))} pixels`);
+  await page.waitFor(`${drawnPixels('#dur-chart')} > 50`, 'the durations histogram').catch(() => {});
   check('Durations: the histogram is drawn', (await page.eval(drawnPixels('#dur-chart'))) > 50);
+  await page.waitFor(`document.querySelectorAll('#funnel-bars .row').length > 0 && document.querySelectorAll('#stalls-table tbody tr').length > 0`, 'the funnel and stalls').catch(() => {});
   const funnel = await page.eval(`[...document.querySelectorAll('#funnel-bars .row')].map((r) => r.dataset.metric + ' ' + r.querySelector('.n').textContent)`);
   check('Startup funnel: 6 played, 1 denied, 1 exited', ['played 6', 'denied 1', 'exited 1'].every((m) => funnel.some((f) => f.startsWith(m))), JSON.stringify(funnel));
   const stalls = await page.eval(column('#stalls-table', 0));
   check('Stalls by media: hockey1 first', stalls[0] === 'hockey1', JSON.stringify(stalls));
+  await page.waitFor(`document.querySelectorAll('#sessions-table tbody tr.click').length === 10`, 'the explorer').catch(() => {});
   check('Sessions: the explorer lists every session', (await page.eval(`document.querySelectorAll('#sessions-table tbody tr.click').length`)) === 10);
   await page.screenshot(path.join(artifacts, 'dashboard.png'));
 
