@@ -162,7 +162,7 @@ async function main() {
   const batch = JSON.parse(fs.readFileSync(new URL('../../docs/examples/flussonic-batch.json', import.meta.url), 'utf8'));
   await post(example.base, batch);
   await page.goto(`${example.base}/`);
-  await page.waitFor(`document.querySelectorAll('#sessions-table tbody tr.click').length === 3`, 'the example sessions').catch(() => {});
+  await page.waitFor(`document.querySelectorAll('#sessions-table tbody tr.click').length === 3 && ${column('#media-table', 0)}.includes('hockey1')`, 'the example sessions').catch(() => {});
   check("README example: an old batch is shown (the window moves to its day)",
     (await page.eval(`document.querySelectorAll('#sessions-table tbody tr.click').length`)) === 3 &&
     (await page.eval(`document.querySelector('#window').value`)) === 'custom' &&
