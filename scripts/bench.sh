@@ -47,36 +47,13 @@ WORK=$(mktemp -d /tmp/sessionsink-bench.XXXXXX)
 trap 'pkill -P $$ 2>/dev/null || true; rm -rf "$WORK"' EXIT
 HARD=(--servers 8 --batch 100 --open-sessions 100000)
 EASY=("${HARD[@]}" --sessions-per-batch 5)
-kv() { grep "^$1=" "$2" | head -1 | cut -d= -f2; }
+. scripts/bench_lib.sh
 pct() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.0f%%", 100*a/b; else print "-" }'; }
-
-start_sink() {  # log-file args... ; sets PORT, SINK_PID, and a peak-RSS watcher
-  local log=$1; shift
-  "$B/sessionsink" serve --listen 127.0.0.1:0 "$@" 2> "$log" &
-  SINK_PID=$!
-  for _ in $(seq 200); do
-    PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$' || true)
-    [ -n "$PORT" ] && break
-    sleep 0.05
-  done
-  [ -n "$PORT" ] || { echo "sink did not start: $(cat "$log")" >&2; exit 1; }
-  echo 0 > "$WORK/hwm"
-  ( while kill -0 "$SINK_PID" 2>/dev/null; do
-      awk '/VmHWM/{print $2}' "/proc/$SINK_PID/status" > "$WORK/hwm.tmp" 2>/dev/null &&
-        mv "$WORK/hwm.tmp" "$WORK/hwm"
-      sleep 0.5; done ) &
-}
-stop_sink() { kill "$SINK_PID"; wait "$SINK_PID" 2>/dev/null || true; }
-rss_mb() { echo $(( $(cat "$WORK/hwm") / 1024 )); }
 bytes_per_event() {  # db-file
   local bytes events
   bytes=$(du -cb "$1"* | tail -1 | cut -f1)
   events=$(sqlite3 "$1" 'select count(*) from events')
   awk -v b="$bytes" -v n="$events" 'BEGIN{ if (n > 0) printf "%.0f", b/n; else print "-" }'
-}
-loadgen() {  # out-file args...
-  local out=$1; shift
-  "$B/sessionsink-loadgen" --url "http://127.0.0.1:$PORT/events" "$@" > "$out" || true
 }
 row() { printf '%-14s %9s %8s %8s %8s %8s %7s  %s\n' "$@"; }
 

@@ -73,7 +73,7 @@ typical=$(sqlite3 "$DB" "select id from sessions where last_event_at - first_eve
 longest=$(sqlite3 "$DB" "select id from sessions where kind = 'play' order by last_event_at - first_event_at desc limit 1")
 span() { sqlite3 "$DB" "select (last_event_at - first_event_at) / 3600000.0 from sessions where id = '$1'"; }
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+. scripts/bench_lib.sh  # median
 time_get() {  # path → median seconds
   for _ in $(seq "$RUNS"); do
     curl -s -o /dev/null -w '%{time_total}\n' --fail "$base$1" || echo "FAILED $1" >&2

@@ -17,23 +17,15 @@ for bin in sessionsink sessionsink-loadgen; do
 done
 WORK=$(mktemp -d /tmp/sessionsink-bench.XXXXXX)
 trap 'pkill -P $$ 2>/dev/null || true; rm -rf "$WORK"' EXIT
-kv() { grep "^$1=" "$2" | head -1 | cut -d= -f2; }
+. scripts/bench_lib.sh
 printf '%-8s %6s %10s %8s %8s %8s\n' flush round events/s p50 p99 rss_MB
 for r in $(seq "$ROUNDS"); do
   for f in "${INTERVALS[@]}"; do
     rm -f "$WORK"/s.db*
-    "$B/sessionsink" serve --listen 127.0.0.1:0 --db "$WORK/s.db" --session-flush "$f" 2> "$WORK/sink.log" &
-    pid=$! port=""
-    for _ in $(seq 200); do
-      port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$WORK/sink.log" | grep -o '[0-9]*$' || true)
-      [ -n "$port" ] && break
-      sleep 0.05
-    done
-    [ -n "$port" ] || { cat "$WORK/sink.log" >&2; exit 1; }
-    "$B/sessionsink-loadgen" --url "http://127.0.0.1:$port/events" --servers 8 --batch 100 \
-      --open-sessions 100000 --duration "${SECONDS_PER_RUN:-15}s" > "$WORK/lg.txt" || true
-    rss=$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status")
-    kill "$pid"; wait "$pid" 2>/dev/null || true
+    start_sink "$WORK/sink.log" --db "$WORK/s.db" --session-flush "$f"
+    loadgen "$WORK/lg.txt" --servers 8 --batch 100 --open-sessions 100000 --duration "${SECONDS_PER_RUN:-15}s"
+    rss=$(rss_mb)
+    stop_sink
     printf '%-8s %6s %10s %8s %8s %8s\n' "$f" "$r" "$(kv events_per_s "$WORK/lg.txt")" \
       "$(kv p50_ms "$WORK/lg.txt")" "$(kv p99_ms "$WORK/lg.txt")" "$rss"
   done

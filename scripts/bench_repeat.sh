@@ -19,21 +19,14 @@ WORK=$(mktemp -d /tmp/sessionsink-bench.XXXXXX)
 trap 'pkill -P $$ 2>/dev/null || true; rm -rf "$WORK"' EXIT
 HARD=(--servers 8 --batch 100 --open-sessions 100000 --duration 15s)
 EASY=("${HARD[@]}" --sessions-per-batch 5)
-kv() { grep "^$1=" "$2" | head -1 | cut -d= -f2; }
-run_sink() {  # out-file loadgen-args...
+. scripts/bench_lib.sh
+run_sink() {  # out-file loadgen-args... ; a fresh database each time
   local out=$1; shift
   rm -f "$WORK"/s.db*
-  "$B/sessionsink" serve --listen 127.0.0.1:0 --db "$WORK/s.db" 2> "$WORK/sink.log" &
-  local pid=$! port=""
-  for _ in $(seq 200); do
-    port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$WORK/sink.log" | grep -o '[0-9]*$' || true)
-    [ -n "$port" ] && break
-    sleep 0.05
-  done
-  "$B/sessionsink-loadgen" --url "http://127.0.0.1:$port/events" "$@" > "$out" || true
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  start_sink "$WORK/sink.log" --db "$WORK/s.db"
+  loadgen "$out" "$@"
+  stop_sink
 }
-median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 fmt='%-6s %10s %8s %8s %10s %8s %8s %8s %8s %10s\n'
 printf "$fmt" run hard/s p50 p99 easy/s p50 p99 half_p50 half_p99 append/s
 : > "$WORK/rows"

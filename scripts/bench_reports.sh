@@ -39,7 +39,7 @@ if [ ! -s "$DB" ]; then
   sqlite3 "$DB" < tests/query/gen_stream_events.sql  # what the outages report reads too
 fi
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+. scripts/bench_lib.sh  # median
 time_report() {  # name extra-args...
   local name=$1; shift
   for _ in $(seq "$RUNS"); do
