@@ -138,6 +138,36 @@ Status Build(Db& db, const RecordSource& next, const CompactOptions& o, SegmentM
 
 }  // namespace
 
+Result<RecordSource> EventsTableSource(Db* db, int64_t after_seq, int64_t up_to_seq) {
+  Result<Stmt> st = db->Prepare(
+      "SELECT seq, received_at, server, event, kind, phase, session_id, utc_ms, event_id, dedup,"
+      " body, platform FROM events WHERE seq > ? AND seq <= ? ORDER BY seq");
+  if (!st.ok()) return st.status();
+  auto s = std::make_shared<Stmt>(std::move(st.value()));
+  s->Bind(1, after_seq);
+  s->Bind(2, up_to_seq);
+  return RecordSource([s](LogRecord* r) -> Result<bool> {
+    Result<bool> row = s->Step();
+    if (!row.ok() || !row.value()) {
+      s->Reset();
+      return row;
+    }
+    r->seq = s->Int(0);
+    r->received_at = s->Int(1);
+    r->server = s->OptText(2);
+    r->event = std::string(s->Text(3));
+    r->kind = s->OptText(4);
+    r->phase = s->OptText(5);
+    r->session_id = s->OptText(6);
+    r->utc_ms = s->OptInt(7);
+    r->event_id = s->OptInt(8);
+    r->dedup = s->Int(9);
+    r->body = std::string(s->Text(10));
+    r->platform = s->OptText(11);
+    return true;
+  });
+}
+
 Result<SegmentMeta> WriteCompactSegment(const std::string& path, const RecordSource& next,
                                         const CompactOptions& options) {
   const std::string tmp = path + ".tmp";

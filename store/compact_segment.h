@@ -52,6 +52,11 @@ struct SegmentMeta {
 // Yields the next record in ascending seq order into *out; false at the end.
 using RecordSource = std::function<Result<bool>(LogRecord* out)>;
 
+// The rows of an `events` table with the log's columns (schema 7's, as an
+// open segment or an older main file keeps them) with after_seq < seq <=
+// up_to_seq, in seq order. `db` must outlive the source.
+Result<RecordSource> EventsTableSource(Db* db, int64_t after_seq, int64_t up_to_seq);
+
 // Writes the compact segment `path` from `next` (at least one record).
 // Returns its metadata.
 Result<SegmentMeta> WriteCompactSegment(const std::string& path, const RecordSource& next,

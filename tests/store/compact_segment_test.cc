@@ -10,7 +10,9 @@
 #include <limits>
 #include <random>
 
+#include "store/event_log.h"
 #include "store/log_block.h"
+#include "store/schema.h"
 #include "store/zstd_codec.h"
 
 namespace sink {
@@ -189,6 +191,73 @@ TEST_F(CompactSegmentTest, ReadsBackEveryEventBySeqAfterASeqAndByDedupKey) {
     ASSERT_TRUE(none.ok());
     EXPECT_TRUE(none.value().empty());
   }
+}
+
+// The log as the sink writes it today (EventLog into schema 7's events
+// table) compacts into a segment that reads back every column as stored.
+TEST_F(CompactSegmentTest, CompactsTheEventsTableTheLogWrites) {
+  const std::string main_path = (dir_ / "sessions.db").string();
+  Result<Db> db = Db::Open(main_path, true);
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(Migrate(db.value()).ok());
+  Result<EventLog> log = EventLog::Open(&db.value());
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  ASSERT_TRUE(db->Exec("BEGIN").ok());
+  for (int i = 0; i < 1000; ++i) {
+    Event e;
+    e.name = i % 10 == 0 ? "server_started" : "play_updated";
+    e.server = "edge-" + std::to_string(i % 3);
+    if (i % 10 != 0) {
+      e.kind = "play";
+      e.phase = Phase::kUpdated;
+      e.id = "s" + std::to_string(i % 37);
+      e.utc_ms = 1767225600000 + i;
+    }
+    e.platform = i % 5 == 0 ? "zego" : std::string(kFlussonicPlatform);
+    e.body = R"({"event":")" + e.name + R"(","n":)" + std::to_string(i) + "}";
+    Result<std::optional<int64_t>> seq = log->Append(e, 1767225700000 + i);
+    ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+  }
+  ASSERT_TRUE(db->Exec("COMMIT").ok());
+
+  // Everything after seq 100, up to 900, as a segment.
+  Result<RecordSource> src = EventsTableSource(&db.value(), 100, 900);
+  ASSERT_TRUE(src.ok()) << src.status().ToString();
+  Result<SegmentMeta> meta =
+      WriteCompactSegment((dir_ / "seg").string(), src.value(), CompactOptions());
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->first_seq, 101);
+  EXPECT_EQ(meta->last_seq, 900);
+  EXPECT_EQ(meta->count, 800);
+
+  Result<CompactSegment> seg = CompactSegment::Open((dir_ / "seg").string());
+  ASSERT_TRUE(seg.ok());
+  Result<Stmt> rows = db->Prepare(
+      "SELECT seq, received_at, server, event, kind, phase, session_id, utc_ms, event_id, dedup,"
+      " body, platform FROM events WHERE seq > 100 AND seq <= 900 ORDER BY seq");
+  ASSERT_TRUE(rows.ok());
+  int64_t n = 0;
+  ASSERT_TRUE(seg->ForEachAfter(0,
+                                [&](const LogRecord& r) {
+                                  Result<bool> row = rows->Step();
+                                  EXPECT_TRUE(row.ok() && row.value());
+                                  EXPECT_EQ(r.seq, rows->Int(0));
+                                  EXPECT_EQ(r.received_at, rows->Int(1));
+                                  EXPECT_EQ(r.server, rows->OptText(2));
+                                  EXPECT_EQ(r.event, rows->Text(3));
+                                  EXPECT_EQ(r.kind, rows->OptText(4));
+                                  EXPECT_EQ(r.phase, rows->OptText(5));
+                                  EXPECT_EQ(r.session_id, rows->OptText(6));
+                                  EXPECT_EQ(r.utc_ms, rows->OptInt(7));
+                                  EXPECT_EQ(r.event_id, rows->OptInt(8));
+                                  EXPECT_EQ(r.dedup, rows->Int(9));
+                                  EXPECT_EQ(r.body, rows->Text(10));
+                                  EXPECT_EQ(r.platform, rows->OptText(11));
+                                  ++n;
+                                  return Status::Ok();
+                                })
+                  .ok());
+  EXPECT_EQ(n, 800);
 }
 
 TEST_F(CompactSegmentTest, AFailedBuildLeavesNoSegmentBehind) {
