@@ -21,6 +21,7 @@
 #include "ingest/config.h"
 #include "ingest/http_server.h"
 #include "ingest/platforms/platforms.h"
+#include "ingest/store_commands.h"
 #include "query/report_command.h"
 #include "store/clock.h"
 #include "store/writer.h"
@@ -268,8 +269,12 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "csv", "json"}))
       ->capture_default_str();
 
+  sink::StoreCommands store_commands;
+  sink::AddStoreCommands(&app, &store_commands);
+
   CLI11_PARSE(app, argc, argv);
   if (serve->parsed()) return Serve(cfg);
+  if (std::optional<int> rc = sink::RunStoreCommands(store_commands)) return *rc;
   if (report->parsed()) {
     if (report_list) {
       std::fputs(sink::ReportList().c_str(), stdout);
