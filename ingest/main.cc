@@ -276,12 +276,13 @@ constexpr const char* kCheckConfigHelp =
 constexpr const char* kPackagedConfig = "/etc/sessionsink/sessionsink.conf";
 constexpr int kExitConfig = 78;  // EX_CONFIG (sysexits.h), as Vector uses
 
-int CheckConfig(const sink::ServeCommandLine& cl) {
+int CheckConfig(const sink::ServeCommandLine& cl, bool quiet) {
   const std::vector<std::string> problems = sink::ValidateServeConfig(cl.config());
   for (const std::string& p : problems) {
     std::fprintf(stderr, "check-config: invalid configuration: %s\n", p.c_str());
   }
   if (!problems.empty()) return kExitConfig;
+  if (quiet) return 0;
   std::printf("# sessionsink %s: the configuration is valid\n", SESSIONSINK_VERSION);
   std::printf("# file: %s\n", cl.config_file().empty() ? "(none)" : cl.config_file().c_str());
   std::printf(
@@ -313,6 +314,12 @@ int main(int argc, char** argv) {
     const bool check = command == "check-config";
     sink::ServeCommandLine cl(check ? "sessionsink check-config" : "sessionsink serve",
                               check ? kCheckConfigHelp : kServeHelp, check ? kPackagedConfig : "");
+    bool quiet = false;
+    if (check) {
+      cl.app()
+          .add_flag("--quiet,-q", quiet, "Print nothing when the configuration is valid.")
+          ->configurable(false);
+    }
     try {
       cl.Parse(args);
     } catch (const CLI::ParseError& e) {
@@ -321,7 +328,7 @@ int main(int argc, char** argv) {
                    cl.name().c_str(), e.what());
       return kExitConfig;
     }
-    return check ? CheckConfig(cl) : Serve(cl, args);
+    return check ? CheckConfig(cl, quiet) : Serve(cl, args);
   }
 
   CLI::App app{

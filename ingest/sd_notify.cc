@@ -39,8 +39,8 @@ bool SystemdNotifier::Notify(const std::string& state) const {
   if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
   const socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path_.size());
   return ::sendto(fd_, state.data(), state.size(), MSG_NOSIGNAL,
-                  reinterpret_cast<const sockaddr*>(&addr), len) ==
-         static_cast<ssize_t>(state.size());
+                  reinterpret_cast<const sockaddr*>(&addr),
+                  len) == static_cast<ssize_t>(state.size());
 }
 
 uint64_t SystemdNotifier::MonotonicUs() {

@@ -38,7 +38,9 @@ class LogFields {
     for (const LogField& f : fields) Stack().push_back(f);
     count_ = fields.size();
   }
-  ~LogFields() { Stack().erase(Stack().end() - static_cast<std::ptrdiff_t>(count_), Stack().end()); }
+  ~LogFields() {
+    Stack().erase(Stack().end() - static_cast<std::ptrdiff_t>(count_), Stack().end());
+  }
   LogFields(const LogFields&) = delete;
   LogFields& operator=(const LogFields&) = delete;
 

@@ -140,7 +140,8 @@ TEST_F(ServiceTest, TokenRotationUnderLoadFailsNoRequest) {
   stop = true;
   for (std::thread& t : clients) t.join();
 
-  EXPECT_EQ(failed.load(), 0) << "statuses of the failed requests: " << ::testing::PrintToString(failures);
+  EXPECT_EQ(failed.load(), 0) << "statuses of the failed requests: "
+                              << ::testing::PrintToString(failures);
   EXPECT_GT(ok.load(), before_second);
   EXPECT_GT(before_second, 20);
   EXPECT_EQ(Post("old-secret", 1), 401);  // the old token is gone
@@ -250,8 +251,8 @@ TEST_F(ServiceTest, SystemdNotificationsAroundStartReloadAndStop) {
   NotifySocket notify(tmp_.File("notify.sock"));
   ASSERT_TRUE(notify.bound());
   WriteConfig(Base());
-  ASSERT_TRUE(sink_.Start({"--config", conf_}, {"NOTIFY_SOCKET=" + tmp_.File("notify.sock"),
-                                                "WATCHDOG_USEC=400000"}))
+  ASSERT_TRUE(sink_.Start({"--config", conf_},
+                          {"NOTIFY_SOCKET=" + tmp_.File("notify.sock"), "WATCHDOG_USEC=400000"}))
       << sink_.log();
   const std::string ready = notify.WaitFor("READY=1");
   ASSERT_NE(ready, "") << sink_.log();
