@@ -337,6 +337,12 @@ class ServeCommandLine::FileReader : public CLI::ConfigBase {
         overridden_.insert(item.name);
         continue;
       }
+      // An empty list (`streampixel-origins = []`) is the default: none.
+      if (std::all_of(item.inputs.begin(), item.inputs.end(),
+                      [](const std::string& v) { return v.empty(); }) &&
+          opt->get_items_expected_max() > 1) {
+        continue;
+      }
       from_file_.insert(item.name);
       auto same = std::find_if(out.begin(), out.end(),
                                [&](const CLI::ConfigItem& o) { return o.name == item.name; });
@@ -456,7 +462,7 @@ std::vector<Setting> ServeCommandLine::Settings() const {
       return "\"" + v + "\"";
     };
     if (opt->count() == 0) {
-      if (s.secret) {
+      if (s.secret || opt->get_items_expected_max() > 1) {
         s.shown = "[]";
       } else {
         const std::string d = opt->get_default_str();

@@ -5,7 +5,7 @@
 #   /etc/sessionsink/sessionsink.conf             the configuration (mode 600; a conffile)
 #   /lib/systemd/system/sessionsink.service       the unit
 #   /usr/share/sessionsink/sql/*.sql              the reports' SQL, for sqlite3 (not read by the binary)
-#   /usr/share/doc/sessionsink/                   README.md, operations.md, copyright
+#   /usr/share/doc/sessionsink/                   README.md, operations.md, copyright, examples/
 #
 # `cpack -G DEB` (or `cmake --build build --target package`) in the build
 # directory makes sessionsink_<version>_<arch>.deb, with Depends computed by
@@ -35,6 +35,8 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/query/sql/ DESTINATION ${CMAKE_INSTALL_D
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/docs/operations.md
               ${SINK_PACKAGE_DIR}/copyright
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES ${PROJECT_SOURCE_DIR}/docs/examples/flussonic-batch.json
+        DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME sessionsink)

@@ -225,7 +225,8 @@ TEST_F(ConfigFileTest, EveryServeOptionCanBeSetInTheFile) {
   ServeCommandLine cl("sessionsink serve", "");
   ASSERT_EQ(Parse(&cl, {"--config", Write("all.conf", text)}), "") << text;
   for (const Setting& s : cl.Settings()) {
-    if (!s.secret) {
+    // An empty list (`streampixel-origins = []`) reads as the default: none.
+    if (!s.secret && s.shown != "[]") {
       EXPECT_EQ(s.source, SettingSource::kFile) << s.name;
     }
   }

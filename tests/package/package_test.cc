@@ -110,8 +110,7 @@ TEST_F(PackageTest, FilesModesConffilesAndScripts) {
       {"-rw-r--r-- root/root", "./usr/share/doc/sessionsink/operations.md"},
   };
   for (const auto& [mode, path] : expected) {
-    const std::regex line(std::string("(^|\n)") + mode + " +[0-9]+ [0-9-]+ [0-9:]+ " + path +
-                          "\n");
+    const std::regex line(std::string("(^|\n)") + mode + " +[0-9]+ [0-9-]+ [0-9:]+ " + path + "\n");
     EXPECT_TRUE(std::regex_search(files, line)) << mode << " " << path << " not in:\n" << files;
   }
   const std::string control = dir_->path() + "/control";
@@ -145,18 +144,17 @@ TEST_F(PackageTest, TheUnitVerifies) {
   EXPECT_EQ(Sh("systemd-analyze verify " + unit, &out), 0) << out;
   EXPECT_EQ(out, "") << out;
   const std::string unit_text = test::ReadFile(unit);
-  for (const char* want : {"Type=notify", "User=sessionsink", "StateDirectory=sessionsink",
-                           "ExecStartPre=" SESSIONSINK_BIN " check-config",
-                           "ExecReload=" SESSIONSINK_BIN " check-config",
-                           "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure",
-                           "LimitNOFILE=", "ProtectSystem=strict", "NoNewPrivileges=yes",
-                           "SystemCallFilter=@system-service", "CapabilityBoundingSet=\n",
-                           "MemoryDenyWriteExecute=yes", "UMask=077"}) {
+  for (const char* want :
+       {"Type=notify", "User=sessionsink", "StateDirectory=sessionsink",
+        "ExecStartPre=" SESSIONSINK_BIN " check-config",
+        "ExecReload=" SESSIONSINK_BIN " check-config", "ExecReload=/bin/kill -HUP $MAINPID",
+        "Restart=on-failure", "LimitNOFILE=", "ProtectSystem=strict", "NoNewPrivileges=yes",
+        "SystemCallFilter=@system-service", "CapabilityBoundingSet=\n",
+        "MemoryDenyWriteExecute=yes", "UMask=077"}) {
     EXPECT_TRUE(Has(unit_text, want)) << want;
   }
   // The exposure score stays "OK" (docs/operations.md quotes it).
-  EXPECT_EQ(Sh("systemd-analyze security --offline=true --threshold=20 " + unit, &out), 0)
-      << out;
+  EXPECT_EQ(Sh("systemd-analyze security --offline=true --threshold=20 " + unit, &out), 0) << out;
   EXPECT_TRUE(Has(out, "Overall exposure level for sessionsink.service: 1.")) << out;
 }
 
@@ -255,6 +253,15 @@ class Service {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
   void Signal(int sig) const { ::kill(pid_, sig); }
+  // The log is read from a pipe: a line written before a notification may
+  // arrive after it.
+  bool WaitLog(const std::string& what) const {
+    for (int i = 0; i < 500; ++i) {
+      if (Has(log(), what)) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  }
   std::string log() const {
     std::lock_guard<std::mutex> lock(mu_);
     return log_;
@@ -323,8 +330,7 @@ TEST_F(PackageTest, InstallRunAsTheServiceUserRemoveAndPurge) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_TRUE(fs::is_symlink("/etc/systemd/system/multi-user.target.wants/sessionsink.service"));
   if (Sh("command -v systemd-analyze") == 0) {
-    EXPECT_EQ(Sh("systemd-analyze verify /lib/systemd/system/sessionsink.service", &out), 0)
-        << out;
+    EXPECT_EQ(Sh("systemd-analyze verify /lib/systemd/system/sessionsink.service", &out), 0) << out;
   }
   // The unit's ExecStartPre, as the unit's user.
   EXPECT_EQ(Sh("setpriv --reuid=sessionsink --regid=sessionsink --init-groups "
@@ -349,9 +355,9 @@ TEST_F(PackageTest, InstallRunAsTheServiceUserRemoveAndPurge) {
   ASSERT_GT(port, 0) << svc.log();
   {  // READY=1 came after the port answers: the README's first curl works now.
     httplib::Client cli("127.0.0.1", port);
-    auto r = cli.Post("/events",
-                      test::ReadFile(SINK_SOURCE_DIR "/docs/examples/flussonic-batch.json"),
-                      "application/json");
+    auto r =
+        cli.Post("/events", test::ReadFile(SINK_SOURCE_DIR "/docs/examples/flussonic-batch.json"),
+                 "application/json");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
     EXPECT_TRUE(Has(r->body, "\"accepted\":9")) << r->body;
@@ -359,7 +365,7 @@ TEST_F(PackageTest, InstallRunAsTheServiceUserRemoveAndPurge) {
   svc.Signal(SIGHUP);
   EXPECT_NE(notify.WaitFor("RELOADING=1"), "") << notify.seen() << svc.log();
   EXPECT_NE(notify.WaitFor("READY=1"), "") << notify.seen();
-  EXPECT_TRUE(Has(svc.log(), "configuration reloaded from /etc/sessionsink/sessionsink.conf"))
+  EXPECT_TRUE(svc.WaitLog("configuration reloaded from /etc/sessionsink/sessionsink.conf"))
       << svc.log();
   svc.Signal(SIGTERM);
   EXPECT_NE(notify.WaitFor("STOPPING=1"), "") << notify.seen();
