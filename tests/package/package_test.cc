@@ -59,6 +59,18 @@ bool Has(const std::string& text, const std::string& what) {
   return text.find(what) != std::string::npos;
 }
 
+// dpkg, waiting (up to 2 minutes) while apt or dpkg elsewhere on the
+// machine holds its lock.
+int Dpkg(const std::string& args, std::string* out) {
+  int rc = -1;
+  for (int i = 0; i < 240; ++i) {
+    rc = Sh("DEBIAN_FRONTEND=noninteractive dpkg " + args, out);
+    if (rc == 0 || !Has(*out, "lock")) break;
+    std::this_thread::sleep_for(500ms);
+  }
+  return rc;
+}
+
 // The package, built once for the whole binary into a directory of its own.
 class PackageTest : public ::testing::Test {
  protected:
@@ -309,9 +321,12 @@ TEST_F(PackageTest, InstallRunAsTheServiceUserRemoveAndPurge) {
   }
   const std::string before = MachineState();
   std::string out;
-  ASSERT_EQ(Sh("DEBIAN_FRONTEND=noninteractive dpkg -i " + deb_, &out), 0) << out;
+  ASSERT_EQ(Dpkg("-i " + deb_, &out), 0) << out;
   struct Purge {  // whatever happens below, the machine is left as it was
-    ~Purge() { Sh("dpkg -P sessionsink >/dev/null"); }
+    ~Purge() {
+      std::string ignored;
+      Dpkg("-P sessionsink", &ignored);
+    }
   } purge;
 
   // The user, its state directory, the config readable only by it, the
@@ -374,14 +389,14 @@ TEST_F(PackageTest, InstallRunAsTheServiceUserRemoveAndPurge) {
   EXPECT_EQ(st.st_uid, uid);
 
   // remove: the binary and the unit go; configuration, data and user stay.
-  ASSERT_EQ(Sh("dpkg -r sessionsink", &out), 0) << out;
+  ASSERT_EQ(Dpkg("-r sessionsink", &out), 0) << out;
   EXPECT_FALSE(fs::exists("/usr/bin/sessionsink"));
   EXPECT_FALSE(fs::exists("/lib/systemd/system/sessionsink.service"));
   EXPECT_TRUE(fs::exists("/etc/sessionsink/sessionsink.conf"));
   EXPECT_TRUE(fs::exists("/var/lib/sessionsink/sessions.db"));
   EXPECT_EQ(Sh("getent passwd sessionsink >/dev/null"), 0);
   // purge: nothing left.
-  ASSERT_EQ(Sh("dpkg -P sessionsink", &out), 0) << out;
+  ASSERT_EQ(Dpkg("-P sessionsink", &out), 0) << out;
   EXPECT_EQ(MachineState(), before);
   EXPECT_NE(Sh("dpkg-query -W -f='${Status}' sessionsink 2>/dev/null | grep -q 'install ok'"), 0);
 }
