@@ -16,6 +16,41 @@ namespace {
 
 constexpr const char* kTextPattern = "%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v";
 
+// A JSON string of `s` that a strict parser accepts: bytes that are not
+// UTF-8 (a client's path can hold any) become U+FFFD.
+void AppendLogString(std::string* out, std::string_view s) {
+  std::string clean;
+  clean.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80                 ? 1
+                 : c >= 0xC2 && c <= 0xDF ? 2
+                 : c >= 0xE0 && c <= 0xEF ? 3
+                 : c >= 0xF0 && c <= 0xF4 ? 4
+                                          : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k) {
+      ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    }
+    if (ok && len >= 3) {
+      const auto c1 = static_cast<unsigned char>(s[i + 1]);
+      if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0) || (c == 0xF0 && c1 < 0x90) ||
+          (c == 0xF4 && c1 >= 0x90)) {
+        ok = false;  // overlong, a surrogate, or beyond U+10FFFF
+      }
+    }
+    if (ok) {
+      clean.append(s.substr(i, len));
+      i += len;
+    } else {
+      clean += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  AppendJsonString(out, clean);
+}
+
 class JsonFormatter : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
@@ -33,13 +68,13 @@ class JsonFormatter : public spdlog::formatter {
     const spdlog::string_view_t level = spdlog::level::to_string_view(msg.level);
     AppendJsonString(&line, std::string_view(level.data(), level.size()));
     line += ",\"message\":";
-    AppendJsonString(&line, std::string_view(msg.payload.data(), msg.payload.size()));
+    AppendLogString(&line, std::string_view(msg.payload.data(), msg.payload.size()));
     for (const LogField& f : LogFields::Current()) {
       line += ',';
       AppendJsonString(&line, f.key);
       line += ':';
       if (f.quoted) {
-        AppendJsonString(&line, f.value);
+        AppendLogString(&line, f.value);
       } else {
         line += f.value;
       }
@@ -54,6 +89,10 @@ class JsonFormatter : public spdlog::formatter {
 };
 
 }  // namespace
+
+std::unique_ptr<spdlog::formatter> MakeJsonLogFormatter() {
+  return std::make_unique<JsonFormatter>();
+}
 
 void InitLogging() {
   auto logger = spdlog::stderr_color_mt("sessionsink");

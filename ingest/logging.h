@@ -5,6 +5,9 @@
 // threads log (a reload).
 #pragma once
 
+#include <spdlog/formatter.h>
+
+#include <memory>
 #include <string>
 
 namespace sink {
@@ -13,5 +16,7 @@ namespace sink {
 void InitLogging();
 // "text" or "json"; anything else is treated as text.
 void SetLogFormat(const std::string& format);
+// The JSON lines formatter that --log-format json installs.
+std::unique_ptr<spdlog::formatter> MakeJsonLogFormatter();
 
 }  // namespace sink

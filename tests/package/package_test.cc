@@ -62,12 +62,16 @@ bool Has(const std::string& text, const std::string& what) {
 // dpkg, waiting (up to 2 minutes) while apt or dpkg elsewhere on the
 // machine holds its lock.
 int Dpkg(const std::string& args, std::string* out) {
+  const auto start = std::chrono::steady_clock::now();
   int rc = -1;
-  for (int i = 0; i < 240; ++i) {
+  for (int i = 0; i < 120; ++i) {
     rc = Sh("DEBIAN_FRONTEND=noninteractive dpkg " + args, out);
     if (rc == 0 || !Has(*out, "lock")) break;
+    if (i == 0) std::printf("dpkg %s: waiting for dpkg's lock\n", args.c_str());
     std::this_thread::sleep_for(500ms);
   }
+  std::printf("dpkg %s: %.1f s\n", args.c_str(),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return rc;
 }
 
@@ -79,9 +83,12 @@ class PackageTest : public ::testing::Test {
     std::string arch;
     Sh("dpkg --print-architecture", &arch);
     arch.erase(arch.find_last_not_of('\n') + 1);
+    const auto start = std::chrono::steady_clock::now();
     build_rc_ = Sh("cpack -G DEB --config " SINK_BINARY_DIR "/CPackConfig.cmake -B " +
                        dir_->path() + " >/dev/null",
                    &build_log_);
+    std::printf("cpack: %.1f s\n",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     deb_ = dir_->path() + "/sessionsink_" SESSIONSINK_VERSION_STR "_" + arch + ".deb";
   }
   static void TearDownTestSuite() {
@@ -311,7 +318,10 @@ TEST_F(PackageTest, InstallRunAsTheServiceUserRemoveAndPurge) {
   }
   const int lock = ::open("/run/lock/sessionsink-package-test.lock", O_CREAT | O_RDWR, 0600);
   ASSERT_GE(lock, 0);
+  const auto waited = std::chrono::steady_clock::now();
   ASSERT_EQ(::flock(lock, LOCK_EX), 0);  // another build directory's run waits here
+  std::printf("lock: %.1f s\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - waited).count());
   struct Unlock {
     int fd;
     ~Unlock() { ::close(fd); }
