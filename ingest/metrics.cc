@@ -189,6 +189,7 @@ void HttpServer::RenderMetrics(httplib::Response& res) const {
          static_cast<uint64_t>(r.events_cursor));
   }
   nginx_rtmp_->AppendMetrics(&m);
+  for (const auto& append : extra_metrics_) append(&m);
   res.set_content(m, "text/plain; version=0.0.4");
 }
 
