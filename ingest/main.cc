@@ -23,6 +23,7 @@
 #include "ingest/platforms/platforms.h"
 #include "ingest/reload.h"
 #include "ingest/sd_notify.h"
+#include "ingest/store_commands.h"
 #include "query/report_command.h"
 #include "store/clock.h"
 #include "store/log_fields.h"
@@ -400,7 +401,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "csv", "json"}))
       ->capture_default_str();
 
+  sink::StoreCommands store_commands;
+  sink::AddStoreCommands(&app, &store_commands);
+
   CLI11_PARSE(app, argc, argv);
+  if (std::optional<int> rc = sink::RunStoreCommands(store_commands)) return *rc;
   if (report->parsed()) {
     if (report_list) {
       std::fputs(sink::ReportList().c_str(), stdout);
