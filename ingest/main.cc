@@ -299,7 +299,8 @@ int main(int argc, char** argv) {
       "init",
       "Create the database, tables, Kafka engine tables and materialized views "
       "(schemas/clickhouse/) over ClickHouse's HTTP interface; says what it created. "
-      "Idempotent; Kafka tables whose brokers or topics changed are replaced.");
+      "Idempotent; Kafka tables whose brokers or topics changed are replaced. Waits up to "
+      "30 s for a server that does not answer yet.");
   ch_init_cmd->add_option("--url", ch_init.target.url, "ClickHouse's HTTP URL.")
       ->required()
       ->envname("SESSIONSINK_CLICKHOUSE");

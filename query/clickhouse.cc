@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "query/report_sql.h"
 
@@ -15,6 +16,8 @@ namespace {
 // Statements can take a while on a large table (reports) or a busy server
 // (DDL waits for the table lock).
 constexpr int kReadTimeoutS = 300;
+// How long `clickhouse init` waits for a server that does not answer yet.
+constexpr int kStartWaitMs = 30000;
 
 bool IsIdentifier(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
@@ -220,8 +223,15 @@ Result<std::string> ClickHouseInit(const ClickHouseInitOptions& o) {
     ReplaceAll(&sql, "{group}", o.group);
     return WithoutComments(sql);
   };
-  // The server answers at all (and is a ClickHouse).
+  // The server answers (a server started a moment ago gets up to
+  // kStartWaitMs to listen).
   Result<std::string> version = ClickHouseQuery(t, "SELECT version()");
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(kStartWaitMs);
+  while (!version.ok() && version.status().code() == Status::Code::kIoError &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    version = ClickHouseQuery(t, "SELECT version()");
+  }
   if (!version.ok()) return version.status();
   std::string v = version.value();
   while (!v.empty() && v.back() == '\n') v.pop_back();

@@ -41,7 +41,8 @@ struct ClickHouseInitOptions {
 // materialized views (schemas/clickhouse/*.sql) where they do not exist
 // yet. Kafka tables that exist with other brokers or topics are replaced
 // (with their views; the data tables stay). Returns one line per object:
-// "created …", "exists …" or "replaced …". Idempotent.
+// "created …", "exists …" or "replaced …". Idempotent. Waits up to 30 s
+// for a server that cannot be reached yet (one just started).
 Result<std::string> ClickHouseInit(const ClickHouseInitOptions& o);
 
 // The SQL of a report with its parameters filled in, as sent to ClickHouse
