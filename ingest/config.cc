@@ -226,6 +226,15 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
                   "two sinks (default: hostname:port).")
       ->envname("SESSIONSINK_SINK_NAME")
       ->group("Kafka fan-out");
+  cmd->add_option("--reports-from", cfg->reports_from,
+                  "Answer GET /reports/NAME from ClickHouse at this HTTP URL (the whole fleet, "
+                  "docs/clickhouse.md) for the reports it has; the others, and the dashboard, "
+                  "read the local database.")
+      ->envname("SESSIONSINK_REPORTS_FROM");
+  cmd->add_option("--reports-database", cfg->reports_database,
+                  "--reports-from: the ClickHouse database.")
+      ->envname("SESSIONSINK_REPORTS_DATABASE")
+      ->capture_default_str();
   cmd->add_option("--kafka-option", cfg->kafka_options,
                   "librdkafka property as key=value, repeatable (e.g. security.protocol=SASL_SSL, "
                   "sasl.mechanisms=PLAIN); applied after the sink's defaults. In the environment, "

@@ -170,6 +170,11 @@ int Serve(const sink::ServeConfig& cfg) {
     }
   }
 
+  if (!cfg.reports_from.empty()) {
+    spdlog::info("GET /reports/NAME from ClickHouse at {} (database {}) for {}; the others from {}",
+                 cfg.reports_from, cfg.reports_database, sink::ClickHouseReportNames(),
+                 cfg.db_path);
+  }
   sink::HttpServer http(cfg, writer.value().get(), relay.get(), &clock);
   if (sink::Status st = http.Start(); !st.ok()) {
     spdlog::critical("{}", st.message());

@@ -349,6 +349,8 @@ Result<std::string> RunClickHouseReportText(const ClickHouseTarget& t, const Rep
   return Render(table.value(), *format);
 }
 
+bool HasClickHouseReport(std::string_view name) { return FindClickHouseReport(name) != nullptr; }
+
 std::string ClickHouseReportNames() {
   std::string names;
   for (const ReportSqlFile& f : ClickHouseReportFiles()) {

@@ -60,6 +60,9 @@ Result<Table> RunClickHouseReport(const ClickHouseTarget& t, std::string_view na
 // RunReportText(), runs it on ClickHouse and renders it.
 Result<std::string> RunClickHouseReportText(const ClickHouseTarget& t, const ReportRequest& r);
 
+// Whether query/clickhouse/ has report `name`.
+bool HasClickHouseReport(std::string_view name);
+
 // The reports ClickHouse can run, comma-separated (query/clickhouse/).
 std::string ClickHouseReportNames();
 

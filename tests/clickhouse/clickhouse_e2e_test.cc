@@ -320,6 +320,25 @@ TEST_F(ClickHouseE2eTest, SessionSeenFromTwoSinksIsShownNotDoubleCounted) {
   EXPECT_EQ(Normalize(s.value()),
             "session_id,sinks,sink_names,events,first_utc_ms,last_utc_ms\n"
             "x1,2,sink-a sink-b,3,1700000000000,1700000060000");
+  // A sink serving the fleet's reports (--reports-from) answers from ClickHouse.
+  test::SinkProcess c;
+  ASSERT_TRUE(c.Start({"--db", dir_->File("split_c.db"), "--reports-from", ch_->url()})) << c.log();
+  httplib::Client cli("127.0.0.1", c.port());
+  auto r = cli.Get("/reports/split-sessions?format=csv");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(Normalize(r->body), Normalize(s.value()));
+  r = cli.Get("/reports/media?format=csv&now=1700000100000");
+  ASSERT_TRUE(r);
+  ReportRequest media;
+  media.name = "media";
+  media.format = "csv";
+  media.now = "1700000100000";
+  Result<std::string> want = RunClickHouseReportText(Target(), media);
+  ASSERT_TRUE(want.ok()) << want.status().ToString();
+  EXPECT_EQ(r->body, want.value());
+  EXPECT_NE(want.value().find("\nm,2,"), std::string::npos)
+      << want.value();  // x1 and ok1, once each
 }
 
 // Whatever the media servers send, what ClickHouse reads parses: every

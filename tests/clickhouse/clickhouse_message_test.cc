@@ -24,8 +24,12 @@ std::string BodyOf(const std::string& msg) {
 }
 
 TEST(ClickHouseMessageTest, FieldsAndNulls) {
-  EventEnvelope e{"edge-a", 42, std::string_view("fl1"), std::string_view("play"),
-                  std::string_view("started"), std::string_view("s1"),
+  EventEnvelope e{"edge-a",
+                  42,
+                  std::string_view("fl1"),
+                  std::string_view("play"),
+                  std::string_view("started"),
+                  std::string_view("s1"),
                   R"({"event":"play_started","id":"s1"})"};
   EXPECT_EQ(ClickHouseEventMessage(e),
             R"({"sink":"edge-a","seq":42,"server":"fl1","kind":"play","phase":"started",)"
@@ -38,9 +42,8 @@ TEST(ClickHouseMessageTest, FieldsAndNulls) {
 
 TEST(ClickHouseMessageTest, EveryCorpusBodyMakesValidJson) {
   int n = 0;
-  for (const auto& f :
-       std::filesystem::directory_iterator(std::filesystem::path(SINK_SOURCE_DIR) /
-                                           "tests/fuzz/corpus")) {
+  for (const auto& f : std::filesystem::directory_iterator(std::filesystem::path(SINK_SOURCE_DIR) /
+                                                           "tests/fuzz/corpus")) {
     const std::string body = test::ReadFile(f.path());
     const std::string got = BodyOf(ClickHouseEventMessage({"s", 1, {}, {}, {}, {}, body}));
     if (simdjson::validate_utf8(body.data(), body.size())) {
