@@ -329,6 +329,14 @@ Result<Table> RunClickHouseReport(const ClickHouseTarget& t, std::string_view na
   Result<std::string> sql = ClickHouseReportSql(t, name, p);
   if (!sql.ok()) return sql.status();
   Result<std::string> body = ClickHouseQuery(t, sql.value() + "\nFORMAT JSONCompact");
+  if (!body.ok() && name == "concurrency" &&
+      body.status().message().find("throwIf") != std::string::npos) {
+    // The SQL's bucket limit (kMaxReportBuckets), said as on SQLite.
+    const int64_t w = p.bucket_ms.value_or(60000);
+    return Status::Invalid("concurrency: more than " + std::to_string(kMaxReportBuckets) +
+                           " buckets of " + std::to_string(w) +
+                           " ms: use a larger bucket or a shorter window");
+  }
   if (!body.ok()) return body.status();
   return ParseJsonCompact(body.value());
 }

@@ -28,7 +28,9 @@ FROM (
                     arrayCumSum(arrayMap(e -> e.3, stream))) AS lvl
     FROM (
       SELECT part, changes, first_b,
-             if(has_span, greatest(1, intDiv(last_t - first_b + {bucket_ms} - 1, {bucket_ms})), 0) AS nb
+             if(has_span, greatest(1, intDiv(last_t - first_b + {bucket_ms} - 1, {bucket_ms})), 0)
+               AS nb0,
+             nb0 + throwIf(part = '*' AND nb0 > 100000) AS nb
       FROM (
         SELECT part, changes,
                if(part = '*', if({from_given} = 1, intDiv({from}, {bucket_ms}) * {bucket_ms},
@@ -79,7 +81,6 @@ FROM (
         )
       )
     )
-    WHERE throwIf(part = '*' AND nb > 100000) = 0
   )
   ARRAY JOIN lvl AS x
   GROUP BY part, bucket_start

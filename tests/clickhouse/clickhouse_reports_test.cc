@@ -104,6 +104,57 @@ TEST_P(ClickHouseReportTest, MatchesGolden) {
   EXPECT_EQ(Normalize(got.value()), want);
 }
 
+// Too many buckets: a clear error naming the limit, as on SQLite.
+TEST(ClickHouseReportOptionsTest, ConcurrencyBucketLimit) {
+  Load("concurrency", "golden_concurrency");
+  ReportRequest r;
+  r.name = "concurrency";
+  r.bucket = "1";  // 1 ms over hours of plays
+  r.now = "1800000000000";
+  Result<std::string> got =
+      RunClickHouseReportText(ClickHouseTarget{server->url(), "golden_concurrency"}, r);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), Status::Code::kInvalid);
+  EXPECT_NE(got.status().message().find("buckets of 1 ms"), std::string::npos)
+      << got.status().ToString();
+}
+
+// Unknown reports and bad options are refused before anything runs.
+TEST(ClickHouseReportOptionsTest, BadRequests) {
+  ClickHouseTarget t{server->url(), "sessionsink"};
+  ReportRequest r;
+  r.name = "outages";  // a SQLite report without ClickHouse SQL
+  Result<std::string> got = RunClickHouseReportText(t, r);
+  ASSERT_FALSE(got.ok());
+  EXPECT_NE(got.status().message().find("no ClickHouse SQL"), std::string::npos);
+  r.name = "media";
+  r.platform = "gamelft";
+  got = RunClickHouseReportText(t, r);
+  ASSERT_FALSE(got.ok());
+  EXPECT_NE(got.status().message().find("platform"), std::string::npos);
+  ReportRequest media;
+  media.name = "media";
+  got = RunClickHouseReportText(ClickHouseTarget{server->url(), "x; DROP"}, media);
+  ASSERT_FALSE(got.ok());
+  EXPECT_NE(got.status().message().find("database"), std::string::npos);
+  got = RunClickHouseReportText(ClickHouseTarget{"http://127.0.0.1:1", "sessionsink"}, media);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), Status::Code::kIoError);
+}
+
+// A quote in a filter is a value, not SQL.
+TEST(ClickHouseReportOptionsTest, FilterValuesAreQuoted) {
+  Load("media", "golden_media");
+  ReportRequest r;
+  r.name = "media";
+  r.format = "csv";
+  r.media = "x' OR 1 = 1 OR media = '\\";
+  Result<std::string> got =
+      RunClickHouseReportText(ClickHouseTarget{server->url(), "golden_media"}, r);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(Normalize(got.value()).find('\n'), std::string::npos) << got.value();  // no rows
+}
+
 INSTANTIATE_TEST_SUITE_P(Cases, ClickHouseReportTest, ::testing::ValuesIn(ClickHouseCases()),
                          [](const ::testing::TestParamInfo<Case>& param) {
                            std::string name = param.param.dir + "_" + param.param.expected;
