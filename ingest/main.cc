@@ -22,6 +22,7 @@
 #include "ingest/config.h"
 #include "ingest/http_server.h"
 #include "ingest/platforms/platforms.h"
+#include "ingest/store_commands.h"
 #include "query/clickhouse.h"
 #include "query/report_command.h"
 #include "store/clock.h"
@@ -328,6 +329,9 @@ int main(int argc, char** argv) {
                    "Consumer group prefix (_sessions and _events are appended).")
       ->capture_default_str();
 
+  sink::StoreCommands store_commands;
+  sink::AddStoreCommands(&app, &store_commands);
+
   CLI11_PARSE(app, argc, argv);
   if (ch_init_cmd->parsed()) {
     sink::Result<std::string> out = sink::ClickHouseInit(ch_init);
@@ -339,6 +343,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (serve->parsed()) return Serve(cfg);
+  if (std::optional<int> rc = sink::RunStoreCommands(store_commands)) return *rc;
   if (report->parsed()) {
     if (report_list) {
       std::fputs(sink::ReportList().c_str(), stdout);
