@@ -18,11 +18,15 @@ namespace sink {
 
 void HttpServer::HandleReadyz(httplib::Response& res) const {
   // Readiness is about taking events; a Kafka outage only grows the backlog.
+  // A relay that cannot even create its producer is a failure of the sink's
+  // own, which an operator must see (the events still commit meanwhile).
   std::string status = "ready";
   if (draining_) {
     status = "draining";
   } else if (!writer_->Healthy()) {
     status = "the last database commit failed";
+  } else if (relay_ != nullptr && !relay_->Stats().producer_up) {
+    status = "the Kafka producer cannot be created";
   }
   std::string body = "{\"status\":";
   AppendJsonString(&body, status);
