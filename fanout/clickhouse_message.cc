@@ -30,7 +30,7 @@ size_t Utf8Length(std::string_view s, size_t i) {
 
 void AppendOptional(std::string* out, const std::optional<std::string_view>& v) {
   if (v) {
-    AppendJsonString(out, *v);
+    AppendValidUtf8JsonString(out, *v);
   } else {
     out->append("null");
   }
@@ -38,7 +38,7 @@ void AppendOptional(std::string* out, const std::optional<std::string_view>& v) 
 
 }  // namespace
 
-void AppendJsonString(std::string* out, std::string_view s) {
+void AppendValidUtf8JsonString(std::string* out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out->reserve(out->size() + s.size() + 2);
   out->push_back('"');
@@ -89,7 +89,7 @@ std::string ClickHouseEventMessage(const EventEnvelope& e) {
   std::string out;
   out.reserve(e.body.size() + e.sink.size() + 128);
   out.append("{\"sink\":");
-  AppendJsonString(&out, e.sink);
+  AppendValidUtf8JsonString(&out, e.sink);
   out.append(",\"seq\":").append(std::to_string(e.seq));
   out.append(",\"server\":");
   AppendOptional(&out, e.server);
@@ -100,7 +100,7 @@ std::string ClickHouseEventMessage(const EventEnvelope& e) {
   out.append(",\"session_id\":");
   AppendOptional(&out, e.session_id);
   out.append(",\"body\":");
-  AppendJsonString(&out, e.body);
+  AppendValidUtf8JsonString(&out, e.body);
   out.append("}");
   return out;
 }

@@ -31,8 +31,9 @@ struct EventEnvelope {
   std::string_view body;  // as received
 };
 
-// Appends `s` as a JSON string (with the quotes).
-void AppendJsonString(std::string* out, std::string_view s);
+// Appends `s` as a JSON string (with the quotes) that is always valid UTF-8:
+// bytes that are not become U+FFFD (ClickHouse refuses invalid UTF-8).
+void AppendValidUtf8JsonString(std::string* out, std::string_view s);
 
 std::string ClickHouseEventMessage(const EventEnvelope& e);
 

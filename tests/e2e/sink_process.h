@@ -33,6 +33,10 @@ class SinkProcess {
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
   std::string log() const;
+  // Waits up to `timeout_ms` for `text` to appear in the log: lines come
+  // through a pipe and a reader thread, so one the sink wrote before its
+  // answer may reach log() a little after it.
+  bool WaitForLog(const std::string& text, int timeout_ms = 5000) const;
 
  private:
   bool Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env);

@@ -377,7 +377,11 @@ TEST_F(PackageTest, InstallRunAsTheServiceUserRemoveAndPurge) {
   const std::string ready = notify.WaitFor("READY=1");
   ASSERT_NE(ready, "") << svc.log();
   EXPECT_TRUE(Has(ready, "STATUS=serving http://127.0.0.1:")) << ready;
-  const int port = svc.Port();
+  // The listening line may reach the pipe's reader after READY=1.
+  int port = 0;
+  for (int i = 0; i < 500 && (port = svc.Port()) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   ASSERT_GT(port, 0) << svc.log();
   {  // READY=1 came after the port answers: the README's first curl works now.
     httplib::Client cli("127.0.0.1", port);

@@ -168,8 +168,8 @@ TEST_F(DiskTest, FullFilesystemIs503WithoutAckAndIngestResumesWhenSpaceReturns) 
   RecordProperty("batches_acked_before_full", static_cast<int>(acked.size()));
   RecordProperty("filler_bytes", static_cast<int>(filler));
   // The operator learns why from the log.
-  EXPECT_NE(sink.log().find("refusing events with 503"), std::string::npos) << sink.log();
-  EXPECT_NE(sink.log().find("database or disk is full"), std::string::npos) << sink.log();
+  EXPECT_TRUE(sink.WaitForLog("refusing events with 503")) << sink.log();
+  EXPECT_TRUE(sink.WaitForLog("database or disk is full")) << sink.log();
 
   // Space returns: the sink takes events again, no restart.
   ASSERT_EQ(::unlink((dir_ + "/filler").c_str()), 0);
@@ -197,7 +197,7 @@ TEST_F(DiskTest, FullFilesystemIs503WithoutAckAndIngestResumesWhenSpaceReturns) 
   ready = cli.Get("/readyz");
   ASSERT_TRUE(ready);
   EXPECT_EQ(ready->status, 200) << ready->body;
-  EXPECT_NE(sink.log().find("events are committed again"), std::string::npos) << sink.log();
+  EXPECT_TRUE(sink.WaitForLog("events are committed again")) << sink.log();
   EXPECT_EQ(sink.Stop(SIGTERM), 0) << sink.log();
 
   // Exactly the acknowledged batches are stored, whole; the file is intact.
