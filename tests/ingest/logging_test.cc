@@ -38,7 +38,9 @@ TEST(LoggingTest, JsonLinesParseWithTheirFields) {
     if (n == 1) {
       EXPECT_EQ(level, "warning");
       // Invalid UTF-8 became U+FFFD; valid UTF-8 stayed.
-      EXPECT_EQ(message, "refused: a \"quoted\" path \xef\xbf\xbd( and \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd and caf\xc3\xa9");
+      EXPECT_EQ(message,
+                "refused: a \"quoted\" path \xef\xbf\xbd( and \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd "
+                "and caf\xc3\xa9");
       ASSERT_EQ(doc["route"].get_string().get(route), simdjson::SUCCESS) << line;
       EXPECT_EQ(route, "/events\xef\xbf\xbd\"\n");
       int64_t status = 0;
