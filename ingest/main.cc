@@ -126,6 +126,11 @@ int Serve(const sink::ServeCommandLine& cl, const std::vector<std::string>& args
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // systemd (Type=notify): what the start is doing while it is not ready
+  // yet (a migration or a long replay takes a while; the unit allows it).
+  sink::SystemdNotifier notify;
+  notify.Notify("STATUS=opening " + cfg.db_path + ": migrating and replaying the log if needed");
+
   sink::SystemClock clock;
   sink::WriterOptions wo;
   wo.db_path = cfg.db_path;
@@ -236,7 +241,6 @@ int Serve(const sink::ServeCommandLine& cl, const std::vector<std::string>& args
   // systemd (Type=notify): ready once the port answers; a status line every
   // 10 s; the watchdog petted at half its period from this loop, which also
   // reads the writer's state, so a wedged writer stops the petting.
-  sink::SystemdNotifier notify;
   notify.Notify("READY=1\nSTATUS=" + StatusLine(url, *w, http));
   const uint64_t watchdog_us = notify.watchdog_interval_us();
   if (watchdog_us > 0) spdlog::info("systemd watchdog on: petting every {} ms", watchdog_us / 1000);
