@@ -77,10 +77,10 @@ struct RelayStats {
   uint64_t events_delivered = 0;          // successful delivery reports
   uint64_t sessions_delivered = 0;
   uint64_t envelopes_delivered = 0;  // to clickhouse_topic
-  uint64_t delivery_errors = 0;  // failed delivery reports (retried from SQLite)
-  uint64_t dead_letters = 0;     // messages given up on, see kafka_dead_letters
-  uint64_t chunk_retries = 0;    // chunks produced again after a failure
-  std::string last_error;        // latest Kafka error, empty after a good chunk
+  uint64_t delivery_errors = 0;      // failed delivery reports (retried from SQLite)
+  uint64_t dead_letters = 0;         // messages given up on, see kafka_dead_letters
+  uint64_t chunk_retries = 0;        // chunks produced again after a failure
+  std::string last_error;            // latest Kafka error, empty after a good chunk
   // False while the relay has no producer: a fatal error destroyed it and
   // creating the next one keeps failing (retried with backoff).
   bool producer_up = true;

@@ -334,7 +334,8 @@ Result<Table> RunClickHouseReport(const ClickHouseTarget& t, std::string_view na
     // The SQL's bucket limit (kMaxReportBuckets), said as on SQLite.
     const int64_t w = p.bucket_ms.value_or(60000);
     return Status::Invalid("concurrency: more than " + std::to_string(kMaxReportBuckets) +
-                           " buckets of " + std::to_string(w) +
+                           " buckets (or " + std::to_string(kMaxReportRows) +
+                           " for one media) of " + std::to_string(w) +
                            " ms: use a larger bucket or a shorter window");
   }
   if (!body.ok()) return body.status();

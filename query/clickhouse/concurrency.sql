@@ -13,8 +13,8 @@
 --
 -- Parameters (filled in by `sessionsink report --clickhouse`): {from}, {to}
 -- (ms, the extremes of Int64 when not given), {from_given}, {to_given} (1/0),
--- {now}, {bucket_ms}, {filters}, {db}. More than 100,000 buckets in the total is
--- refused (throwIf), as on SQLite.
+-- {now}, {bucket_ms}, {filters}, {db}. More than 100,000 buckets in the total, or
+-- 500,000 for one media, is refused (throwIf), as on SQLite.
 SELECT bucket_start, if(part = '', NULL, part) AS media, peak
 FROM (
   SELECT part, intDiv(x.1, {bucket_ms}) * {bucket_ms} AS bucket_start,
@@ -30,7 +30,7 @@ FROM (
       SELECT part, changes, first_b,
              if(has_span, greatest(1, intDiv(last_t - first_b + {bucket_ms} - 1, {bucket_ms})), 0)
                AS nb0,
-             nb0 + throwIf(part = '*' AND nb0 > 100000) AS nb
+             nb0 + throwIf(nb0 > if(part = '*', 100000, 500000)) AS nb
       FROM (
         SELECT part, changes,
                if(part = '*', if({from_given} = 1, intDiv({from}, {bucket_ms}) * {bucket_ms},

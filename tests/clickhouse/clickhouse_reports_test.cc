@@ -115,7 +115,7 @@ TEST(ClickHouseReportOptionsTest, ConcurrencyBucketLimit) {
       RunClickHouseReportText(ClickHouseTarget{server->url(), "golden_concurrency"}, r);
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), Status::Code::kInvalid);
-  EXPECT_NE(got.status().message().find("buckets of 1 ms"), std::string::npos)
+  EXPECT_NE(got.status().message().find("for one media) of 1 ms"), std::string::npos)
       << got.status().ToString();
 }
 
