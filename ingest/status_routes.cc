@@ -18,18 +18,25 @@ namespace sink {
 void HttpServer::HandleReadyz(httplib::Response& res) const {
   // Readiness is about taking events; a Kafka outage only grows the backlog.
   std::string status = "ready";
+  const WriterStats w = writer_->Stats();
   if (draining_) {
     status = "draining";
   } else if (!writer_->Healthy()) {
     status = "the last database commit failed";
+  } else if (!w.sessions_error.empty()) {
+    status = "the sessions table cannot follow the log";
   }
   std::string body = "{\"status\":";
   AppendJsonString(&body, status);
-  const WriterStats w = writer_->Stats();
   char lag[32];
   std::snprintf(lag, sizeof lag, "%.3f", static_cast<double>(w.flush_lag_ms) / 1000.0);
   body += std::string(",\"sessions\":{\"flush_lag_seconds\":") + lag +
-          ",\"unflushed_events\":" + std::to_string(w.unflushed_events) + "}";
+          ",\"unflushed_events\":" + std::to_string(w.unflushed_events);
+  if (!w.sessions_error.empty()) {
+    body += ",\"error\":";
+    AppendJsonString(&body, w.sessions_error);
+  }
+  body += "}";
   if (relay_ != nullptr) {
     const RelayStats r = relay_->Stats();
     body += ",\"kafka\":{\"backlog_events\":" + std::to_string(r.backlog_events) +

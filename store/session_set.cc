@@ -184,8 +184,15 @@ Result<int64_t> SessionSet::SweepIdle(int64_t cutoff_ms, int64_t now_ms) {
     if (slot->seen_at < cutoff_ms) idle.push_back(slot);
   }
   int64_t n = 0;
+  Status failed;  // the first session that could not be read back
   for (Slot* slot : idle) {
-    if (!slot->entry) SINK_RETURN_IF_ERROR(Materialize(slot));
+    if (!slot->entry) {
+      Status st = Materialize(slot);
+      if (!st.ok()) {
+        if (failed.ok()) failed = st;
+        continue;  // the others are finished all the same
+      }
+    }
     Session& s = slot->entry->session;
     if (s.Finished()) continue;
     s.CloseSynthetic(SyntheticClose::kSinkTimeout);
@@ -193,6 +200,7 @@ Result<int64_t> SessionSet::SweepIdle(int64_t cutoff_ms, int64_t now_ms) {
     Touched(slot, now_ms);
   }
   stats_.timed_out += static_cast<uint64_t>(n);
+  if (!failed.ok()) return failed;
   return n;
 }
 

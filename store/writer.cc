@@ -9,6 +9,8 @@
 #include <map>
 #include <utility>
 
+#include <spdlog/spdlog.h>
+
 #include "store/event_log.h"
 #include "store/schema.h"
 #include "store/session_set.h"
@@ -84,28 +86,31 @@ class Writer::Impl {
 
   // Merges committed events into the sessions in memory. If reading a row
   // back fails, the rest is merged later from the log (CatchUp), so that no
-  // committed event is left out of its session.
+  // committed event is left out of its session; a restart that could not be
+  // applied stays pending until it can.
   void Merge(const std::vector<Accepted>& accepted, const std::map<std::string, int64_t>& restarts,
              int64_t now_ms) {
     if (accepted.empty() && restarts.empty()) return;
-    if (!accepted.empty()) sessions_.NoteCommit(accepted.back().seq, now_ms);
+    if (!accepted.empty()) {
+      sessions_.NoteCommit(accepted.back().seq, now_ms);
+      committed_seq_ = std::max(committed_seq_, accepted.back().seq);
+    }
+    for (const auto& [server, at] : restarts) NoteRestart(server, at);
     if (catch_up_) return;
     for (const Accepted& a : accepted) {
-      if (!sessions_.Apply(*a.event, a.seq, a.received_at, now_ms).ok()) {
-        catch_up_ = true;
+      Status st = sessions_.Apply(*a.event, a.seq, a.received_at, now_ms);
+      if (!st.ok()) {
+        Failed(&catch_up_failures_, st);
         return;
       }
     }
-    for (const auto& [server, at] : restarts) {
-      if (!sessions_.ServerRestarted(server, at, now_ms).ok()) {
-        catch_up_ = true;
-        return;
-      }
-    }
+    Status st = ApplyRestarts(now_ms);
+    if (!st.ok()) Failed(&restart_failures_, st);
   }
 
-  // Merges the events after what was applied, read back from the log: at
-  // start (replay), and after a merge that could not read a row.
+  // Merges the events after what was applied, read back from the log, and
+  // the pending restarts: at start (replay), and after a merge that could
+  // not read a row.
   Status CatchUp(int64_t now_ms) {
     Status st = log_.ForEachAfter(sessions_.applied_seq(), [&](const StoredEvent& se) {
       Result<Event> e = reparse_ ? reparse_(se) : Status::Internal("no re-parser configured");
@@ -117,17 +122,29 @@ class Writer::Impl {
       }
       SINK_RETURN_IF_ERROR(sessions_.Apply(e.value(), se.seq, se.received_at, now_ms));
       if (e->name == "server_started" && e->server && !e->HasSession()) {
-        const int64_t at = e->EventTime().value_or(se.received_at);
-        SINK_RETURN_IF_ERROR(sessions_.ServerRestarted(*e->server, at, now_ms));
+        NoteRestart(*e->server, e->EventTime().value_or(se.received_at));
+        SINK_RETURN_IF_ERROR(ApplyRestarts(now_ms));
       }
       return Status::Ok();
     });
-    if (st.ok()) catch_up_ = false;
+    if (st.ok()) st = ApplyRestarts(now_ms);
+    if (st.ok()) {
+      catch_up_ = false;
+      error_.clear();
+    } else {
+      Failed(&catch_up_failures_, st);
+    }
     if (sessions_.applied_seq() > sessions_.watermark()) {
       sessions_.NoteCommit(sessions_.applied_seq(), now_ms);
     }
     return st;
   }
+  // Why the merge is behind the log ("" when it is not).
+  const std::string& error() const { return error_; }
+  uint64_t catch_up_failures() const { return catch_up_failures_; }
+  uint64_t restart_failures() const { return restart_failures_; }
+  // The newest seq committed to the log (merged or not).
+  int64_t committed_seq() const { return std::max(committed_seq_, sessions_.applied_seq()); }
   bool catching_up() const { return catch_up_; }
 
   EventLog& log() { return log_; }
@@ -263,6 +280,24 @@ class Writer::Impl {
     return st;
   }
 
+  void NoteRestart(const std::string& server, int64_t at) {
+    int64_t& latest = pending_restarts_.try_emplace(server, at).first->second;
+    latest = std::max(latest, at);
+  }
+  // Applies the restarts not yet applied; each stays pending until it is.
+  Status ApplyRestarts(int64_t now_ms) {
+    for (auto it = pending_restarts_.begin(); it != pending_restarts_.end();) {
+      SINK_RETURN_IF_ERROR(sessions_.ServerRestarted(it->first, it->second, now_ms));
+      it = pending_restarts_.erase(it);
+    }
+    return Status::Ok();
+  }
+  void Failed(uint64_t* counter, const Status& st) {
+    ++*counter;
+    catch_up_ = true;
+    error_ = st.message();
+  }
+
   // Pages in the WAL after the last commit (SQLite's WAL hook).
   static int OnWal(void* self, sqlite3*, const char*, int pages) {
     static_cast<Impl*>(self)->wal_pages_ = pages;
@@ -277,6 +312,10 @@ class Writer::Impl {
   int64_t wal_pages_ = 0;
   int64_t wal_limit_pages_ = 0;
   bool catch_up_ = false;
+  std::map<std::string, int64_t> pending_restarts_;  // server → restart time not yet applied
+  std::string error_;
+  int64_t committed_seq_ = 0;
+  uint64_t catch_up_failures_ = 0, restart_failures_ = 0;
   uint64_t replayed_ = 0, replay_failures_ = 0;
 };
 
@@ -456,6 +495,7 @@ void Writer::Flush(bool all) {
   const int64_t half = std::max<int64_t>(options_.session_flush_ms / 2, 1);
   const int64_t urgent = options_.session_flush_ms * 3 / 4;
   bool more = all;
+  if (!all && !flush_backoff_.Due()) return;  // after a failure, wait before the next try
   do {
     const int64_t now = clock_->NowMs();
     if (!sessions.CycleActive()) {
@@ -471,9 +511,19 @@ void Writer::Flush(bool all) {
             .count();
     if (st.ok()) {
       sessions.Committed(now);
+      if (flush_backoff_.failing()) spdlog::info("store: the sessions table is written again");
+      flush_backoff_.Succeeded();
+      flush_error_.clear();
     } else {
       impl_->Rollback();
       sessions.RolledBack();
+      flush_backoff_.Failed();
+      flush_error_ = st.message();
+      uint64_t skipped = 0;
+      if (flush_log_.Allow(&skipped)) {
+        spdlog::error("store: writing the sessions table failed{}: {}", Skipped(skipped),
+                      st.message());
+      }
     }
     std::function<void()> listener;
     {
@@ -490,7 +540,10 @@ void Writer::Flush(bool all) {
     checkpoint_cv_.notify_one();
     if (listener) listener();
     if (!st.ok()) return;  // tried again on the next round
-    more = all || (sessions.CycleActive() && sessions.FlushLagMs(clock_->NowMs()) > urgent);
+    // While the merge is behind the log (catching up), a cycle cannot bring
+    // the table to the log: `all` ends with the cycle under way.
+    more = (all && (sessions.CycleActive() || !impl_->catching_up())) ||
+           (sessions.CycleActive() && sessions.FlushLagMs(clock_->NowMs()) > urgent);
   } while (more);
 }
 
@@ -503,7 +556,7 @@ void Writer::Publish() {
   stats_.sessions_written = s.sessions_written;
   stats_.sessions_timed_out = s.timed_out;
   stats_.sessions_server_restart = s.server_restart;
-  stats_.unflushed_events = sessions.applied_seq() - sessions.watermark();
+  stats_.unflushed_events = impl_->committed_seq() - sessions.watermark();
   // Kept as the instant of the oldest unwritten change, so that the lag
   // read between two rounds of the writer is current (see Stats()).
   const int64_t lag = sessions.FlushLagMs(now);
@@ -517,6 +570,68 @@ void Writer::Publish() {
   stats_.session_evictions = s.evictions;
   stats_.replayed_events = impl_->replayed();
   stats_.replay_failures = impl_->replay_failures();
+  stats_.catch_up_failures = impl_->catch_up_failures();
+  stats_.restart_failures = impl_->restart_failures();
+  if (impl_->catching_up()) {
+    stats_.sessions_error = "merging committed events: " + impl_->error();
+  } else if (!sweep_error_.empty()) {
+    stats_.sessions_error = "idle sweep: " + sweep_error_;
+  } else if (!flush_error_.empty()) {
+    stats_.sessions_error = "writing the sessions table: " + flush_error_;
+  } else {
+    stats_.sessions_error.clear();
+  }
+}
+
+void Writer::CatchUp() {
+  if (!impl_->catching_up() || !catch_up_backoff_.Due()) return;
+  if (impl_->CatchUp(clock_->NowMs()).ok()) {
+    if (catch_up_reported_) spdlog::info("store: the sessions merge caught up with the log");
+    catch_up_backoff_.Succeeded();
+    catch_up_reported_ = false;
+    return;
+  }
+  catch_up_backoff_.Failed();
+}
+
+// Logs a merge failure that Merge or CatchUp recorded (rate-limited).
+void Writer::ReportMergeFailure() {
+  if (!impl_->catching_up()) return;
+  const uint64_t failures = impl_->catch_up_failures() + impl_->restart_failures();
+  if (failures == merge_failures_logged_) return;
+  merge_failures_logged_ = failures;
+  if (!catch_up_backoff_.failing()) catch_up_backoff_.Failed();  // first failure: pause
+  catch_up_reported_ = true;
+  uint64_t skipped = 0;
+  if (merge_log_.Allow(&skipped)) {
+    spdlog::error(
+        "store: committed events cannot be merged into their sessions{}; the sessions table "
+        "waits and the merge is retried: {}",
+        Skipped(skipped), impl_->error());
+  }
+}
+
+Status Writer::Sweep() {
+  const int64_t now = clock_->NowMs();
+  Result<int64_t> n = impl_->sessions().SweepIdle(now - options_.session_timeout_ms, now);
+  if (n.ok()) {
+    if (sweep_backoff_.failing()) spdlog::info("store: the idle sweep works again");
+    sweep_backoff_.Succeeded();
+    sweep_error_.clear();
+    return Status::Ok();
+  }
+  sweep_backoff_.Failed();
+  sweep_error_ = n.status().message();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.sweep_failures;
+  }
+  uint64_t skipped = 0;
+  if (sweep_log_.Allow(&skipped)) {
+    spdlog::error("store: the idle sweep could not finish every idle session{}; retried: {}",
+                  Skipped(skipped), n.status().message());
+  }
+  return n.status();
 }
 
 void Writer::Run() {
@@ -531,32 +646,47 @@ void Writer::Run() {
     bool stop = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      const bool busy = impl_->sessions().CycleActive() || impl_->catching_up();
-      cv_.wait_for(lock, busy ? std::chrono::milliseconds(0) : tick, [this] {
+      // Work pending now: a flush cycle under way, or a retry that is due.
+      const bool busy = (impl_->sessions().CycleActive() && flush_backoff_.Due()) ||
+                        (impl_->catching_up() && catch_up_backoff_.Due()) ||
+                        (sweep_backoff_.failing() && sweep_backoff_.Due());
+      auto wait = busy ? std::chrono::milliseconds(0) : tick;
+      for (const Backoff* b : {&flush_backoff_, &catch_up_backoff_, &sweep_backoff_}) {
+        if (b->failing()) wait = std::min(wait, b->Remaining());
+      }
+      cv_.wait_for(lock, wait, [this] {
         return !queue_.empty() || stopping_ || sweep_requested_ || !flush_waiters_.empty();
       });
       stop = queue_.empty() && stopping_;
       group.swap(queue_);
       sweep_waiters.swap(sweep_waiters_);
       flush_waiters.swap(flush_waiters_);
-      sweep = sweep_requested_ || clock_->NowMs() >= next_sweep;
+      sweep = sweep_requested_ || clock_->NowMs() >= next_sweep ||
+              (sweep_backoff_.failing() && sweep_backoff_.Due());
       sweep_requested_ = false;
     }
     if (!group.empty()) CommitGroup(group);
-    if (impl_->catching_up()) (void)impl_->CatchUp(clock_->NowMs());
+    ReportMergeFailure();
+    CatchUp();
+    ReportMergeFailure();
+    Status swept;
     if (sweep) {
       next_sweep = clock_->NowMs() + options_.sweep_interval_ms;
-      const int64_t now = clock_->NowMs();
-      Result<int64_t> n = impl_->sessions().SweepIdle(now - options_.session_timeout_ms, now);
-      for (std::promise<Status>& p : sweep_waiters) p.set_value(n.ok() ? Status::Ok() : n.status());
+      swept = Sweep();
     }
     Flush(/*all=*/(stop && options_.flush_on_stop) || !flush_waiters.empty());
     impl_->sessions().Evict();
-    Publish();
+    Publish();  // before the answers: a caller reads what they tell in Stats()
+    for (std::promise<Status>& p : sweep_waiters) p.set_value(swept);
     if (!flush_waiters.empty()) {
-      const Status st = impl_->sessions().FlushDue(clock_->NowMs(), 0)
-                            ? Status::Unavailable("could not write the sessions table")
-                            : Status::Ok();
+      std::string why;
+      if (impl_->sessions().FlushDue(clock_->NowMs(), 0)) {
+        std::lock_guard<std::mutex> lock(mu_);
+        why = stats_.sessions_error.empty() ? "not every change is written" : stats_.sessions_error;
+      }
+      const Status st = why.empty()
+                            ? Status::Ok()
+                            : Status::Unavailable("could not write the sessions table: " + why);
       for (std::promise<Status>& p : flush_waiters) p.set_value(st);
     }
     if (stop) break;

@@ -40,6 +40,7 @@
 #include "store/event.h"
 #include "store/event_log.h"
 #include "store/histogram.h"
+#include "store/log_limit.h"
 #include "store/status.h"
 #include "store/write_batch.h"
 
@@ -122,6 +123,14 @@ struct WriterStats {
   uint64_t session_evictions = 0;    // clean sessions dropped from memory for the bound
   uint64_t replayed_events = 0;      // merged again at start
   uint64_t replay_failures = 0;      // stored events that did not parse again (skipped)
+  // Failures that keep the sessions table behind the log. Each is logged
+  // (rate-limited) and retried with a pause doubling from 10 ms to 5 s.
+  uint64_t catch_up_failures = 0;  // merges that could not read a row back
+  uint64_t restart_failures = 0;   // server restarts that could not be applied yet
+  uint64_t sweep_failures = 0;     // idle sweeps that could not finish a session
+  // Why the sessions table is behind the log right now ("" when it is not):
+  // /readyz reports it.
+  std::string sessions_error;
 };
 
 class Writer {
@@ -165,7 +174,10 @@ class Writer {
   };
   void CommitGroup(std::deque<Pending>& group);
   void Flush(bool all);
-  void Publish();  // copies the Impl's gauges into stats_ (writer thread)
+  void CatchUp();             // retries a failed merge when its pause is over
+  void ReportMergeFailure();  // logs and paces a failure Merge or CatchUp recorded
+  Status Sweep();             // the idle timeout
+  void Publish();             // copies the Impl's gauges into stats_ (writer thread)
 
   const WriterOptions options_;
   const Clock* clock_;
@@ -181,6 +193,13 @@ class Writer {
   std::vector<std::promise<Status>> flush_waiters_;  // guarded by mu_
   WriterStats stats_;                                // guarded by mu_
   int64_t unflushed_since_ms_ = -1;  // oldest change not in the table (-1: none); guarded by mu_
+
+  // Failures of the work behind the log: writer thread only.
+  Backoff flush_backoff_, catch_up_backoff_, sweep_backoff_;
+  LogLimit flush_log_, merge_log_, sweep_log_;
+  std::string flush_error_, sweep_error_;
+  uint64_t merge_failures_logged_ = 0;
+  bool catch_up_reported_ = false;
 
   std::function<void()> on_commit_;  // guarded by mu_
   std::atomic<bool> healthy_{true};
