@@ -23,6 +23,8 @@ void HttpServer::HandleReadyz(httplib::Response& res) const {
     status = "draining";
   } else if (!writer_->Healthy()) {
     status = "the last database commit failed";
+  } else if (!w.checkpoint_error.empty()) {
+    status = "the WAL cannot be checkpointed: " + w.checkpoint_error;
   } else if (!w.sessions_error.empty()) {
     status = "the sessions table cannot follow the log";
   }

@@ -60,8 +60,8 @@ class Backoff {
   // How long until Due() (0 when it is).
   std::chrono::milliseconds Remaining() const {
     if (Due()) return std::chrono::milliseconds(0);
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               next_ - std::chrono::steady_clock::now()) +
+    return std::chrono::duration_cast<std::chrono::milliseconds>(next_ -
+                                                                 std::chrono::steady_clock::now()) +
            std::chrono::milliseconds(1);
   }
 

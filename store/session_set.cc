@@ -178,11 +178,19 @@ Status SessionSet::ServerRestarted(const std::string& server, int64_t at, int64_
   return Status::Ok();
 }
 
-Result<int64_t> SessionSet::SweepIdle(int64_t cutoff_ms, int64_t now_ms) {
+Result<int64_t> SessionSet::SweepIdle(int64_t cutoff_ms, int64_t now_ms, size_t max_sessions,
+                                      bool* more) {
   std::vector<Slot*> idle;
+  bool beyond = false;  // idle sessions past the step
   for (Slot* slot : open_list_) {
-    if (slot->seen_at < cutoff_ms) idle.push_back(slot);
+    if (slot->seen_at >= cutoff_ms) continue;
+    if (idle.size() == max_sessions) {
+      beyond = true;
+      break;
+    }
+    idle.push_back(slot);
   }
+  if (more != nullptr) *more = beyond;
   int64_t n = 0;
   Status failed;  // the first session that could not be read back
   for (Slot* slot : idle) {

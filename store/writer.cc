@@ -1,7 +1,5 @@
 #include "store/writer.h"
 
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,18 +32,35 @@ class Writer::Impl {
   Status Begin() { return db_.Exec("BEGIN IMMEDIATE"); }
   Status Commit() {
     SINK_RETURN_IF_ERROR(db_.Exec("COMMIT"));
-    // The checkpointer normally keeps the WAL short; if it cannot (readers
-    // holding old frames, a slow disk), checkpoint here before it grows on.
-    // The checkpointer thread may hold the checkpoint lock (SQLite does not
-    // wait for it): retry for a moment.
-    for (int i = 0; wal_pages_ > wal_limit_pages_ && i < 200; ++i) {
+    // Past the bound (readers held the PASSIVE checkpoints back), wait for
+    // them: RESTART copies everything and lets the WAL start over.
+    if (wal_pages_ > wal_limit_pages_) {
       const int rc = sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_RESTART,
                                                nullptr, nullptr);
-      if (rc != SQLITE_BUSY) break;
-      std::this_thread::sleep_for(std::chrono::microseconds(500));
+      if (rc == SQLITE_OK) checkpointed_ = 0;
     }
     return Status::Ok();
   }
+  // Copies the committed WAL frames into the database file (PASSIVE: never
+  // waits for readers) once `min_pages` of them are not yet copied. Only
+  // this connection writes or checkpoints the file.
+  Status Checkpoint(int64_t min_pages) {
+    if (wal_pages_ - checkpointed_ < std::max<int64_t>(min_pages, 1)) return Status::Ok();
+    int log = 0, done = 0;
+    const int rc =
+        sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      return Status::IoError(std::string("checkpoint: ") + sqlite3_errmsg(db_.get()));
+    }
+    ++checkpoints_;
+    if (rc == SQLITE_OK && log >= 0) {
+      wal_pages_ = log;
+      checkpointed_ = done;
+    }
+    return Status::Ok();
+  }
+  int64_t wal_pages() const { return wal_pages_; }
+  uint64_t checkpoints() const { return checkpoints_; }
   void Rollback() {
     // Nothing to undo when BEGIN itself failed; a failing ROLLBACK leaves the
     // connection to SQLite's own automatic rollback.
@@ -173,13 +188,16 @@ class Writer::Impl {
         return Status::IoError("cannot switch " + o.db_path + " to WAL mode");
       }
     }
-    // Checkpoints are the checkpointer thread's job (wal_autocheckpoint=0),
-    // except past wal_limit_pages (see Commit()).
+    // This connection is the only one that writes or checkpoints the file
+    // (wal_autocheckpoint=0: the writer thread checkpoints between rounds,
+    // see Writer::Checkpoint); a WAL that was reset is cut back to the
+    // bound (journal_size_limit).
     const std::string pragmas =
         std::string("PRAGMA synchronous=") + (o.synchronous_full ? "FULL" : "NORMAL") +
         "; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0; PRAGMA busy_timeout=" +
         std::to_string(o.busy_timeout_ms) + "; PRAGMA cache_size=-" +
-        std::to_string(std::max<int64_t>(o.cache_bytes / 1024, 2048)) + ";";
+        std::to_string(std::max<int64_t>(o.cache_bytes / 1024, 2048)) +
+        "; PRAGMA journal_size_limit=" + std::to_string(o.wal_limit_pages * 4096) + ";";
     SINK_RETURN_IF_ERROR(db_.Exec(pragmas));
     // After the pragmas: wal_autocheckpoint installs a WAL hook of its own.
     wal_limit_pages_ = o.wal_limit_pages;
@@ -300,7 +318,9 @@ class Writer::Impl {
 
   // Pages in the WAL after the last commit (SQLite's WAL hook).
   static int OnWal(void* self, sqlite3*, const char*, int pages) {
-    static_cast<Impl*>(self)->wal_pages_ = pages;
+    Impl* impl = static_cast<Impl*>(self);
+    if (pages < impl->wal_pages_) impl->checkpointed_ = 0;  // the WAL started over
+    impl->wal_pages_ = pages;
     return SQLITE_OK;
   }
 
@@ -309,8 +329,10 @@ class Writer::Impl {
   SessionTable table_;
   SessionSet sessions_;  // after table_: it writes through it
   Stmt save_watermark_;
-  int64_t wal_pages_ = 0;
+  int64_t wal_pages_ = 0;     // frames in the WAL after the last commit
+  int64_t checkpointed_ = 0;  // of which copied into the database file
   int64_t wal_limit_pages_ = 0;
+  uint64_t checkpoints_ = 0;
   bool catch_up_ = false;
   std::map<std::string, int64_t> pending_restarts_;  // server → restart time not yet applied
   std::string error_;
@@ -329,29 +351,6 @@ Writer::Writer(const WriterOptions& options, const Clock* clock, std::unique_ptr
     : options_(options), clock_(clock), impl_(std::move(impl)) {
   Publish();
   thread_ = std::thread([this] { Run(); });
-  checkpointer_ = std::thread([this] {
-    // Copies committed WAL frames into the database file in the background
-    // (PASSIVE: never blocks the writer or readers), right after each commit:
-    // the pages are still in the OS cache, the copy overlaps the writer's
-    // next transaction, and the WAL stays short. The connection reads
-    // the journal mode first: until it has, it does not know the file is in
-    // WAL mode and every checkpoint would do nothing. It runs at a lower
-    // CPU priority: on a small machine the commits that answer requests
-    // come first.
-    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
-    Result<Db> db = Db::Open(options_.db_path, false);
-    if (!db.ok() || !db->Exec("PRAGMA busy_timeout=1000; PRAGMA journal_mode=WAL").ok()) return;
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!checkpoint_stop_) {
-      checkpoint_cv_.wait_for(lock, std::chrono::milliseconds(options_.checkpoint_interval_ms),
-                              [this] { return checkpoint_stop_ || checkpoint_due_; });
-      if (checkpoint_stop_) break;
-      checkpoint_due_ = false;
-      lock.unlock();
-      sqlite3_wal_checkpoint_v2(db->get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-      lock.lock();
-    }
-  });
 }
 
 Writer::~Writer() { Stop(); }
@@ -381,12 +380,9 @@ void Writer::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
-    checkpoint_stop_ = true;
   }
   cv_.notify_one();
-  checkpoint_cv_.notify_one();
   if (thread_.joinable()) thread_.join();
-  if (checkpointer_.joinable()) checkpointer_.join();
 }
 
 WriterStats Writer::Stats() const {
@@ -460,7 +456,6 @@ void Writer::CommitGroup(std::deque<Pending>& group) {
     queued_events_ -= n;
     stats_.batches += group.size();
     if (st.ok()) {
-      checkpoint_due_ = true;
       ++stats_.commits;
       stats_.commit_us_total += static_cast<uint64_t>(us);
       stats_.commit_seconds.Observe(static_cast<double>(us) * 1e-6);
@@ -473,7 +468,6 @@ void Writer::CommitGroup(std::deque<Pending>& group) {
       ++stats_.commit_failures;
     }
   }
-  checkpoint_cv_.notify_one();
   if (listener) listener();
   for (size_t i = 0; i < group.size(); ++i) {
     if (st.ok()) {
@@ -531,13 +525,11 @@ void Writer::Flush(bool all) {
       if (st.ok()) {
         ++stats_.flushes;
         stats_.flush_us_total += static_cast<uint64_t>(us);
-        checkpoint_due_ = true;
         if (options_.session_log) listener = on_commit_;
       } else {
         ++stats_.flush_failures;
       }
     }
-    checkpoint_cv_.notify_one();
     if (listener) listener();
     if (!st.ok()) return;  // tried again on the next round
     // While the merge is behind the log (catching up), a cycle cannot bring
@@ -611,9 +603,41 @@ void Writer::ReportMergeFailure() {
   }
 }
 
+void Writer::Checkpoint(int64_t min_pages) {
+  if (!checkpoint_backoff_.Due()) return;
+  const Status st = impl_->Checkpoint(min_pages);
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.checkpoints = impl_->checkpoints();
+  stats_.wal_bytes = impl_->wal_pages() * 4096;
+  if (st.ok()) {
+    if (checkpoint_backoff_.failing()) spdlog::info("store: checkpoints work again");
+    checkpoint_backoff_.Succeeded();
+    stats_.checkpoint_error.clear();
+    return;
+  }
+  checkpoint_backoff_.Failed();
+  ++stats_.checkpoint_failures;
+  stats_.checkpoint_error = st.message();
+  uint64_t skipped = 0;
+  if (checkpoint_log_.Allow(&skipped)) {
+    spdlog::error("store: the WAL cannot be copied into the database file{}; retried: {}",
+                  Skipped(skipped), st.message());
+  }
+}
+
+bool Writer::SweepContinues() const {
+  // The next step once the finished sessions of the last one are written
+  // out of memory: a mass timeout stays within the memory bound.
+  if (!sweep_more_) return false;
+  const SessionSetStats s = impl_->sessions().Stats();
+  return s.live_bytes <= options_.session_memory_bytes || s.dirty_sessions == 0;
+}
+
 Status Writer::Sweep() {
   const int64_t now = clock_->NowMs();
-  Result<int64_t> n = impl_->sessions().SweepIdle(now - options_.session_timeout_ms, now);
+  Result<int64_t> n = impl_->sessions().SweepIdle(now - options_.session_timeout_ms, now,
+                                                  options_.sweep_step_sessions, &sweep_more_);
+  if (!n.ok()) sweep_more_ = false;  // the rest when the retry is due
   if (n.ok()) {
     if (sweep_backoff_.failing()) spdlog::info("store: the idle sweep works again");
     sweep_backoff_.Succeeded();
@@ -636,6 +660,7 @@ Status Writer::Sweep() {
 
 void Writer::Run() {
   int64_t next_sweep = clock_->NowMs() + options_.sweep_interval_ms;
+  auto next_checkpoint = std::chrono::steady_clock::now();
   // How often an idle writer looks whether a flush is due.
   const auto tick = std::chrono::milliseconds(
       std::clamp<int64_t>(options_.session_flush_ms / 8, 1, options_.sweep_interval_ms));
@@ -648,7 +673,7 @@ void Writer::Run() {
       std::unique_lock<std::mutex> lock(mu_);
       // Work pending now: a flush cycle under way, or a retry that is due.
       const bool busy = (impl_->sessions().CycleActive() && flush_backoff_.Due()) ||
-                        (impl_->catching_up() && catch_up_backoff_.Due()) ||
+                        SweepContinues() || (impl_->catching_up() && catch_up_backoff_.Due()) ||
                         (sweep_backoff_.failing() && sweep_backoff_.Due());
       auto wait = busy ? std::chrono::milliseconds(0) : tick;
       for (const Backoff* b : {&flush_backoff_, &catch_up_backoff_, &sweep_backoff_}) {
@@ -662,19 +687,32 @@ void Writer::Run() {
       sweep_waiters.swap(sweep_waiters_);
       flush_waiters.swap(flush_waiters_);
       sweep = sweep_requested_ || clock_->NowMs() >= next_sweep ||
-              (sweep_backoff_.failing() && sweep_backoff_.Due());
+              (sweep_backoff_.failing() && sweep_backoff_.Due()) || SweepContinues();
       sweep_requested_ = false;
     }
     if (!group.empty()) CommitGroup(group);
     ReportMergeFailure();
     CatchUp();
     ReportMergeFailure();
+    for (std::promise<Status>& p : sweep_waiters) sweep_pending_.push_back(std::move(p));
+    sweep_waiters.clear();
     Status swept;
     if (sweep) {
       next_sweep = clock_->NowMs() + options_.sweep_interval_ms;
       swept = Sweep();
+      // A step of the sweep; the callers wait for the last one.
+      if (!sweep_more_) sweep_waiters.swap(sweep_pending_);
     }
     Flush(/*all=*/(stop && options_.flush_on_stop) || !flush_waiters.empty());
+    // After the answers: a commit's requests never wait for the copy.
+    // Idle (nothing committed this round), what is left goes too.
+    const auto now = std::chrono::steady_clock::now();
+    if (!group.empty() || now >= next_checkpoint) {
+      Checkpoint(group.empty() ? 1 : options_.checkpoint_pages);
+      if (group.empty()) {
+        next_checkpoint = now + std::chrono::milliseconds(options_.checkpoint_interval_ms);
+      }
+    }
     impl_->sessions().Evict();
     Publish();  // before the answers: a caller reads what they tell in Stats()
     for (std::promise<Status>& p : sweep_waiters) p.set_value(swept);
@@ -694,6 +732,7 @@ void Writer::Run() {
   // Fail anything that raced with shutdown (Submit refuses once stopping_).
   std::lock_guard<std::mutex> lock(mu_);
   for (std::promise<Status>& p : sweep_waiters_) p.set_value(Status::Unavailable("shutting down"));
+  for (std::promise<Status>& p : sweep_pending_) p.set_value(Status::Unavailable("shutting down"));
   for (std::promise<Status>& p : flush_waiters_) p.set_value(Status::Unavailable("shutting down"));
   for (Pending& p : queue_) p.done.set_value(Status::Unavailable("shutting down"));
   queue_.clear();
