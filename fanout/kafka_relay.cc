@@ -45,6 +45,15 @@ struct Chunk {
   int64_t sessions_end = 0;
 };
 
+struct ProducerDestroy {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+struct ConfDestroy {
+  void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
+};
+using Producer = std::unique_ptr<rd_kafka_t, ProducerDestroy>;
+using ProducerConf = std::unique_ptr<rd_kafka_conf_t, ConfDestroy>;
+
 // Chunks in flight at once: enough to keep the producer busy while earlier
 // delivery reports arrive, few enough to bound what a retry sends again.
 constexpr size_t kMaxChunksInFlight = 4;
@@ -144,8 +153,9 @@ class Relay::Impl {
   }
 
   Status CreateProducer() {
+    if (o_.test_hooks.before_create) SINK_RETURN_IF_ERROR(o_.test_hooks.before_create());
     char err[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    ProducerConf conf(rd_kafka_conf_new());
     const int64_t queue = std::max<int64_t>(100000, 4 * o_.chunk_rows);
     std::vector<std::pair<std::string, std::string>> props = {
         {"bootstrap.servers", o_.brokers},
@@ -166,28 +176,67 @@ class Relay::Impl {
     };
     props.insert(props.end(), o_.kafka_options.begin(), o_.kafka_options.end());
     for (const auto& [k, v] : props) {
-      if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-        rd_kafka_conf_destroy(conf);
+      if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err) !=
+          RD_KAFKA_CONF_OK) {
         return Status::Invalid("Kafka option " + k + ": " + err);
       }
     }
-    rd_kafka_conf_set_opaque(conf, this);
-    rd_kafka_conf_set_dr_msg_cb(conf, &Impl::OnDelivery);
-    rd_kafka_conf_set_error_cb(conf, &Impl::OnError);
-    rd_kafka_conf_set_log_cb(conf, &Impl::OnLog);
-    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    if (rk_ == nullptr) return Status::Invalid(std::string("Kafka producer: ") + err);
+    rd_kafka_conf_set_opaque(conf.get(), this);
+    rd_kafka_conf_set_dr_msg_cb(conf.get(), &Impl::OnDelivery);
+    rd_kafka_conf_set_error_cb(conf.get(), &Impl::OnError);
+    rd_kafka_conf_set_log_cb(conf.get(), &Impl::OnLog);
+    // rd_kafka_new owns the configuration only when it succeeds.
+    Producer rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof err));
+    if (!rk) return Status::Unavailable(std::string("Kafka producer: ") + err);
+    conf.release();
+    rk_ = std::move(rk);
+    if (o_.test_hooks.created) o_.test_hooks.created(rk_.get());
     return Status::Ok();
+  }
+
+  // After a fatal error: a new producer, retried with backoff until one is
+  // created or the relay stops. Every failure is logged (at most once per
+  // 10 s), counted, and shown in /readyz until a producer is up again.
+  bool RecreateProducer() {
+    int64_t backoff = o_.min_backoff_ms;
+    std::optional<std::chrono::steady_clock::time_point> last_log;
+    uint64_t unlogged = 0;
+    for (;;) {
+      Status st = CreateProducer();
+      if (st.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        stats_.producer_up = true;
+        return true;
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        stats_.producer_up = false;
+        ++stats_.producer_failures;
+        stats_.last_error = st.message();
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (!last_log || now - *last_log >= std::chrono::seconds(10)) {
+        spdlog::error("kafka: cannot create the producer ({}); retrying every {} ms at most{}",
+                      st.message(), o_.max_backoff_ms,
+                      unlogged ? fmt::format(" ({} more failures)", unlogged) : "");
+        last_log = now;
+        unlogged = 0;
+      } else {
+        ++unlogged;
+      }
+      if (Stopping()) return false;
+      Sleep(backoff);
+      backoff = std::min(backoff * 2, o_.max_backoff_ms);
+    }
   }
 
   // Drops whatever librdkafka still holds (those messages were not counted as
   // delivered, so they will be produced again) and destroys the producer.
   void DestroyProducer() {
-    if (rk_ == nullptr) return;
-    rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    rd_kafka_flush(rk_, 1000);  // serves the purged delivery reports
-    rd_kafka_destroy(rk_);
-    rk_ = nullptr;
+    if (!rk_) return;
+    rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_flush(rk_.get(), 1000);  // serves the purged delivery reports
+    rk_.reset();
   }
 
   // Served by rd_kafka_poll/flush on the relay thread (or after it joined).
@@ -242,7 +291,7 @@ class Relay::Impl {
         inflight_.clear();
         retrying = false;
         fatal_ = false;
-        if (!CreateProducer().ok()) break;
+        if (!RecreateProducer()) break;  // stopping: nothing to deliver with
         Restart(&backoff);
         continue;
       }
@@ -269,7 +318,7 @@ class Relay::Impl {
       }
       // Serve delivery reports: briefly while there is more to produce.
       const bool more = produced > 0 && !retrying && inflight_.size() < kMaxChunksInFlight;
-      rd_kafka_poll(rk_, more ? 0 : 20);
+      rd_kafka_poll(rk_.get(), more ? 0 : 20);
       while (!retrying && !inflight_.empty() && inflight_.front().outstanding == 0) {
         if (!Delivered(inflight_.front())) {
           retrying = true;
@@ -287,8 +336,8 @@ class Relay::Impl {
       Persist(/*wait=*/false);
     }
     // Stopping: wait (up to the deadline) for what is in flight.
-    while (!inflight_.empty() && !PastDeadline() && !fatal_) {
-      rd_kafka_poll(rk_, 50);
+    while (rk_ && !inflight_.empty() && !PastDeadline() && !fatal_) {
+      rd_kafka_poll(rk_.get(), 50);
       while (!inflight_.empty() && inflight_.front().outstanding == 0 &&
              Delivered(inflight_.front())) {
         inflight_.pop_front();
@@ -409,13 +458,13 @@ class Relay::Impl {
     ++d.chunk->outstanding;
     for (;;) {
       rd_kafka_resp_err_t err =
-          rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic.c_str()),
+          rd_kafka_producev(rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
                             RD_KAFKA_V_KEY(d.key.empty() ? nullptr : d.key.data(), d.key.size()),
                             RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
                             RD_KAFKA_V_OPAQUE(&d), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        rd_kafka_poll(rk_, 10);  // let deliveries drain the queue
+        rd_kafka_poll(rk_.get(), 10);  // let deliveries drain the queue
         continue;
       }
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -536,7 +585,7 @@ class Relay::Impl {
 
   Db db_;  // read-only connection; declared before its statements
   Stmt read_events_, read_sessions_, cursor_, max_seq_, oldest_;
-  rd_kafka_t* rk_ = nullptr;
+  Producer rk_;
 
   // Relay-thread state.
   std::list<Chunk> inflight_;                        // produced, oldest first

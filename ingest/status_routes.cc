@@ -17,12 +17,16 @@ namespace sink {
 
 void HttpServer::HandleReadyz(httplib::Response& res) const {
   // Readiness is about taking events; a Kafka outage only grows the backlog.
+  // A relay that cannot even create its producer is a failure of the sink's
+  // own, which an operator must see (the events still commit meanwhile).
   std::string status = "ready";
   const WriterStats w = writer_->Stats();
   if (draining_) {
     status = "draining";
   } else if (!writer_->Healthy()) {
     status = "the last database commit failed";
+  } else if (relay_ != nullptr && !relay_->Stats().producer_up) {
+    status = "the Kafka producer cannot be created";
   } else if (!w.checkpoint_error.empty()) {
     status = "the WAL cannot be checkpointed: " + w.checkpoint_error;
   } else if (!w.sessions_error.empty()) {

@@ -348,7 +348,11 @@ Result<std::unique_ptr<Writer>> Writer::Open(const WriterOptions& options, const
 }
 
 Writer::Writer(const WriterOptions& options, const Clock* clock, std::unique_ptr<Impl> impl)
-    : options_(options), clock_(clock), impl_(std::move(impl)) {
+    : options_(options),
+      session_timeout_ms_(options.session_timeout_ms),
+      sweep_interval_ms_(options.sweep_interval_ms),
+      clock_(clock),
+      impl_(std::move(impl)) {
   Publish();
   thread_ = std::thread([this] { Run(); });
 }
@@ -635,7 +639,7 @@ bool Writer::SweepContinues() const {
 
 Status Writer::Sweep() {
   const int64_t now = clock_->NowMs();
-  Result<int64_t> n = impl_->sessions().SweepIdle(now - options_.session_timeout_ms, now,
+  Result<int64_t> n = impl_->sessions().SweepIdle(now - session_timeout_ms_.load(), now,
                                                   options_.sweep_step_sessions, &sweep_more_);
   if (!n.ok()) sweep_more_ = false;  // the rest when the retry is due
   if (n.ok()) {
@@ -658,8 +662,13 @@ Status Writer::Sweep() {
   return n.status();
 }
 
+void Writer::SetSessionTimeout(int64_t timeout_ms, int64_t sweep_interval_ms) {
+  session_timeout_ms_ = timeout_ms;
+  sweep_interval_ms_ = sweep_interval_ms;
+}
+
 void Writer::Run() {
-  int64_t next_sweep = clock_->NowMs() + options_.sweep_interval_ms;
+  int64_t next_sweep = clock_->NowMs() + sweep_interval_ms_.load();
   auto next_checkpoint = std::chrono::steady_clock::now();
   // How often an idle writer looks whether a flush is due.
   const auto tick = std::chrono::milliseconds(
@@ -698,7 +707,7 @@ void Writer::Run() {
     sweep_waiters.clear();
     Status swept;
     if (sweep) {
-      next_sweep = clock_->NowMs() + options_.sweep_interval_ms;
+      next_sweep = clock_->NowMs() + sweep_interval_ms_.load();
       swept = Sweep();
       // A step of the sweep; the callers wait for the last one.
       if (!sweep_more_) sweep_waiters.swap(sweep_pending_);
