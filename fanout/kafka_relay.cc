@@ -10,6 +10,7 @@
 #include <list>
 #include <optional>
 
+#include "fanout/clickhouse_message.h"
 #include "store/session_table.h"
 #include "store/sqlite.h"
 
@@ -28,6 +29,7 @@ struct Chunk;
 struct Delivery {
   Chunk* chunk = nullptr;
   bool events_topic = true;
+  bool envelope = false;  // to clickhouse_topic (events_topic is true too)
   int64_t seq = 0;
   std::string key;
   bool done = false;
@@ -424,6 +426,13 @@ class Relay::Impl {
         rd_kafka_header_add(h, "server", -1, server.data(), static_cast<ssize_t>(server.size()));
       }
       Produce(o_.events_topic, d, body, h);
+      if (!o_.clickhouse_topic.empty()) {
+        ProduceEnvelope(c, d, read_events_.IsNull(1) ? std::nullopt : std::optional(server),
+                        read_events_.IsNull(2) ? std::nullopt : std::optional(kind),
+                        read_events_.IsNull(3) ? std::nullopt : std::optional(phase),
+                        read_events_.IsNull(4) ? std::nullopt : std::optional(read_events_.Text(4)),
+                        body);
+      }
       c->events_end = d.seq;
     }
     read_events_.Reset();
@@ -450,6 +459,23 @@ class Relay::Impl {
     }
     read_sessions_.Reset();
     return Status::Ok();
+  }
+
+  // The event's envelope for ClickHouse, beside the event `d` (same key).
+  void ProduceEnvelope(Chunk* c, const Delivery& d, std::optional<std::string_view> server,
+                       std::optional<std::string_view> kind, std::optional<std::string_view> phase,
+                       std::optional<std::string_view> session_id, std::string_view body) {
+    Delivery& e = c->messages.emplace_back();
+    e.chunk = c;
+    e.envelope = true;
+    e.seq = d.seq;
+    e.key = d.key;
+    const EventEnvelope env{o_.sink_name, d.seq, server, kind, phase, session_id, body};
+    const std::string msg = ClickHouseEventMessage(env);
+    const std::string seq = std::to_string(d.seq);
+    rd_kafka_headers_t* h = rd_kafka_headers_new(1);
+    rd_kafka_header_add(h, "seq", -1, seq.data(), static_cast<ssize_t>(seq.size()));
+    Produce(o_.clickhouse_topic, e, msg, h);
   }
 
   // Produces one message; the headers are owned by librdkafka on success.
@@ -481,15 +507,17 @@ class Relay::Impl {
   // permanent failures dead-lettered) or false when a delivery failed and
   // the chunk must be produced again.
   bool Delivered(const Chunk& c) {
-    uint64_t ok_events = 0, ok_sessions = 0, failed = 0;
+    uint64_t ok_events = 0, ok_sessions = 0, ok_envelopes = 0, failed = 0;
     std::string first_error;
     std::vector<KafkaDeadLetter> dead;
     for (const Delivery& d : c.messages) {
       if (d.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        ++(d.events_topic ? ok_events : ok_sessions);
+        ++(d.envelope ? ok_envelopes : d.events_topic ? ok_events : ok_sessions);
       } else if (IsPermanent(d.err)) {
-        dead.push_back(KafkaDeadLetter{d.events_topic ? o_.events_topic : o_.sessions_topic, d.seq,
-                                       d.key.empty() ? std::nullopt : std::optional(d.key),
+        dead.push_back(KafkaDeadLetter{d.envelope       ? o_.clickhouse_topic
+                                       : d.events_topic ? o_.events_topic
+                                                        : o_.sessions_topic,
+                                       d.seq, d.key.empty() ? std::nullopt : std::optional(d.key),
                                        rd_kafka_err2str(d.err)});
       } else {
         ++failed;
@@ -501,6 +529,7 @@ class Relay::Impl {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.events_delivered += ok_events;
     stats_.sessions_delivered += ok_sessions;
+    stats_.envelopes_delivered += ok_envelopes;
     stats_.delivery_errors += failed;
     if (failed > 0) {
       stats_.last_error = first_error;

@@ -52,6 +52,10 @@ struct RelayOptions {
   std::string brokers;  // bootstrap.servers
   std::string events_topic = "sessionsink.events";
   std::string sessions_topic = "sessionsink.sessions";
+  // Also produce every event's envelope (fanout/clickhouse_message.h) to
+  // this topic, for ClickHouse; empty: off. sink_name goes into each one.
+  std::string clickhouse_topic;
+  std::string sink_name;
   // librdkafka properties applied after ours (SASL, TLS, tuning, …).
   std::vector<std::pair<std::string, std::string>> kafka_options;
   // Rows read per chunk (events, and separately session changes). Four
@@ -72,6 +76,7 @@ struct RelayStats {
   int64_t oldest_undelivered_age_ms = 0;  // 0 when caught up
   uint64_t events_delivered = 0;          // successful delivery reports
   uint64_t sessions_delivered = 0;
+  uint64_t envelopes_delivered = 0;  // to clickhouse_topic
   uint64_t delivery_errors = 0;  // failed delivery reports (retried from SQLite)
   uint64_t dead_letters = 0;     // messages given up on, see kafka_dead_letters
   uint64_t chunk_retries = 0;    // chunks produced again after a failure

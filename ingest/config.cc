@@ -233,6 +233,26 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
                   "compacted).")
       ->envname("SESSIONSINK_KAFKA_TOPIC_SESSIONS")
       ->group("Kafka fan-out");
+  cmd->add_option("--kafka-topic-clickhouse", cfg->kafka_topic_clickhouse,
+                  "Also produce every event as an envelope ClickHouse can always parse (sink, "
+                  "seq, server, kind, phase, session_id, the body as a JSON string) to this "
+                  "topic, e.g. sessionsink.events.ch (docs/clickhouse.md). Empty: off.")
+      ->envname("SESSIONSINK_KAFKA_TOPIC_CLICKHOUSE")
+      ->group("Kafka fan-out");
+  cmd->add_option("--sink-name", cfg->sink_name,
+                  "This sink's name in the ClickHouse envelopes, which tell a session seen by "
+                  "two sinks (default: hostname:port).")
+      ->envname("SESSIONSINK_SINK_NAME")
+      ->group("Kafka fan-out");
+  cmd->add_option("--reports-from", cfg->reports_from,
+                  "Answer GET /reports/NAME from ClickHouse at this HTTP URL (the whole fleet, "
+                  "docs/clickhouse.md) for the reports it has; the others, and the dashboard, "
+                  "read the local database.")
+      ->envname("SESSIONSINK_REPORTS_FROM");
+  cmd->add_option("--reports-database", cfg->reports_database,
+                  "--reports-from: the ClickHouse database.")
+      ->envname("SESSIONSINK_REPORTS_DATABASE")
+      ->capture_default_str();
   cmd->add_option("--kafka-option", cfg->kafka_options,
                   "librdkafka property as key=value, repeatable (e.g. security.protocol=SASL_SSL, "
                   "sasl.mechanisms=PLAIN); applied after the sink's defaults. In the environment, "

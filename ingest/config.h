@@ -75,6 +75,14 @@ struct ServeConfig {
   std::string kafka_topic_events = "sessionsink.events";
   std::string kafka_topic_sessions = "sessionsink.sessions";
   std::vector<std::string> kafka_options;  // "key=value", passed to librdkafka
+  // The event envelopes for ClickHouse (fanout/clickhouse_message.h); off
+  // when empty. sink_name names this sink in them (default: host:port).
+  std::string kafka_topic_clickhouse;
+  std::string sink_name;
+  // GET /reports/NAME from ClickHouse (the fleet) instead of the local file,
+  // for the reports it has (query/clickhouse/); empty: the local file.
+  std::string reports_from;
+  std::string reports_database = "sessionsink";
   // On shutdown, how long to wait for deliveries in flight.
   int64_t kafka_flush_timeout_ms = 10000;
 };

@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -24,6 +25,7 @@
 #include "ingest/reload.h"
 #include "ingest/sd_notify.h"
 #include "ingest/store_commands.h"
+#include "query/clickhouse.h"
 #include "query/report_command.h"
 #include "store/clock.h"
 #include "store/log_fields.h"
@@ -75,6 +77,15 @@ void RaiseFileLimit(const sink::ServeConfig& cfg) {
   }
 }
 
+// The sink's name in the ClickHouse envelopes when --sink-name is not given:
+// the host name and the port it listens on.
+std::string DefaultSinkName(const std::string& listen) {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "sink");
+  const size_t colon = listen.rfind(':');
+  return std::string(host) + (colon == std::string::npos ? "" : listen.substr(colon));
+}
+
 // The idle sweep looks at every open session: a twentieth of the timeout
 // between sweeps (1 s to 30 s) is precision enough.
 int64_t SweepInterval(const sink::ServeConfig& cfg) {
@@ -114,6 +125,11 @@ int Serve(const sink::ServeCommandLine& cl, const std::vector<std::string>& args
   sigaddset(&sigs, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
+
+  // systemd (Type=notify): what the start is doing while it is not ready
+  // yet (a migration or a long replay takes a while; the unit allows it).
+  sink::SystemdNotifier notify;
+  notify.Notify("STATUS=opening " + cfg.db_path + ": migrating and replaying the log if needed");
 
   sink::SystemClock clock;
   sink::WriterOptions wo;
@@ -158,6 +174,8 @@ int Serve(const sink::ServeCommandLine& cl, const std::vector<std::string>& args
     ro.brokers = cfg.kafka_brokers;
     ro.events_topic = cfg.kafka_topic_events;
     ro.sessions_topic = cfg.kafka_topic_sessions;
+    ro.clickhouse_topic = cfg.kafka_topic_clickhouse;
+    ro.sink_name = cfg.sink_name.empty() ? DefaultSinkName(cfg.listen) : cfg.sink_name;
     std::string err;
     if (!sink::ParseKafkaOptions(cfg.kafka_options, &ro.kafka_options, &err)) {
       spdlog::critical("{}", err);
@@ -173,8 +191,17 @@ int Serve(const sink::ServeCommandLine& cl, const std::vector<std::string>& args
     writer.value()->SetCommitListener([r] { r->Wake(); });
     spdlog::info("Kafka fan-out on: brokers {}, topics {} and {}", cfg.kafka_brokers,
                  cfg.kafka_topic_events, cfg.kafka_topic_sessions);
+    if (!ro.clickhouse_topic.empty()) {
+      spdlog::info("Kafka fan-out: event envelopes for ClickHouse to {}, as sink '{}'",
+                   ro.clickhouse_topic, ro.sink_name);
+    }
   }
 
+  if (!cfg.reports_from.empty()) {
+    spdlog::info("GET /reports/NAME from ClickHouse at {} (database {}) for {}; the others from {}",
+                 cfg.reports_from, cfg.reports_database, sink::ClickHouseReportNames(),
+                 cfg.db_path);
+  }
   sink::HttpServer http(cfg, writer.value().get(), relay.get(), &clock);
   // What a reload may change, and the object each change goes to; any other
   // setting that changed is logged as needing a restart.
@@ -214,7 +241,6 @@ int Serve(const sink::ServeCommandLine& cl, const std::vector<std::string>& args
   // systemd (Type=notify): ready once the port answers; a status line every
   // 10 s; the watchdog petted at half its period from this loop, which also
   // reads the writer's state, so a wedged writer stops the petting.
-  sink::SystemdNotifier notify;
   notify.Notify("READY=1\nSTATUS=" + StatusLine(url, *w, http));
   const uint64_t watchdog_us = notify.watchdog_interval_us();
   if (watchdog_us > 0) spdlog::info("systemd watchdog on: petting every {} ms", watchdog_us / 1000);
@@ -393,14 +419,61 @@ int main(int argc, char** argv) {
   report->add_flag("--sql", rr.sql,
                    "Evaluate the SQL file itself (what sqlite3 would run) instead of the native "
                    "evaluation the heavy reports use; same answer, slower on large databases.");
+  sink::ClickHouseTarget report_ch;
+  report->add_option("--clickhouse", report_ch.url,
+                     "Run the report on ClickHouse (the whole fleet, fed from Kafka) at this "
+                     "HTTP URL, e.g. http://127.0.0.1:8123, instead of the --db file.");
+  report->add_option("--database", report_ch.database, "--clickhouse: the database.")
+      ->capture_default_str();
   report->add_option("--format", rr.format, "table, csv or json.")
       ->check(CLI::IsMember({"table", "csv", "json"}))
+      ->capture_default_str();
+
+  sink::ClickHouseInitOptions ch_init;
+  CLI::App* clickhouse = app.add_subcommand(
+      "clickhouse", "The fleet-wide reports on ClickHouse, fed by the Kafka topics.");
+  clickhouse->require_subcommand(1);
+  CLI::App* ch_init_cmd = clickhouse->add_subcommand(
+      "init",
+      "Create the database, tables, Kafka engine tables and materialized views "
+      "(schemas/clickhouse/) over ClickHouse's HTTP interface; says what it created. "
+      "Idempotent; Kafka tables whose brokers or topics changed are replaced. Waits up to "
+      "30 s for a server that does not answer yet.");
+  ch_init_cmd->add_option("--url", ch_init.target.url, "ClickHouse's HTTP URL.")
+      ->required()
+      ->envname("SESSIONSINK_CLICKHOUSE");
+  ch_init_cmd
+      ->add_option("--kafka-brokers", ch_init.brokers,
+                   "Kafka bootstrap servers, as ClickHouse reaches them (host:port,…).")
+      ->required();
+  ch_init_cmd->add_option("--database", ch_init.target.database, "The database to create.")
+      ->capture_default_str();
+  ch_init_cmd
+      ->add_option("--sessions-topic", ch_init.sessions_topic,
+                   "The sessions topic (serve --kafka-topic-sessions).")
+      ->capture_default_str();
+  ch_init_cmd
+      ->add_option("--events-topic", ch_init.events_topic,
+                   "The event envelopes' topic (serve --kafka-topic-clickhouse).")
+      ->capture_default_str();
+  ch_init_cmd
+      ->add_option("--group", ch_init.group,
+                   "Consumer group prefix (_sessions and _events are appended).")
       ->capture_default_str();
 
   sink::StoreCommands store_commands;
   sink::AddStoreCommands(&app, &store_commands);
 
   CLI11_PARSE(app, argc, argv);
+  if (ch_init_cmd->parsed()) {
+    sink::Result<std::string> out = sink::ClickHouseInit(ch_init);
+    if (!out.ok()) {
+      std::fprintf(stderr, "clickhouse init: %s\n", out.status().message().c_str());
+      return out.status().code() == sink::Status::Code::kInvalid ? 2 : 1;
+    }
+    std::fputs(out.value().c_str(), stdout);
+    return 0;
+  }
   if (std::optional<int> rc = sink::RunStoreCommands(store_commands)) return *rc;
   if (report->parsed()) {
     if (report_list) {
@@ -423,7 +496,9 @@ int main(int argc, char** argv) {
     set(platform, &rr.platform);
     set(bucket, &rr.bucket);
     if (limit >= 0) rr.limit = limit;
-    sink::Result<std::string> text = sink::RunReportText(report_db, rr);
+    sink::Result<std::string> text = report_ch.url.empty()
+                                         ? sink::RunReportText(report_db, rr)
+                                         : sink::RunClickHouseReportText(report_ch, rr);
     if (!text.ok()) {
       std::fprintf(stderr, "report: %s\n", text.status().message().c_str());
       return text.status().code() == sink::Status::Code::kInvalid ? 2 : 1;

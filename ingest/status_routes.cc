@@ -10,6 +10,7 @@
 #include "ingest/connection_guard.h"
 #include "ingest/http_server.h"
 #include "ingest/http_util.h"
+#include "query/clickhouse.h"
 #include "query/report_command.h"
 #include "store/json_text.h"
 
@@ -104,9 +105,16 @@ void HttpServer::HandleReport(const httplib::Request& req, httplib::Response& re
     }
     r.limit = v;
   }
-  if (FindReport(r.name) == nullptr) return SetError(res, 404, "no report named " + r.name);
+  // --reports-from: the fleet's answer, where ClickHouse has the report.
+  const bool fleet = !cfg_.reports_from.empty() && HasClickHouseReport(r.name);
+  if (FindReport(r.name) == nullptr && !fleet) {
+    return SetError(res, 404, "no report named " + r.name);
+  }
   Result<std::string> text = [&] {
     GuardedServer::Busy busy;  // the report's time is not the client's
+    if (fleet) {
+      return RunClickHouseReportText({cfg_.reports_from, cfg_.reports_database}, r);
+    }
     return RunReportText(cfg_.db_path, r);
   }();
   if (!text.ok()) {

@@ -12,6 +12,7 @@
 #   easy-normal / easy-full   the same with the easy load
 #   kafka-hard / kafka-easy   with fan-out to the mock cluster: events/s, delivered, and
 #                             how long after the load stopped the backlog was 0
+#   kafka-ch-hard / -easy     the same with the ClickHouse envelopes (--kafka-topic-clickhouse)
 #   half-load                 the hard load at half the hard-normal rate: latency
 #   http-ceiling              the hard load against a no-op cpp-httplib server
 #   sqlite-append             the raw SQLite loop that does only what a 2xx waits
@@ -96,10 +97,11 @@ EASY_RATE=$(kv events_per_s "$WORK/lg-easy-normal.txt")
 KAFKA_PID=$!
 for _ in $(seq 100); do [ -s "$WORK/kafka.out" ] && break; sleep 0.05; done
 BROKERS=$(head -1 "$WORK/kafka.out")
-kafka() {  # name load-array-name rate-without
+kafka() {  # name load-array-name rate-without [sink options…]
   local name=$1 without=$3
   local -n load=$2
-  start_sink "$WORK/sink-$name.log" --db "$WORK/$name.db" --kafka-brokers "$BROKERS"
+  shift 3
+  start_sink "$WORK/sink-$name.log" --db "$WORK/$name.db" --kafka-brokers "$BROKERS" "$@"
   loadgen "$WORK/lg-$name.txt" "${load[@]}" --duration "${SECONDS_PER_RUN}s"
   # How long after the load stopped until every committed event was delivered.
   local t0 backlog=-1 waited=-1 metrics delivered
@@ -123,6 +125,10 @@ kafka() {  # name load-array-name rate-without
 }
 kafka kafka-hard HARD "$HARD_RATE"
 kafka kafka-easy EASY "$EASY_RATE"
+# kafka-ch-*: the same, plus every event's envelope for ClickHouse
+# (--kafka-topic-clickhouse): the cost of the third message per event.
+kafka kafka-ch-hard HARD "$HARD_RATE" --kafka-topic-clickhouse sessionsink.events.ch --sink-name bench
+kafka kafka-ch-easy EASY "$EASY_RATE" --kafka-topic-clickhouse sessionsink.events.ch --sink-name bench
 kill "$KAFKA_PID" 2>/dev/null || true
 
 # half-load: latency at half the measured hard rate

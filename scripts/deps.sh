@@ -21,6 +21,7 @@ PACKAGES=(
   curl                                # README examples
   chromium                            # tests/browser: the Streampixel relay in a real browser
   nginx libnginx-mod-rtmp ffmpeg      # tests/nginx: real nginx-rtmp callbacks, ffmpeg publishing and playing
+  clickhouse-server clickhouse-client # tests/clickhouse: the fleet-wide reports (scripts/clickhouse-dev.sh)
   dpkg-dev systemd adduser            # the .deb (cpack: dpkg-shlibdeps), systemd-analyze verify, its postinst
 )
 
