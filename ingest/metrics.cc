@@ -121,6 +121,23 @@ void HttpServer::RenderMetrics(httplib::Response& res) const {
   line("sessionsink_session_flushes_total", "Flush transactions committed.", "counter", w.flushes);
   line("sessionsink_session_flush_failures_total", "Flush transactions rolled back (tried again).",
        "counter", w.flush_failures);
+  line("sessionsink_session_merge_failures_total",
+       "Committed events that could not be merged yet (a row not read back; retried).", "counter",
+       w.catch_up_failures);
+  line("sessionsink_session_restart_failures_total",
+       "Server restarts that could not be applied yet (retried).", "counter", w.restart_failures);
+  line("sessionsink_session_sweep_failures_total",
+       "Idle sweeps that left a session open (a row not read back; retried).", "counter",
+       w.sweep_failures);
+  line("sessionsink_checkpoints_total",
+       "WAL checkpoints by the writer's connection (the only one that writes the file).", "counter",
+       w.checkpoints);
+  line("sessionsink_checkpoint_failures_total", "WAL checkpoints that failed (retried).", "counter",
+       w.checkpoint_failures);
+  line("sessionsink_wal_bytes", "Size of the database's WAL after the last commit or checkpoint.",
+       "gauge", static_cast<uint64_t>(w.wal_bytes));
+  line("sessionsink_sessions_behind", "1 while the sessions table cannot follow the log.", "gauge",
+       static_cast<uint64_t>(w.sessions_error.empty() ? 0 : 1));
   line("sessionsink_sessions_open", "Sessions not finished (in memory or not).", "gauge",
        static_cast<uint64_t>(w.open_sessions));
   line("sessionsink_sessions_in_memory", "Sessions whose merged state is in memory.", "gauge",

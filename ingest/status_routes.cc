@@ -21,20 +21,29 @@ void HttpServer::HandleReadyz(httplib::Response& res) const {
   // A relay that cannot even create its producer is a failure of the sink's
   // own, which an operator must see (the events still commit meanwhile).
   std::string status = "ready";
+  const WriterStats w = writer_->Stats();
   if (draining_) {
     status = "draining";
   } else if (!writer_->Healthy()) {
     status = "the last database commit failed";
   } else if (relay_ != nullptr && !relay_->Stats().producer_up) {
     status = "the Kafka producer cannot be created";
+  } else if (!w.checkpoint_error.empty()) {
+    status = "the WAL cannot be checkpointed: " + w.checkpoint_error;
+  } else if (!w.sessions_error.empty()) {
+    status = "the sessions table cannot follow the log";
   }
   std::string body = "{\"status\":";
   AppendJsonString(&body, status);
-  const WriterStats w = writer_->Stats();
   char lag[32];
   std::snprintf(lag, sizeof lag, "%.3f", static_cast<double>(w.flush_lag_ms) / 1000.0);
   body += std::string(",\"sessions\":{\"flush_lag_seconds\":") + lag +
-          ",\"unflushed_events\":" + std::to_string(w.unflushed_events) + "}";
+          ",\"unflushed_events\":" + std::to_string(w.unflushed_events);
+  if (!w.sessions_error.empty()) {
+    body += ",\"error\":";
+    AppendJsonString(&body, w.sessions_error);
+  }
+  body += "}";
   if (relay_ != nullptr) {
     const RelayStats r = relay_->Stats();
     body += ",\"kafka\":{\"backlog_events\":" + std::to_string(r.backlog_events) +

@@ -178,14 +178,29 @@ Status SessionSet::ServerRestarted(const std::string& server, int64_t at, int64_
   return Status::Ok();
 }
 
-Result<int64_t> SessionSet::SweepIdle(int64_t cutoff_ms, int64_t now_ms) {
+Result<int64_t> SessionSet::SweepIdle(int64_t cutoff_ms, int64_t now_ms, size_t max_sessions,
+                                      bool* more) {
   std::vector<Slot*> idle;
+  bool beyond = false;  // idle sessions past the step
   for (Slot* slot : open_list_) {
-    if (slot->seen_at < cutoff_ms) idle.push_back(slot);
+    if (slot->seen_at >= cutoff_ms) continue;
+    if (idle.size() == max_sessions) {
+      beyond = true;
+      break;
+    }
+    idle.push_back(slot);
   }
+  if (more != nullptr) *more = beyond;
   int64_t n = 0;
+  Status failed;  // the first session that could not be read back
   for (Slot* slot : idle) {
-    if (!slot->entry) SINK_RETURN_IF_ERROR(Materialize(slot));
+    if (!slot->entry) {
+      Status st = Materialize(slot);
+      if (!st.ok()) {
+        if (failed.ok()) failed = st;
+        continue;  // the others are finished all the same
+      }
+    }
     Session& s = slot->entry->session;
     if (s.Finished()) continue;
     s.CloseSynthetic(SyntheticClose::kSinkTimeout);
@@ -193,6 +208,7 @@ Result<int64_t> SessionSet::SweepIdle(int64_t cutoff_ms, int64_t now_ms) {
     Touched(slot, now_ms);
   }
   stats_.timed_out += static_cast<uint64_t>(n);
+  if (!failed.ok()) return failed;
   return n;
 }
 

@@ -71,7 +71,12 @@ class SessionSet {
   // Applies the restart rule after `server` restarted at `at`.
   Status ServerRestarted(const std::string& server, int64_t at, int64_t now_ms);
   // Finishes (sink_timeout) the open sessions last seen before `cutoff_ms`.
-  Result<int64_t> SweepIdle(int64_t cutoff_ms, int64_t now_ms);
+  // A session whose row cannot be read back is left open and the others are
+  // finished; the first such failure is returned.
+  // At most `max_sessions` per call (a step): `*more` tells whether idle
+  // sessions are left for the next.
+  Result<int64_t> SweepIdle(int64_t cutoff_ms, int64_t now_ms,
+                            size_t max_sessions = static_cast<size_t>(-1), bool* more = nullptr);
 
   // Flush. A cycle is due when something changed at least `age_ms` ago (or
   // the budget is exceeded by dirty sessions).

@@ -1,13 +1,13 @@
 #include "store/writer.h"
 
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <map>
 #include <utility>
+
+#include <spdlog/spdlog.h>
 
 #include "store/event_log.h"
 #include "store/schema.h"
@@ -32,18 +32,35 @@ class Writer::Impl {
   Status Begin() { return db_.Exec("BEGIN IMMEDIATE"); }
   Status Commit() {
     SINK_RETURN_IF_ERROR(db_.Exec("COMMIT"));
-    // The checkpointer normally keeps the WAL short; if it cannot (readers
-    // holding old frames, a slow disk), checkpoint here before it grows on.
-    // The checkpointer thread may hold the checkpoint lock (SQLite does not
-    // wait for it): retry for a moment.
-    for (int i = 0; wal_pages_ > wal_limit_pages_ && i < 200; ++i) {
+    // Past the bound (readers held the PASSIVE checkpoints back), wait for
+    // them: RESTART copies everything and lets the WAL start over.
+    if (wal_pages_ > wal_limit_pages_) {
       const int rc = sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_RESTART,
                                                nullptr, nullptr);
-      if (rc != SQLITE_BUSY) break;
-      std::this_thread::sleep_for(std::chrono::microseconds(500));
+      if (rc == SQLITE_OK) checkpointed_ = 0;
     }
     return Status::Ok();
   }
+  // Copies the committed WAL frames into the database file (PASSIVE: never
+  // waits for readers) once `min_pages` of them are not yet copied. Only
+  // this connection writes or checkpoints the file.
+  Status Checkpoint(int64_t min_pages) {
+    if (wal_pages_ - checkpointed_ < std::max<int64_t>(min_pages, 1)) return Status::Ok();
+    int log = 0, done = 0;
+    const int rc =
+        sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      return Status::IoError(std::string("checkpoint: ") + sqlite3_errmsg(db_.get()));
+    }
+    ++checkpoints_;
+    if (rc == SQLITE_OK && log >= 0) {
+      wal_pages_ = log;
+      checkpointed_ = done;
+    }
+    return Status::Ok();
+  }
+  int64_t wal_pages() const { return wal_pages_; }
+  uint64_t checkpoints() const { return checkpoints_; }
   void Rollback() {
     // Nothing to undo when BEGIN itself failed; a failing ROLLBACK leaves the
     // connection to SQLite's own automatic rollback.
@@ -84,28 +101,31 @@ class Writer::Impl {
 
   // Merges committed events into the sessions in memory. If reading a row
   // back fails, the rest is merged later from the log (CatchUp), so that no
-  // committed event is left out of its session.
+  // committed event is left out of its session; a restart that could not be
+  // applied stays pending until it can.
   void Merge(const std::vector<Accepted>& accepted, const std::map<std::string, int64_t>& restarts,
              int64_t now_ms) {
     if (accepted.empty() && restarts.empty()) return;
-    if (!accepted.empty()) sessions_.NoteCommit(accepted.back().seq, now_ms);
+    if (!accepted.empty()) {
+      sessions_.NoteCommit(accepted.back().seq, now_ms);
+      committed_seq_ = std::max(committed_seq_, accepted.back().seq);
+    }
+    for (const auto& [server, at] : restarts) NoteRestart(server, at);
     if (catch_up_) return;
     for (const Accepted& a : accepted) {
-      if (!sessions_.Apply(*a.event, a.seq, a.received_at, now_ms).ok()) {
-        catch_up_ = true;
+      Status st = sessions_.Apply(*a.event, a.seq, a.received_at, now_ms);
+      if (!st.ok()) {
+        Failed(&catch_up_failures_, st);
         return;
       }
     }
-    for (const auto& [server, at] : restarts) {
-      if (!sessions_.ServerRestarted(server, at, now_ms).ok()) {
-        catch_up_ = true;
-        return;
-      }
-    }
+    Status st = ApplyRestarts(now_ms);
+    if (!st.ok()) Failed(&restart_failures_, st);
   }
 
-  // Merges the events after what was applied, read back from the log: at
-  // start (replay), and after a merge that could not read a row.
+  // Merges the events after what was applied, read back from the log, and
+  // the pending restarts: at start (replay), and after a merge that could
+  // not read a row.
   Status CatchUp(int64_t now_ms) {
     Status st = log_.ForEachAfter(sessions_.applied_seq(), [&](const StoredEvent& se) {
       Result<Event> e = reparse_ ? reparse_(se) : Status::Internal("no re-parser configured");
@@ -117,17 +137,29 @@ class Writer::Impl {
       }
       SINK_RETURN_IF_ERROR(sessions_.Apply(e.value(), se.seq, se.received_at, now_ms));
       if (e->name == "server_started" && e->server && !e->HasSession()) {
-        const int64_t at = e->EventTime().value_or(se.received_at);
-        SINK_RETURN_IF_ERROR(sessions_.ServerRestarted(*e->server, at, now_ms));
+        NoteRestart(*e->server, e->EventTime().value_or(se.received_at));
+        SINK_RETURN_IF_ERROR(ApplyRestarts(now_ms));
       }
       return Status::Ok();
     });
-    if (st.ok()) catch_up_ = false;
+    if (st.ok()) st = ApplyRestarts(now_ms);
+    if (st.ok()) {
+      catch_up_ = false;
+      error_.clear();
+    } else {
+      Failed(&catch_up_failures_, st);
+    }
     if (sessions_.applied_seq() > sessions_.watermark()) {
       sessions_.NoteCommit(sessions_.applied_seq(), now_ms);
     }
     return st;
   }
+  // Why the merge is behind the log ("" when it is not).
+  const std::string& error() const { return error_; }
+  uint64_t catch_up_failures() const { return catch_up_failures_; }
+  uint64_t restart_failures() const { return restart_failures_; }
+  // The newest seq committed to the log (merged or not).
+  int64_t committed_seq() const { return std::max(committed_seq_, sessions_.applied_seq()); }
   bool catching_up() const { return catch_up_; }
 
   EventLog& log() { return log_; }
@@ -156,13 +188,16 @@ class Writer::Impl {
         return Status::IoError("cannot switch " + o.db_path + " to WAL mode");
       }
     }
-    // Checkpoints are the checkpointer thread's job (wal_autocheckpoint=0),
-    // except past wal_limit_pages (see Commit()).
+    // This connection is the only one that writes or checkpoints the file
+    // (wal_autocheckpoint=0: the writer thread checkpoints between rounds,
+    // see Writer::Checkpoint); a WAL that was reset is cut back to the
+    // bound (journal_size_limit).
     const std::string pragmas =
         std::string("PRAGMA synchronous=") + (o.synchronous_full ? "FULL" : "NORMAL") +
         "; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0; PRAGMA busy_timeout=" +
         std::to_string(o.busy_timeout_ms) + "; PRAGMA cache_size=-" +
-        std::to_string(std::max<int64_t>(o.cache_bytes / 1024, 2048)) + ";";
+        std::to_string(std::max<int64_t>(o.cache_bytes / 1024, 2048)) +
+        "; PRAGMA journal_size_limit=" + std::to_string(o.wal_limit_pages * 4096) + ";";
     SINK_RETURN_IF_ERROR(db_.Exec(pragmas));
     // After the pragmas: wal_autocheckpoint installs a WAL hook of its own.
     wal_limit_pages_ = o.wal_limit_pages;
@@ -263,9 +298,29 @@ class Writer::Impl {
     return st;
   }
 
+  void NoteRestart(const std::string& server, int64_t at) {
+    int64_t& latest = pending_restarts_.try_emplace(server, at).first->second;
+    latest = std::max(latest, at);
+  }
+  // Applies the restarts not yet applied; each stays pending until it is.
+  Status ApplyRestarts(int64_t now_ms) {
+    for (auto it = pending_restarts_.begin(); it != pending_restarts_.end();) {
+      SINK_RETURN_IF_ERROR(sessions_.ServerRestarted(it->first, it->second, now_ms));
+      it = pending_restarts_.erase(it);
+    }
+    return Status::Ok();
+  }
+  void Failed(uint64_t* counter, const Status& st) {
+    ++*counter;
+    catch_up_ = true;
+    error_ = st.message();
+  }
+
   // Pages in the WAL after the last commit (SQLite's WAL hook).
   static int OnWal(void* self, sqlite3*, const char*, int pages) {
-    static_cast<Impl*>(self)->wal_pages_ = pages;
+    Impl* impl = static_cast<Impl*>(self);
+    if (pages < impl->wal_pages_) impl->checkpointed_ = 0;  // the WAL started over
+    impl->wal_pages_ = pages;
     return SQLITE_OK;
   }
 
@@ -274,9 +329,15 @@ class Writer::Impl {
   SessionTable table_;
   SessionSet sessions_;  // after table_: it writes through it
   Stmt save_watermark_;
-  int64_t wal_pages_ = 0;
+  int64_t wal_pages_ = 0;     // frames in the WAL after the last commit
+  int64_t checkpointed_ = 0;  // of which copied into the database file
   int64_t wal_limit_pages_ = 0;
+  uint64_t checkpoints_ = 0;
   bool catch_up_ = false;
+  std::map<std::string, int64_t> pending_restarts_;  // server → restart time not yet applied
+  std::string error_;
+  int64_t committed_seq_ = 0;
+  uint64_t catch_up_failures_ = 0, restart_failures_ = 0;
   uint64_t replayed_ = 0, replay_failures_ = 0;
 };
 
@@ -294,29 +355,6 @@ Writer::Writer(const WriterOptions& options, const Clock* clock, std::unique_ptr
       impl_(std::move(impl)) {
   Publish();
   thread_ = std::thread([this] { Run(); });
-  checkpointer_ = std::thread([this] {
-    // Copies committed WAL frames into the database file in the background
-    // (PASSIVE: never blocks the writer or readers), right after each commit:
-    // the pages are still in the OS cache, the copy overlaps the writer's
-    // next transaction, and the WAL stays short. The connection reads
-    // the journal mode first: until it has, it does not know the file is in
-    // WAL mode and every checkpoint would do nothing. It runs at a lower
-    // CPU priority: on a small machine the commits that answer requests
-    // come first.
-    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
-    Result<Db> db = Db::Open(options_.db_path, false);
-    if (!db.ok() || !db->Exec("PRAGMA busy_timeout=1000; PRAGMA journal_mode=WAL").ok()) return;
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!checkpoint_stop_) {
-      checkpoint_cv_.wait_for(lock, std::chrono::milliseconds(options_.checkpoint_interval_ms),
-                              [this] { return checkpoint_stop_ || checkpoint_due_; });
-      if (checkpoint_stop_) break;
-      checkpoint_due_ = false;
-      lock.unlock();
-      sqlite3_wal_checkpoint_v2(db->get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-      lock.lock();
-    }
-  });
 }
 
 Writer::~Writer() { Stop(); }
@@ -346,12 +384,9 @@ void Writer::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
-    checkpoint_stop_ = true;
   }
   cv_.notify_one();
-  checkpoint_cv_.notify_one();
   if (thread_.joinable()) thread_.join();
-  if (checkpointer_.joinable()) checkpointer_.join();
 }
 
 WriterStats Writer::Stats() const {
@@ -425,7 +460,6 @@ void Writer::CommitGroup(std::deque<Pending>& group) {
     queued_events_ -= n;
     stats_.batches += group.size();
     if (st.ok()) {
-      checkpoint_due_ = true;
       ++stats_.commits;
       stats_.commit_us_total += static_cast<uint64_t>(us);
       stats_.commit_seconds.Observe(static_cast<double>(us) * 1e-6);
@@ -438,7 +472,6 @@ void Writer::CommitGroup(std::deque<Pending>& group) {
       ++stats_.commit_failures;
     }
   }
-  checkpoint_cv_.notify_one();
   if (listener) listener();
   for (size_t i = 0; i < group.size(); ++i) {
     if (st.ok()) {
@@ -460,6 +493,7 @@ void Writer::Flush(bool all) {
   const int64_t half = std::max<int64_t>(options_.session_flush_ms / 2, 1);
   const int64_t urgent = options_.session_flush_ms * 3 / 4;
   bool more = all;
+  if (!all && !flush_backoff_.Due()) return;  // after a failure, wait before the next try
   do {
     const int64_t now = clock_->NowMs();
     if (!sessions.CycleActive()) {
@@ -475,9 +509,19 @@ void Writer::Flush(bool all) {
             .count();
     if (st.ok()) {
       sessions.Committed(now);
+      if (flush_backoff_.failing()) spdlog::info("store: the sessions table is written again");
+      flush_backoff_.Succeeded();
+      flush_error_.clear();
     } else {
       impl_->Rollback();
       sessions.RolledBack();
+      flush_backoff_.Failed();
+      flush_error_ = st.message();
+      uint64_t skipped = 0;
+      if (flush_log_.Allow(&skipped)) {
+        spdlog::error("store: writing the sessions table failed{}: {}", Skipped(skipped),
+                      st.message());
+      }
     }
     std::function<void()> listener;
     {
@@ -485,16 +529,17 @@ void Writer::Flush(bool all) {
       if (st.ok()) {
         ++stats_.flushes;
         stats_.flush_us_total += static_cast<uint64_t>(us);
-        checkpoint_due_ = true;
         if (options_.session_log) listener = on_commit_;
       } else {
         ++stats_.flush_failures;
       }
     }
-    checkpoint_cv_.notify_one();
     if (listener) listener();
     if (!st.ok()) return;  // tried again on the next round
-    more = all || (sessions.CycleActive() && sessions.FlushLagMs(clock_->NowMs()) > urgent);
+    // While the merge is behind the log (catching up), a cycle cannot bring
+    // the table to the log: `all` ends with the cycle under way.
+    more = (all && (sessions.CycleActive() || !impl_->catching_up())) ||
+           (sessions.CycleActive() && sessions.FlushLagMs(clock_->NowMs()) > urgent);
   } while (more);
 }
 
@@ -507,7 +552,7 @@ void Writer::Publish() {
   stats_.sessions_written = s.sessions_written;
   stats_.sessions_timed_out = s.timed_out;
   stats_.sessions_server_restart = s.server_restart;
-  stats_.unflushed_events = sessions.applied_seq() - sessions.watermark();
+  stats_.unflushed_events = impl_->committed_seq() - sessions.watermark();
   // Kept as the instant of the oldest unwritten change, so that the lag
   // read between two rounds of the writer is current (see Stats()).
   const int64_t lag = sessions.FlushLagMs(now);
@@ -521,6 +566,100 @@ void Writer::Publish() {
   stats_.session_evictions = s.evictions;
   stats_.replayed_events = impl_->replayed();
   stats_.replay_failures = impl_->replay_failures();
+  stats_.catch_up_failures = impl_->catch_up_failures();
+  stats_.restart_failures = impl_->restart_failures();
+  if (impl_->catching_up()) {
+    stats_.sessions_error = "merging committed events: " + impl_->error();
+  } else if (!sweep_error_.empty()) {
+    stats_.sessions_error = "idle sweep: " + sweep_error_;
+  } else if (!flush_error_.empty()) {
+    stats_.sessions_error = "writing the sessions table: " + flush_error_;
+  } else {
+    stats_.sessions_error.clear();
+  }
+}
+
+void Writer::CatchUp() {
+  if (!impl_->catching_up() || !catch_up_backoff_.Due()) return;
+  if (impl_->CatchUp(clock_->NowMs()).ok()) {
+    if (catch_up_reported_) spdlog::info("store: the sessions merge caught up with the log");
+    catch_up_backoff_.Succeeded();
+    catch_up_reported_ = false;
+    return;
+  }
+  catch_up_backoff_.Failed();
+}
+
+// Logs a merge failure that Merge or CatchUp recorded (rate-limited).
+void Writer::ReportMergeFailure() {
+  if (!impl_->catching_up()) return;
+  const uint64_t failures = impl_->catch_up_failures() + impl_->restart_failures();
+  if (failures == merge_failures_logged_) return;
+  merge_failures_logged_ = failures;
+  if (!catch_up_backoff_.failing()) catch_up_backoff_.Failed();  // first failure: pause
+  catch_up_reported_ = true;
+  uint64_t skipped = 0;
+  if (merge_log_.Allow(&skipped)) {
+    spdlog::error(
+        "store: committed events cannot be merged into their sessions{}; the sessions table "
+        "waits and the merge is retried: {}",
+        Skipped(skipped), impl_->error());
+  }
+}
+
+void Writer::Checkpoint(int64_t min_pages) {
+  if (!checkpoint_backoff_.Due()) return;
+  const Status st = impl_->Checkpoint(min_pages);
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.checkpoints = impl_->checkpoints();
+  stats_.wal_bytes = impl_->wal_pages() * 4096;
+  if (st.ok()) {
+    if (checkpoint_backoff_.failing()) spdlog::info("store: checkpoints work again");
+    checkpoint_backoff_.Succeeded();
+    stats_.checkpoint_error.clear();
+    return;
+  }
+  checkpoint_backoff_.Failed();
+  ++stats_.checkpoint_failures;
+  stats_.checkpoint_error = st.message();
+  uint64_t skipped = 0;
+  if (checkpoint_log_.Allow(&skipped)) {
+    spdlog::error("store: the WAL cannot be copied into the database file{}; retried: {}",
+                  Skipped(skipped), st.message());
+  }
+}
+
+bool Writer::SweepContinues() const {
+  // The next step once the finished sessions of the last one are written
+  // out of memory: a mass timeout stays within the memory bound.
+  if (!sweep_more_) return false;
+  const SessionSetStats s = impl_->sessions().Stats();
+  return s.live_bytes <= options_.session_memory_bytes || s.dirty_sessions == 0;
+}
+
+Status Writer::Sweep() {
+  const int64_t now = clock_->NowMs();
+  Result<int64_t> n = impl_->sessions().SweepIdle(now - session_timeout_ms_.load(), now,
+                                                  options_.sweep_step_sessions, &sweep_more_);
+  if (!n.ok()) sweep_more_ = false;  // the rest when the retry is due
+  if (n.ok()) {
+    if (sweep_backoff_.failing()) spdlog::info("store: the idle sweep works again");
+    sweep_backoff_.Succeeded();
+    sweep_error_.clear();
+    return Status::Ok();
+  }
+  sweep_backoff_.Failed();
+  sweep_error_ = n.status().message();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.sweep_failures;
+  }
+  uint64_t skipped = 0;
+  if (sweep_log_.Allow(&skipped)) {
+    spdlog::error("store: the idle sweep could not finish every idle session{}; retried: {}",
+                  Skipped(skipped), n.status().message());
+  }
+  return n.status();
 }
 
 void Writer::SetSessionTimeout(int64_t timeout_ms, int64_t sweep_interval_ms) {
@@ -530,6 +669,7 @@ void Writer::SetSessionTimeout(int64_t timeout_ms, int64_t sweep_interval_ms) {
 
 void Writer::Run() {
   int64_t next_sweep = clock_->NowMs() + sweep_interval_ms_.load();
+  auto next_checkpoint = std::chrono::steady_clock::now();
   // How often an idle writer looks whether a flush is due.
   const auto tick = std::chrono::milliseconds(
       std::clamp<int64_t>(options_.session_flush_ms / 8, 1, options_.sweep_interval_ms));
@@ -540,32 +680,60 @@ void Writer::Run() {
     bool stop = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      const bool busy = impl_->sessions().CycleActive() || impl_->catching_up();
-      cv_.wait_for(lock, busy ? std::chrono::milliseconds(0) : tick, [this] {
+      // Work pending now: a flush cycle under way, or a retry that is due.
+      const bool busy = (impl_->sessions().CycleActive() && flush_backoff_.Due()) ||
+                        SweepContinues() || (impl_->catching_up() && catch_up_backoff_.Due()) ||
+                        (sweep_backoff_.failing() && sweep_backoff_.Due());
+      auto wait = busy ? std::chrono::milliseconds(0) : tick;
+      for (const Backoff* b : {&flush_backoff_, &catch_up_backoff_, &sweep_backoff_}) {
+        if (b->failing()) wait = std::min(wait, b->Remaining());
+      }
+      cv_.wait_for(lock, wait, [this] {
         return !queue_.empty() || stopping_ || sweep_requested_ || !flush_waiters_.empty();
       });
       stop = queue_.empty() && stopping_;
       group.swap(queue_);
       sweep_waiters.swap(sweep_waiters_);
       flush_waiters.swap(flush_waiters_);
-      sweep = sweep_requested_ || clock_->NowMs() >= next_sweep;
+      sweep = sweep_requested_ || clock_->NowMs() >= next_sweep ||
+              (sweep_backoff_.failing() && sweep_backoff_.Due()) || SweepContinues();
       sweep_requested_ = false;
     }
     if (!group.empty()) CommitGroup(group);
-    if (impl_->catching_up()) (void)impl_->CatchUp(clock_->NowMs());
+    ReportMergeFailure();
+    CatchUp();
+    ReportMergeFailure();
+    for (std::promise<Status>& p : sweep_waiters) sweep_pending_.push_back(std::move(p));
+    sweep_waiters.clear();
+    Status swept;
     if (sweep) {
       next_sweep = clock_->NowMs() + sweep_interval_ms_.load();
-      const int64_t now = clock_->NowMs();
-      Result<int64_t> n = impl_->sessions().SweepIdle(now - session_timeout_ms_.load(), now);
-      for (std::promise<Status>& p : sweep_waiters) p.set_value(n.ok() ? Status::Ok() : n.status());
+      swept = Sweep();
+      // A step of the sweep; the callers wait for the last one.
+      if (!sweep_more_) sweep_waiters.swap(sweep_pending_);
     }
     Flush(/*all=*/(stop && options_.flush_on_stop) || !flush_waiters.empty());
+    // After the answers: a commit's requests never wait for the copy.
+    // Idle (nothing committed this round), what is left goes too.
+    const auto now = std::chrono::steady_clock::now();
+    if (!group.empty() || now >= next_checkpoint) {
+      Checkpoint(group.empty() ? 1 : options_.checkpoint_pages);
+      if (group.empty()) {
+        next_checkpoint = now + std::chrono::milliseconds(options_.checkpoint_interval_ms);
+      }
+    }
     impl_->sessions().Evict();
-    Publish();
+    Publish();  // before the answers: a caller reads what they tell in Stats()
+    for (std::promise<Status>& p : sweep_waiters) p.set_value(swept);
     if (!flush_waiters.empty()) {
-      const Status st = impl_->sessions().FlushDue(clock_->NowMs(), 0)
-                            ? Status::Unavailable("could not write the sessions table")
-                            : Status::Ok();
+      std::string why;
+      if (impl_->sessions().FlushDue(clock_->NowMs(), 0)) {
+        std::lock_guard<std::mutex> lock(mu_);
+        why = stats_.sessions_error.empty() ? "not every change is written" : stats_.sessions_error;
+      }
+      const Status st = why.empty()
+                            ? Status::Ok()
+                            : Status::Unavailable("could not write the sessions table: " + why);
       for (std::promise<Status>& p : flush_waiters) p.set_value(st);
     }
     if (stop) break;
@@ -573,6 +741,7 @@ void Writer::Run() {
   // Fail anything that raced with shutdown (Submit refuses once stopping_).
   std::lock_guard<std::mutex> lock(mu_);
   for (std::promise<Status>& p : sweep_waiters_) p.set_value(Status::Unavailable("shutting down"));
+  for (std::promise<Status>& p : sweep_pending_) p.set_value(Status::Unavailable("shutting down"));
   for (std::promise<Status>& p : flush_waiters_) p.set_value(Status::Unavailable("shutting down"));
   for (Pending& p : queue_) p.done.set_value(Status::Unavailable("shutting down"));
   queue_.clear();

@@ -1,4 +1,5 @@
 // Writer: the single thread that owns the SQLite connection and commits.
+// It is the only connection that writes or checkpoints the file.
 //
 // HTTP handlers Submit() batches; the writer drains everything queued into
 // one transaction (group commit) that appends the distinct events to the
@@ -40,6 +41,7 @@
 #include "store/event.h"
 #include "store/event_log.h"
 #include "store/histogram.h"
+#include "store/log_limit.h"
 #include "store/status.h"
 #include "store/write_batch.h"
 
@@ -67,6 +69,11 @@ struct WriterOptions {
   bool session_log = false;
   // How often the idle sweep runs.
   int64_t sweep_interval_ms = 1000;
+  // Sessions the idle sweep finishes per step: group commits and flushes go
+  // between steps, and the next step waits until the sessions in memory are
+  // back under `session_memory_bytes` (a million sessions timing out at
+  // once neither hold up requests nor memory).
+  size_t sweep_step_sessions = 10000;
   // Bound on queued, not yet committed events. A batch that would exceed it
   // is refused (kUnavailable → HTTP 503), except into an empty queue, so a
   // single large batch can always make progress.
@@ -80,11 +87,15 @@ struct WriterOptions {
   int64_t max_db_bytes = 0;
   // How long a commit waits for another process holding the write lock.
   int64_t busy_timeout_ms = 5000;
-  // WAL checkpoints run on a thread of their own (a second connection) so
-  // commits never wait for them: after every commit, and at least this often
-  // (to finish one a reader held back). A WAL past `wal_limit_pages` makes
-  // the writer checkpoint itself, which bounds the file.
+  // WAL checkpoints: the writer thread copies the WAL into the database
+  // file itself (PASSIVE, after a round's answers are out) once
+  // `checkpoint_pages` are waiting, and what is left when it is idle, at
+  // most this often. No other connection writes or checkpoints the file
+  // (SQLite's WAL-reset bug needs two: docs/reliability.md). A WAL past
+  // `wal_limit_pages` (readers held the copies back) is checkpointed with
+  // RESTART, which waits for them and bounds the file.
   int64_t checkpoint_interval_ms = 1000;
+  int64_t checkpoint_pages = 1024;  // 4 MiB of 4 KiB pages
   int64_t wal_limit_pages = 16384;  // 64 MiB of 4 KiB pages
   // Stop() writes every changed session first. Tests turn it off to leave
   // the table behind the log as a crash would.
@@ -122,6 +133,19 @@ struct WriterStats {
   uint64_t session_evictions = 0;    // clean sessions dropped from memory for the bound
   uint64_t replayed_events = 0;      // merged again at start
   uint64_t replay_failures = 0;      // stored events that did not parse again (skipped)
+  // Failures that keep the sessions table behind the log. Each is logged
+  // (rate-limited) and retried with a pause doubling from 10 ms to 5 s.
+  uint64_t catch_up_failures = 0;  // merges that could not read a row back
+  uint64_t restart_failures = 0;   // server restarts that could not be applied yet
+  uint64_t sweep_failures = 0;     // idle sweeps that could not finish a session
+  // Why the sessions table is behind the log right now ("" when it is not):
+  // /readyz reports it.
+  std::string sessions_error;
+  // WAL checkpoints by the writer's own connection.
+  uint64_t checkpoints = 0;
+  uint64_t checkpoint_failures = 0;
+  int64_t wal_bytes = 0;         // gauge: the WAL after the last commit or checkpoint
+  std::string checkpoint_error;  // the last checkpoint's failure ("" when it worked)
 };
 
 class Writer {
@@ -169,6 +193,11 @@ class Writer {
   };
   void CommitGroup(std::deque<Pending>& group);
   void Flush(bool all);
+  void CatchUp();               // retries a failed merge when its pause is over
+  void ReportMergeFailure();    // logs and paces a failure Merge or CatchUp recorded
+  Status Sweep();               // a step of the idle timeout
+  bool SweepContinues() const;  // a sweep's next step is due
+  void Checkpoint(int64_t min_pages);
   void Publish();  // copies the Impl's gauges into stats_ (writer thread)
 
   const WriterOptions options_;
@@ -188,16 +217,21 @@ class Writer {
   WriterStats stats_;                                // guarded by mu_
   int64_t unflushed_since_ms_ = -1;  // oldest change not in the table (-1: none); guarded by mu_
 
+  // Failures of the work behind the log: writer thread only.
+  Backoff flush_backoff_, catch_up_backoff_, sweep_backoff_, checkpoint_backoff_;
+  LogLimit flush_log_, merge_log_, sweep_log_, checkpoint_log_;
+  std::string flush_error_, sweep_error_;
+  uint64_t merge_failures_logged_ = 0;
+  bool sweep_more_ = false;                          // the sweep has steps left
+  std::vector<std::promise<Status>> sweep_pending_;  // SweepNow() callers waiting for them
+  bool catch_up_reported_ = false;
+
   std::function<void()> on_commit_;  // guarded by mu_
   std::atomic<bool> healthy_{true};
   // Sessions waiting to be written exceed twice the memory bound (their
   // flushes keep failing): new batches are refused.
   std::atomic<bool> sessions_full_{false};
   std::thread thread_;
-  std::thread checkpointer_;
-  std::condition_variable checkpoint_cv_;
-  bool checkpoint_stop_ = false;  // guarded by mu_
-  bool checkpoint_due_ = false;   // a commit since the last checkpoint; guarded by mu_
 };
 
 }  // namespace sink

@@ -2,7 +2,7 @@
 //
 // Four clients post 100-event batches of Flussonic events while the sink is
 // SIGKILLed at random moments (50–400 ms into the load, with the writer
-// committing and the checkpointer copying the WAL after every commit) and
+// committing and checkpointing its own WAL between rounds) and
 // restarted on the same file. A batch counts as acknowledged only when it got
 // a 200; any other outcome (refused connection, reset, timeout, 503) is
 // unknown and the client resends the same batch, as Flussonic does. At the end:

@@ -299,5 +299,26 @@ TEST(EventSeqsTest, EncodesIncreasingSeqsAndRefusesGarbage) {
   EXPECT_EQ(full.listed(), EventSeqs::kMaxSeqs);
 }
 
+TEST_F(WriteBehindTest, AMassTimeoutIsSweptInStepsWithinTheMemoryBound) {
+  WriterOptions o;
+  o.session_timeout_ms = 60000;
+  o.sweep_step_sessions = 100;
+  o.session_memory_bytes = 64 << 10;  // a few hundred sessions
+  Open(o);
+  const std::vector<Event> events = Traffic(1500, 7);
+  Post(events);
+  ASSERT_OK(writer_->FlushNow());
+  const int64_t open = std::stoll(One("SELECT count(*) FROM sessions WHERE state <> 'finished'"));
+  ASSERT_GT(open, 500);
+  clock_.Advance(60000 + 2000);    // past the last event's arrival
+  ASSERT_OK(writer_->SweepNow());  // returns after the last step
+  EXPECT_EQ(One("SELECT count(*) FROM sessions WHERE state <> 'finished'"), "0");
+  EXPECT_EQ(One("SELECT count(*) FROM sessions WHERE close_reason = 'sink_timeout'"),
+            std::to_string(open));
+  const WriterStats s = writer_->Stats();
+  EXPECT_EQ(s.sessions_timed_out, static_cast<uint64_t>(open));
+  EXPECT_LE(s.session_memory_bytes, 2 * (64 << 10)) << "finished sessions left memory";
+}
+
 }  // namespace
 }  // namespace sink

@@ -403,6 +403,29 @@ TEST_F(WriterTest, WalStaysBoundedAndTheDatabaseFileFills) {
   EXPECT_GT(fs::file_size(path_), 1u << 20) << "nothing checkpointed into the database file";
 }
 
+TEST_F(WriterTest, AnIdleWriterCopiesWhatTheWalHoldsIntoTheFile) {
+  // No second connection checkpoints: the writer does it itself, between
+  // rounds, and what is left when it is idle.
+  WriterOptions o;
+  o.checkpoint_interval_ms = 20;
+  Reopen(o);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  namespace fs = std::filesystem;
+  const auto before = fs::file_size(path_);
+  const uint64_t checkpoints = writer_->Stats().checkpoints;
+  std::vector<Event> batch;
+  for (int i = 0; i < 100; ++i) {
+    Event e = Ev("play_updated", Phase::kUpdated, "s" + std::to_string(i), kT0 + i);
+    e.body = "{\"pad\":\"" + std::string(300, 'x') + "\"}";
+    batch.push_back(e);
+  }
+  ASSERT_TRUE(Write(batch).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_GT(fs::file_size(path_), before + 20000) << "the WAL was not copied";
+  EXPECT_GT(writer_->Stats().checkpoints, checkpoints);
+  EXPECT_EQ(writer_->Stats().checkpoint_error, "");
+}
+
 TEST_F(WriterTest, SessionChangeLogForTheRelayIsKeptOnlyWithFanOutAndTrimmed) {
   // Fan-out off: no log.
   ASSERT_TRUE(Write({Ev("play_started", Phase::kStarted, "a", kT0),
