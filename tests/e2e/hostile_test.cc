@@ -9,6 +9,7 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <simdjson.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -769,6 +770,67 @@ TEST_F(HostileTest, TlsCarriesTheTokenAndPlainHttpGetsNothing) {
   EXPECT_EQ(sink_.Stop(SIGTERM), 0);  // TearDown's plain client cannot speak TLS
   stopped_ = true;
   EXPECT_EQ(One("PRAGMA integrity_check"), "ok");
+}
+
+// --- Round two (../shared/reviews/probe-3.md) ---------------------------------
+
+// True when `s` is valid UTF-8 (strict: no overlongs, surrogates or bytes past U+10FFFF).
+bool ValidUtf8(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 3;
+      lo = c == 0xE0 ? 0xA0 : 0x80;
+      hi = c == 0xED ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 4;
+      lo = c == 0xF0 ? 0x90 : 0x80;
+      hi = c == 0xF4 ? 0x8F : 0xBF;
+    } else {
+      return false;
+    }
+    if (i + n > s.size()) return false;
+    const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+    if (c1 < lo || c1 > hi) return false;
+    for (size_t k = 2; k < n; ++k) {
+      const unsigned char ck = static_cast<unsigned char>(s[i + k]);
+      if (ck < 0x80 || ck > 0xBF) return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+// N8: the timeline answer is strict JSON (valid UTF-8, parsed by simdjson's
+// DOM parser, which validates both) and holds no internal BLOB column.
+TEST_F(HostileTest, SessionTimelineAnswersAreValidJsonWithoutInternalColumns) {
+  Start();
+  std::string many = "[";
+  for (int i = 0; i < 200; ++i) many += (i ? "," : "") + Event("o" + std::to_string(i), i + 1);
+  ASSERT_EQ(cli_->Post("/events", many + "]", "application/json")->status, 200);
+  ASSERT_EQ(cli_->Post("/events", "[" + Event("x2", 500) + "]", "application/json")->status, 200);
+  ASSERT_TRUE(sink_.Flush());
+  ASSERT_EQ(One("SELECT length(event_seqs) > 0 FROM sessions WHERE id = 'x2'"), "1");
+  auto r = cli_->Get("/api/session?id=x2");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_TRUE(ValidUtf8(r->body)) << r->body;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(r->body).get(doc), simdjson::SUCCESS) << r->body;
+  EXPECT_EQ(r->body.find("event_seqs"), std::string::npos) << r->body;
+  EXPECT_EQ(r->body.find("merge_state"), std::string::npos) << r->body;
+  std::string_view id;
+  ASSERT_EQ(doc["session"]["id"].get(id), simdjson::SUCCESS) << r->body;
+  EXPECT_EQ(id, "x2");
 }
 
 }  // namespace
