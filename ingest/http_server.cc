@@ -166,14 +166,26 @@ void HttpServer::Routes() {
   s.Delete("/events", method_not_allowed);
   s.Patch("/events", method_not_allowed);
   s.Options("/events", method_not_allowed);
+  // The other POST endpoints: every other method is 405 too (a browser's
+  // preflight included: the Streampixel relay posts without one).
+  for (const char* path : {"/events/gamelift", "/events/zego", "/events/streampixel"}) {
+    s.Get(path, method_not_allowed);
+    s.Put(path, method_not_allowed);
+    s.Delete(path, method_not_allowed);
+    s.Patch(path, method_not_allowed);
+    s.Options(path, method_not_allowed);
+  }
 
   // Reports over the same database (read-only connection per request).
+  // Reports are live data (the dashboard reads some of them): never cached.
   s.Get("/reports", [this](const httplib::Request& req, httplib::Response& res) {
+    res.set_header("Cache-Control", "no-store");
     if (Authorized(req, res, Access::kRead)) HandleReportList(res);
   });
   s.Get(R"(/reports/([A-Za-z0-9_-]+))",
         [this](const httplib::Request& req, httplib::Response& res) {
           RequestTimer timer(counters_->request_seconds[HttpCounters::kReports]);
+          res.set_header("Cache-Control", "no-store");
           if (Authorized(req, res, Access::kRead)) HandleReport(req, res);
         });
   DashboardRoutes();  // GET / and /api/*: dashboard_routes.cc

@@ -833,5 +833,27 @@ TEST_F(HostileTest, SessionTimelineAnswersAreValidJsonWithoutInternalColumns) {
   EXPECT_EQ(id, "x2");
 }
 
+// N12 and #14: the reports the dashboard reads are never cached; every
+// method but POST on an events endpoint is 405 (a preflight included).
+TEST_F(HostileTest, ReportsAreNotCachedAndEveryEventsEndpointAnswers405) {
+  Start();
+  for (const char* path : {"/reports", "/reports/media", "/reports/startup", "/reports/endings",
+                           "/reports/durations"}) {
+    auto r = cli_->Get(path);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << path;
+    EXPECT_EQ(r->get_header_value("Cache-Control"), "no-store") << path;
+  }
+  for (const char* path : {"/events/streampixel", "/events/gamelift", "/events/zego"}) {
+    for (const char* m : {"OPTIONS", "GET", "PUT"}) {
+      const std::string out = Exchange(
+          std::string(m) + " " + path +
+          " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      EXPECT_EQ(Statuses(out), std::vector<int>{405}) << m << " " << path << ": " << out;
+      EXPECT_NE(out.find("Allow: POST"), std::string::npos) << m << " " << path;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sink
