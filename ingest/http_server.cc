@@ -136,13 +136,25 @@ void HttpServer::Routes() {
   }
 
   // nginx-rtmp callbacks: always 2xx once read (ingest/nginx_rtmp_endpoint.h).
-  s.Post(NginxRtmpEndpoint::kPattern, [this](const httplib::Request& req, httplib::Response& res,
-                                             const httplib::ContentReader& read) {
-    counters_->Count(nginx_rtmp_->HandlePost(req, res, read));
-  });
-  s.Get(NginxRtmpEndpoint::kPattern, [this](const httplib::Request& req, httplib::Response& res) {
-    counters_->Count(nginx_rtmp_->HandleGet(req, res));
-  });
+  // A 401 there is counted and logged like any other; the logged path names
+  // the instance only (the path may hold the wrong token).
+  auto nginx_answered = [this](const httplib::Request& req, int code) {
+    counters_->Count(code);
+    if (code != 401) return;
+    ++counters_->unauthorized;
+    const std::string instance = req.matches.size() > 1 ? std::string(req.matches[1]) : "";
+    unauthorized_log_->Refused(req.remote_addr, "/events/nginx-rtmp/" + instance,
+                               "a missing or wrong token");
+  };
+  s.Post(NginxRtmpEndpoint::kPattern,
+         [this, nginx_answered](const httplib::Request& req, httplib::Response& res,
+                                const httplib::ContentReader& read) {
+           nginx_answered(req, nginx_rtmp_->HandlePost(req, res, read));
+         });
+  s.Get(NginxRtmpEndpoint::kPattern,
+        [this, nginx_answered](const httplib::Request& req, httplib::Response& res) {
+          nginx_answered(req, nginx_rtmp_->HandleGet(req, res));
+        });
 
   auto method_not_allowed = [this](const httplib::Request&, httplib::Response& res) {
     SetError(res, 405, "use POST for /events");

@@ -855,5 +855,28 @@ TEST_F(HostileTest, ReportsAreNotCachedAndEveryEventsEndpointAnswers405) {
   }
 }
 
+// N9: a wrong token on the nginx-rtmp endpoint is counted and logged like
+// any 401, and the log does not show it.
+TEST_F(HostileTest, NginxRtmpWrongTokensAreCountedAndLogged) {
+  Start({"--token", "nginx-tok"});
+  auto r = cli_->Post("/events/nginx-rtmp/edge1/token/GUESS-1",
+                      "app=live&addr=1.2.3.4&clientid=7&call=publish&name=x",
+                      "application/x-www-form-urlencoded");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  auto q = cli_->Post("/events/nginx-rtmp/edge1?token=GUESS-2",
+                      "app=live&addr=1.2.3.4&clientid=7&call=publish&name=x",
+                      "application/x-www-form-urlencoded");
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->status, 401);
+  auto m = cli_->Get("/metrics", {{"Authorization", "Bearer nginx-tok"}});
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("sessionsink_http_unauthorized_total 2"), std::string::npos) << m->body;
+  const std::string log = sink_.log();
+  EXPECT_NE(log.find("refused with 401"), std::string::npos) << log;
+  EXPECT_NE(log.find("/events/nginx-rtmp/edge1"), std::string::npos) << log;
+  EXPECT_EQ(log.find("GUESS"), std::string::npos) << log;
+}
+
 }  // namespace
 }  // namespace sink
