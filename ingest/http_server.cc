@@ -202,8 +202,31 @@ void HttpServer::Routes() {
         });
   DashboardRoutes();  // GET / and /api/*: dashboard_routes.cc
 
-  s.Post("/flush", [this](const httplib::Request& req, httplib::Response& res) {
-    if (Authorized(req, res, Access::kIngest)) HandleFlush(res);
+  // /flush takes no body: a large one is refused at once, unread (the
+  // library would otherwise wait for all of it before the route ran).
+  s.Post("/flush", [this](const httplib::Request& req, httplib::Response& res,
+                          const httplib::ContentReader& read) {
+    if (!Authorized(req, res, Access::kIngest)) return CloseAfter(res);
+    constexpr uint64_t kMaxFlushBody = 64 * 1024;
+    uint64_t declared = 0;
+    const std::string v = req.get_header_value("Content-Length");
+    std::from_chars(v.data(), v.data() + v.size(), declared);
+    if (declared > kMaxFlushBody) {
+      SetError(res, 413,
+               "POST /flush takes no body (this one declares " + std::to_string(declared) +
+                   " bytes; at most 65536 are read and ignored)");
+      return CloseAfter(res);
+    }
+    uint64_t got = 0;
+    const bool complete = read([&got](const char*, size_t n) {
+      got += n;
+      return got <= kMaxFlushBody;
+    });
+    if (!complete) {
+      SetError(res, 413, "POST /flush takes no body (at most 65536 bytes are read and ignored)");
+      return CloseAfter(res);
+    }
+    HandleFlush(res);
   });
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"status\":\"ok\"}\n", kJsonType);

@@ -878,5 +878,19 @@ TEST_F(HostileTest, NginxRtmpWrongTokensAreCountedAndLogged) {
   EXPECT_EQ(log.find("GUESS"), std::string::npos) << log;
 }
 
+// N11: /flush takes no body: a huge declared one is refused at once.
+TEST_F(HostileTest, FlushWithAHugeBodyIsRefusedAtOnce) {
+  Start();
+  const auto t0 = Clock::now();
+  const std::string out =
+      Exchange("POST /flush HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000000\r\n\r\n",
+               std::chrono::milliseconds(3000));
+  EXPECT_EQ(Statuses(out), std::vector<int>{413}) << out;
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2));
+  auto ok = cli_->Post("/flush", "", "text/plain");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+}
+
 }  // namespace
 }  // namespace sink
