@@ -176,7 +176,13 @@ void HttpServer::HandleEvents(Source source, const httplib::Request& req, httpli
     } else {
       unreadable = parsed.status().message();
       dead_letter.reason = unreadable;
-      KeepBody(std::move(body), size, false, &dead_letter);
+      // What a dead letter costs on disk is bounded by what the request cost
+      // on the wire: a compressed body is kept as received, not decoded.
+      if (decoder->identity()) {
+        KeepBody(std::move(body), size, false, &dead_letter);
+      } else {
+        KeepBody(std::move(raw), raw_size, true, &dead_letter);
+      }
     }
   }
   // The answer's errors: the first few rejects by index (they move into the batch).

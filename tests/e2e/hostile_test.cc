@@ -892,5 +892,35 @@ TEST_F(HostileTest, FlushWithAHugeBodyIsRefusedAtOnce) {
   EXPECT_EQ(ok->status, 200) << ok->body;
 }
 
+// N2: what a dead letter costs on disk is bounded by the request's size on
+// the wire: a small gzip body that decodes to 1 MiB of garbage is kept as
+// received, not decoded.
+TEST_F(HostileTest, ADeadLetterIsNeverLargerThanTheRequestOnTheWire) {
+  Start();
+  const std::string bomb = Gzip("[" + std::string(1 << 20, 'x'));
+  ASSERT_LT(bomb.size(), 4096u);
+  uint64_t wire = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto r = cli_->Post("/events", {{"Content-Encoding", "gzip"}}, bomb, "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << r->body;
+    wire += bomb.size();
+  }
+  EXPECT_EQ(Count("rejected"), 20);
+  EXPECT_LE(std::stoull(One("SELECT sum(length(body)) FROM rejected")), wire);
+  EXPECT_EQ(One("SELECT count(*) FROM rejected WHERE hex(body) = '" +
+                [&] {
+                  std::string h;
+                  char b[3];
+                  for (unsigned char c : bomb) {
+                    std::snprintf(b, sizeof b, "%02X", c);
+                    h += b;
+                  }
+                  return h;
+                }() +
+                "' AND reason LIKE '%as received%'"),
+            "20");
+}
+
 }  // namespace
 }  // namespace sink
