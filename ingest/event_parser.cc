@@ -411,9 +411,23 @@ Status ParseItem(std::string_view item, size_t capacity, Event* event, std::stri
   if (e.id && e.id->empty()) e.id.reset();
   if (session_id && session_id->empty()) session_id.reset();
   if (!e.id) e.id = std::move(session_id);
+  if (e.id) {
+    if (const std::string_view prefix = PlatformIdPrefix(*e.id); !prefix.empty()) {
+      *reject_reason = "\"id\" starts with '" + std::string(prefix) +
+                       "', which names another platform's sessions (docs/platforms.md)";
+      return Status::Ok();
+    }
+  }
   Classify(&e, type);
   e.body = std::string(item);
   return Status::Ok();
+}
+
+std::string_view PlatformIdPrefix(std::string_view id) {
+  for (std::string_view p : kPlatformIdPrefixes) {
+    if (id.substr(0, p.size()) == p) return p;
+  }
+  return {};
 }
 
 namespace {

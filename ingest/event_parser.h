@@ -45,6 +45,16 @@ Status CheckItemCount(size_t items);
 // SIMDJSON_PADDING readable bytes follow it.
 Result<ParsedBody> ParseBody(simdjson::padded_string_view body);
 
+// Session ids of every platform but Flussonic start with the platform's
+// name and a slash ("streampixel/<key>", "gamelift/<Arn>", "zego/…",
+// "nginx-rtmp/…"): a session belongs to one platform, and an event from
+// one platform's endpoint never lands in another's session. A Flussonic
+// event (POST /events) whose id starts with one of these is rejected.
+inline constexpr std::string_view kPlatformIdPrefixes[] = {"gamelift/", "nginx-rtmp/",
+                                                           "streampixel/", "zego/"};
+// The platform prefix `id` starts with, or empty.
+std::string_view PlatformIdPrefix(std::string_view id);
+
 // Parses one item (the text of one event object). Exposed for tests and the
 // fuzzer. Fills `event`, or `reject_reason` when the item is not an event.
 // REQUIRES: `capacity` >= item.size() + SIMDJSON_PADDING readable bytes.

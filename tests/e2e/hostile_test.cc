@@ -774,6 +774,12 @@ TEST_F(HostileTest, TlsCarriesTheTokenAndPlainHttpGetsNothing) {
 
 // --- Round two (../shared/reviews/probe-3.md) ---------------------------------
 
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 // True when `s` is valid UTF-8 (strict: no overlongs, surrogates or bytes past U+10FFFF).
 bool ValidUtf8(const std::string& s) {
   size_t i = 0;
@@ -920,6 +926,42 @@ TEST_F(HostileTest, ADeadLetterIsNeverLargerThanTheRequestOnTheWire) {
                 }() +
                 "' AND reason LIKE '%as received%'"),
             "20");
+}
+
+// N1: a session belongs to one platform. With --streampixel-origins, a
+// token-less post from an allowed Origin reaches Streampixel sessions only:
+// a Flussonic session with the same id is not touched.
+TEST_F(HostileTest, ABrowserOriginCannotTouchAnotherPlatformsSession) {
+  Start({"--token", "S", "--streampixel-origins", "https://ok.example"});
+  const int64_t now = NowMs();
+  const std::string play =
+      R"([{"event":"play_opened","id":"victim1","server":"edge1","utc_ms":)" +
+      std::to_string(now - 2000) +
+      R"(,"event_id":1},{"event":"play_started","id":"victim1","server":"edge1","utc_ms":)" +
+      std::to_string(now - 1000) + R"(,"event_id":2}])";
+  auto p = cli_->Post("/events", {{"Authorization", "Bearer S"}}, play, "application/json");
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->status, 200) << p->body;
+  auto forged = cli_->Post("/events/streampixel", {{"Origin", "https://ok.example"}},
+                           R"({"key":"victim1","at":)" + std::to_string(now) +
+                               R"(,"message":{"type":"stream-state","value":"disconnected"}})",
+                           "text/plain");
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(forged->status, 200) << forged->body;  // a Streampixel session of its own
+  ASSERT_TRUE(sink_.Flush("S"));
+  EXPECT_EQ(One("SELECT state || '|' || platform || '|' || event_count FROM sessions "
+                "WHERE id = 'victim1'"),
+            "running|flussonic|2");
+  EXPECT_EQ(One("SELECT state || '|' || platform FROM sessions WHERE id = 'streampixel/victim1'"),
+            "finished|streampixel");
+  // The other way: a Flussonic event cannot name a platform's session.
+  auto in = cli_->Post("/events", {{"Authorization", "Bearer S"}},
+                       R"([{"event":"play_closed","id":"streampixel/victim1","server":"s"}])",
+                       "application/json");
+  ASSERT_TRUE(in);
+  EXPECT_EQ(in->status, 200);
+  EXPECT_NE(in->body.find("another platform"), std::string::npos) << in->body;
+  EXPECT_EQ(Count("events", "session_id = 'streampixel/victim1'"), 1);
 }
 
 }  // namespace

@@ -75,7 +75,10 @@ class PlatformsTest : public ::testing::Test {
     test::TempDir tmp;
     Open(tmp.File("in-order.db"));
     WriteAll(bodies);
-    EXPECT_EQ(test::QueryRows(tmp.File("in-order.db"), kColumns), want);
+    // Rows come ORDER BY id: the expected ones sorted alike.
+    std::vector<std::string> sorted = want;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(test::QueryRows(tmp.File("in-order.db"), kColumns), sorted);
     std::mt19937 rng(7);
     for (int round = 0; round < 8; ++round) {
       std::vector<std::pair<Src, std::string>> replay = bodies;
@@ -87,7 +90,7 @@ class PlatformsTest : public ::testing::Test {
       Open(path);
       WriteAll(replay, 1 + round % 3);
       writer_.reset();
-      EXPECT_EQ(test::QueryRows(path, kColumns), want) << "replay " << round;
+      EXPECT_EQ(test::QueryRows(path, kColumns), sorted) << "replay " << round;
     }
   }
 
@@ -114,7 +117,8 @@ TEST_F(PlatformsTest, GameLiftSessionThatErrorsDuringPlacement) {
   // Placement started at CreatedAt and timed out 300.5 s later: no capacity.
   Expect({GL("arn:gl/s1", "ACTIVATING", "", "1732406400"),
           GL("arn:gl/s1", "ERROR", "placementTimeout", "1732406700.5")},
-         {"arn:gl/s1\tplay\tgamelift\tfinished\tERROR\tplacementTimeout\tcapacity\t300500\t0\t0"
+         {"gamelift/arn:gl/"
+          "s1\tplay\tgamelift\tfinished\tERROR\tplacementTimeout\tcapacity\t300500\t0\t0"
           "\t0\t0\t1732406400000\tNULL\tNULL\t1732406700500\tplayer-1\tNULL"});
 }
 
@@ -129,7 +133,8 @@ TEST_F(PlatformsTest, GameLiftSessionWithAReconnectionThatEndsIdle) {
        GL("arn:gl/s2", "CONNECTED", "", "1732406740"),
        GL("arn:gl/s2", "TERMINATING", "idleTimeout", "1732410340"),
        GL("arn:gl/s2", "TERMINATED", "idleTimeout", "1732410345")},
-      {"arn:gl/s2\tplay\tgamelift\tfinished\tTERMINATED\tidleTimeout\tidle_timeout\t20000\t1"
+      {"gamelift/arn:gl/"
+       "s2\tplay\tgamelift\tfinished\tTERMINATED\tidleTimeout\tidle_timeout\t20000\t1"
        "\t40000\t1\t40000\t1732406400000\t1732406420000\t1732406430000\t1732410345000\tplayer-1"
        "\tNULL"});
 }
@@ -152,8 +157,8 @@ TEST_F(PlatformsTest, GameLiftEveryDocumentedReasonHasItsClass) {
   std::vector<std::string> want;
   auto row = [](const std::string& id, const char* state, const char* reason, const char* cls,
                 const char* queued, const char* authorized) {
-    return id + "\tplay\tgamelift\tfinished\t" + state + "\t" + reason + "\t" + cls + "\t" +
-           queued + "\t0\t0\t0\t0\t1732406400000\t" + authorized +
+    return "gamelift/" + id + "\tplay\tgamelift\tfinished\t" + state + "\t" + reason + "\t" + cls +
+           "\t" + queued + "\t0\t0\t0\t0\t1732406400000\t" + authorized +
            "\tNULL\t1732406460000\tplayer-1\tNULL";
   };
   for (const auto& [reason, cls] : terminated) {
@@ -170,7 +175,7 @@ TEST_F(PlatformsTest, GameLiftEveryDocumentedReasonHasItsClass) {
   // A status this sink does not know: kept verbatim, the session stays open.
   bodies.push_back(GL("arn:gl/x", "HIBERNATING", "", "1732406410"));
   want.push_back(
-      "arn:gl/x\tplay\tgamelift\testablishing\tHIBERNATING\tNULL\tNULL\tNULL\t0\t0\t0\t0"
+      "gamelift/arn:gl/x\tplay\tgamelift\testablishing\tHIBERNATING\tNULL\tNULL\tNULL\t0\t0\t0\t0"
       "\t1732406400000\tNULL\tNULL\tNULL\tplayer-1\tNULL");
   std::sort(want.begin(), want.end());
   Expect(bodies, want);
@@ -363,8 +368,9 @@ TEST_F(PlatformsTest, StreampixelViewerQueuesThenGetsNoWorker) {
           SP(k, 3, 1732406410000, R"({"type":"stream-state","value":"queue-1"})"),
           SP(k, 4, 1732406420000,
              R"({"type":"disconnect","code":4001,"reason":"No Worker Node Available"})")},
-         {k + "\tplay\tstreampixel\tfinished\tdisconnect\t4001\tcapacity\t19000\t0\t0\t0\t0"
-              "\t1732406400000\tNULL\tNULL\t1732406420000\tviewer-7\tNULL"});
+         {"streampixel/" + k +
+          "\tplay\tstreampixel\tfinished\tdisconnect\t4001\tcapacity\t19000\t0\t0\t0\t0"
+          "\t1732406400000\tNULL\tNULL\t1732406420000\tviewer-7\tNULL"});
 }
 
 // A form field that is not UTF-8 once percent-decoded cannot become the
@@ -376,6 +382,30 @@ TEST(ZegoFormTest, FieldThatIsNotUtf8IsUnreadable) {
   EXPECT_EQ(r.status().code(), Status::Code::kInvalid);
   EXPECT_NE(r.status().message().find("not UTF-8"), std::string::npos) << r.status().ToString();
   EXPECT_TRUE(ParseFor(Src::kZegoForm, "event=room_login&room_id=r1&user_id=%C3%A9").ok());
+}
+
+// Every platform endpoint's ids carry its platform's prefix, and Flussonic's
+// /events cannot use one.
+TEST(PlatformIdTest, EveryPlatformNamespacesItsIds) {
+  auto only_id = [](Result<ParsedBody> r) {
+    EXPECT_TRUE(r.ok());
+    return r.ok() && r->events.size() == 1 && r->events[0].id ? *r->events[0].id : "";
+  };
+  EXPECT_EQ(only_id(ParseFor(Src::kStreampixel,
+                             R"({"key":"k1","at":1732406400000,"message":{"type":"x"}})")),
+            "streampixel/k1");
+  EXPECT_EQ(only_id(ParseFor(Src::kGameLift, R"({"Arn":"arn:x","Status":"ACTIVE"})")),
+            "gamelift/arn:x");
+  for (const char* id : {"streampixel/k1", "gamelift/arn:x", "zego/r/stream/s", "nginx-rtmp/e/1"}) {
+    Result<ParsedBody> r =
+        test::Parse(R"([{"event":"play_opened","id":")" + std::string(id) + R"(","server":"s"}])");
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(r->events.empty()) << id;
+    ASSERT_EQ(r->rejects.size(), 1u) << id;
+    EXPECT_NE(r->rejects[0].reason.find("another platform"), std::string::npos);
+  }
+  EXPECT_EQ(test::Parse(R"([{"event":"play_opened","id":"zego","server":"s"}])")->events.size(),
+            1u);
 }
 
 }  // namespace
