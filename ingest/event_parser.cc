@@ -430,6 +430,21 @@ std::string_view PlatformIdPrefix(std::string_view id) {
   return {};
 }
 
+std::string IdPart(std::string_view part) {
+  std::string out;
+  out.reserve(part.size());
+  for (char c : part) {
+    if (c == '%') {
+      out += "%25";
+    } else if (c == '/') {
+      out += "%2F";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 namespace {
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }

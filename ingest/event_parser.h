@@ -55,6 +55,11 @@ inline constexpr std::string_view kPlatformIdPrefixes[] = {"gamelift/", "nginx-r
 // The platform prefix `id` starts with, or empty.
 std::string_view PlatformIdPrefix(std::string_view id);
 
+// One part of a composite session id, with '%' and '/' percent-encoded
+// ("%25", "%2F"), so that parts joined with '/' after a fixed tag can be
+// split back: two distinct tuples of parts never give the same id.
+std::string IdPart(std::string_view part);
+
 // Parses one item (the text of one event object). Exposed for tests and the
 // fuzzer. Fills `event`, or `reject_reason` when the item is not an event.
 // REQUIRES: `capacity` >= item.size() + SIMDJSON_PADDING readable bytes.

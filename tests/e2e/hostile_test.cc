@@ -964,5 +964,30 @@ TEST_F(HostileTest, ABrowserOriginCannotTouchAnotherPlatformsSession) {
   EXPECT_EQ(Count("events", "session_id = 'streampixel/victim1'"), 1);
 }
 
+// N6: ZEGO ids cannot collide: a user named "stream", a room id with '/'.
+TEST_F(HostileTest, ZegoSessionsWithLookalikePartsStayApart) {
+  Start();
+  const std::string t = std::to_string(NowMs());
+  for (
+      const std::string& body : {
+          R"({"event":"stream_create","room_id":"r","stream_id":"s","user_id":"pub","create_time_ms":)" +
+              t + R"(,"stream_sid":"sid1"})",
+          R"({"event":"room_login","room_id":"r","user_id":"stream","session_id":"s","login_time":)" +
+              t + "}",
+          R"({"event":"player_state_changed","room_id":"r/play","stream_id":"x","user_id":"u","state":"PLAYING","timestamp":)" +
+              t + "}",
+          R"({"event":"player_state_changed","room_id":"r","stream_id":"play/x","user_id":"u","state":"PLAYING","timestamp":)" +
+              t + "}",
+      }) {
+    auto r = cli_->Post("/events/zego", body, "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
+  ASSERT_TRUE(sink_.Flush());
+  EXPECT_EQ(Count("sessions", "platform = 'zego'"), 4);
+  EXPECT_EQ(Count("sessions", "platform = 'zego' AND event_count = 1"), 4);
+  EXPECT_EQ(One("SELECT kind FROM sessions WHERE external_id = 'sid1'"), "publish");
+}
+
 }  // namespace
 }  // namespace sink

@@ -3,6 +3,7 @@
 // shuffled orders with duplicates, in random commit groups, and must give
 // the same rows (the merge does not depend on arrival order).
 #include <algorithm>
+#include <map>
 #include <random>
 
 #include "ingest/platforms/platforms.h"
@@ -215,7 +216,7 @@ TEST_F(PlatformsTest, ZegoUserReconnectsWithinTheHeartbeatWindow) {
        Z(R"({"event":"room_logout","appid":1234567,"timestamp":1732407000,"room_id":"lobby",)"
          R"("user_account":"alice","session_id":"5551","login_time":1732406400123,)"
          R"("logout_time":1732407000500,"user_role":1,"reason":0})")},
-      {"zego/lobby/alice/5551\tplay\tzego\tfinished\troom_logout\t0\tnormal\tNULL\t1\t15000\t1"
+      {"zego/lobby/user/alice/5551\tplay\tzego\tfinished\troom_logout\t0\tnormal\tNULL\t1\t15000\t1"
        "\t15000\t1732406400123\tNULL\t1732406400123\t1732407000500\talice\t5551"});
 }
 
@@ -229,7 +230,7 @@ TEST_F(PlatformsTest, ZegoHeartbeatTimeoutEndsTheSession) {
          R"("reason":3,"timestamp":1732406460000})"),
        Z(R"({"event":"room_logout","appid":"1234567","timestamp":"1732406550","room_id":"lobby",)"
          R"("user_account":"bob","session_id":"77","logout_time":"1732406550000","reason":"1"})")},
-      {"zego/lobby/bob/77\tplay\tzego\tfinished\troom_logout\t1\tnetwork\tNULL\t1\t90000\t1"
+      {"zego/lobby/user/bob/77\tplay\tzego\tfinished\troom_logout\t1\tnetwork\tNULL\t1\t90000\t1"
        "\t90000\t1732406400000\tNULL\t1732406400000\t1732406550000\tbob\t77"});
 }
 
@@ -267,7 +268,7 @@ TEST_F(PlatformsTest, ZegoEveryCloseTypeReasonAndClientState) {
                        R"(","session_id":"1","login_time":1732406400000,)"
                        R"("logout_time":1732406500000,"reason":)" +
                        std::to_string(reason) + "}"));
-    want.push_back("zego/r/" + u + "/1\tplay\tzego\tfinished\troom_logout\t" +
+    want.push_back("zego/r/user/" + u + "/1\tplay\tzego\tfinished\troom_logout\t" +
                    std::to_string(reason) + "\t" + cls +
                    "\tNULL\t0\t0\t0\t0\t1732406400000\tNULL\tNULL\t1732406500000\t" + u + "\t1");
   }
@@ -297,7 +298,7 @@ TEST_F(PlatformsTest, ZegoEveryCloseTypeReasonAndClientState) {
     bodies.push_back(Z(R"({"event":"room_state_changed","room_id":"r","user_id":")" + u +
                        R"(","session_id":"9","reason":")" + reason + R"(","error_code":)" + code +
                        R"(,"timestamp":1732406410000})"));
-    want.push_back("zego/r/" + u + "/9\tplay\tzego\tfinished\t" + reason + "\t" + code + "\t" +
+    want.push_back("zego/r/user/" + u + "/9\tplay\tzego\tfinished\t" + reason + "\t" + code + "\t" +
                    cls + "\tNULL\t0\t0\t0\t0\t1732406400000\tNULL\tNULL\t1732406410000\t" + u +
                    "\t9");
   }
@@ -306,7 +307,7 @@ TEST_F(PlatformsTest, ZegoEveryCloseTypeReasonAndClientState) {
                      R"("session_id":"9","reason":"LOGOUT_FAILED","error_code":1000002,)"
                      R"("timestamp":1732406400000})"));
   want.push_back(
-      "zego/r/lf/9\tplay\tzego\testablishing\tLOGOUT_FAILED\t1000002\tNULL\tNULL\t0\t0\t0\t0"
+      "zego/r/user/lf/9\tplay\tzego\testablishing\tLOGOUT_FAILED\t1000002\tNULL\tNULL\t0\t0\t0\t0"
       "\tNULL\tNULL\tNULL\tNULL\tlf\t9");
   std::sort(want.begin(), want.end());
   Expect(bodies, want);
@@ -347,7 +348,7 @@ TEST_F(PlatformsTest, ZegoPublisherStatesAndAClientLogin) {
             R"("reason":"LOGINING","timestamp":1732406399000})"),
           Z(R"({"event":"room_state_changed","room_id":"r","user_id":"alice","session_id":"3",)"
             R"("reason":"LOGINED","timestamp":1732406399500})")},
-         {"zego/r/alice/3\tplay\tzego\trunning\tLOGINED\tNULL\tNULL\tNULL\t0\t0\t0\t0"
+         {"zego/r/user/alice/3\tplay\tzego\trunning\tLOGINED\tNULL\tNULL\tNULL\t0\t0\t0\t0"
           "\t1732406399000\tNULL\t1732406399500\tNULL\talice\t3",
           "zego/r/stream/cam\tpublish\tzego\tfinished\tNO_PUBLISH\t0\tnormal\tNULL\t1\t4000"
           "\t1\t4000\t1732406400000\tNULL\t1732406401000\t1732406600000\talice\tsid-cam"});
@@ -382,6 +383,73 @@ TEST(ZegoFormTest, FieldThatIsNotUtf8IsUnreadable) {
   EXPECT_EQ(r.status().code(), Status::Code::kInvalid);
   EXPECT_NE(r.status().message().find("not UTF-8"), std::string::npos) << r.status().ToString();
   EXPECT_TRUE(ParseFor(Src::kZegoForm, "event=room_login&room_id=r1&user_id=%C3%A9").ok());
+}
+
+// Property: ZEGO's composite ids are injective. Random parts built from the
+// pieces that made ids collide ('/', '%', the tags, escapes) over every kind
+// of ZEGO session: two events get the same session id only when they name
+// the same session (same kind of session, same parts).
+TEST(ZegoIdTest, DistinctSessionsNeverShareAnId) {
+  std::mt19937 rng(20);
+  const std::vector<std::string> pieces = {"a",    "/",  "%",   "stream", "play", "room",
+                                           "user", "2F", "%2F", "%25",    "b/c",  ""};
+  auto part = [&](bool allow_empty) {
+    std::string p;
+    const int n = 1 + static_cast<int>(rng() % 3);
+    for (int i = 0; i < n; ++i) p += pieces[rng() % pieces.size()];
+    if (p.empty() && !allow_empty) p = "x";
+    return p;
+  };
+  auto json = [](const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    return out + "\"";
+  };
+  std::map<std::string, std::string> owner;  // id -> the session it was built for
+  int checked = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const std::string room = part(false), a = part(false), b = part(true);
+    std::string body, who;
+    switch (rng() % 4) {
+      case 0:  // presence: room, user, login session
+        body = R"({"event":"room_login","room_id":)" + json(room) + R"(,"user_id":)" + json(a) +
+               R"(,"session_id":)" + json(b.empty() ? "s" : b) + R"(,"login_time":1732406400000})";
+        who = "presence|" + room + "|" + a + "|" + (b.empty() ? "s" : b);
+        break;
+      case 1:  // a published stream: room, stream
+        body = R"({"event":"stream_create","room_id":)" + json(room) + R"(,"stream_id":)" +
+               json(a) + R"(,"create_time_ms":1732406400000})";
+        who = "stream|" + room + "|" + a;
+        break;
+      case 2:  // a played stream: room, stream, user
+        body = R"({"event":"player_state_changed","room_id":)" + json(room) + R"(,"stream_id":)" +
+               json(a) + R"(,"user_id":)" + json(b.empty() ? "u" : b) +
+               R"(,"state":"PLAYING","timestamp":1732406400000})";
+        who = "play|" + room + "|" + a + "|" + (b.empty() ? "u" : b);
+        break;
+      default:  // the room: room, room_seq
+        body = R"({"event":"room_close","room_id":)" + json(room) + R"(,"room_seq":)" + json(a) +
+               R"(,"room_close_time":1732406400000})";
+        who = "room|" + room + "|" + a;
+        break;
+    }
+    Result<ParsedBody> r = ParseFor(Src::kZego, body);
+    ASSERT_TRUE(r.ok()) << body << ": " << r.status().ToString();
+    ASSERT_EQ(r->events.size(), 1u) << body;
+    ASSERT_TRUE(r->events[0].id) << body;
+    const std::string& id = *r->events[0].id;
+    EXPECT_EQ(id.rfind("zego/", 0), 0u) << id;
+    auto [it, added] = owner.emplace(id, who);
+    if (!added) {
+      ASSERT_EQ(it->second, who) << "two sessions share the id " << id;
+      ++checked;
+    }
+  }
+  EXPECT_GT(owner.size(), 5000u);
+  EXPECT_GT(checked, 0);  // the same session did come up again, with the same id
 }
 
 // Every platform endpoint's ids carry its platform's prefix, and Flussonic's
