@@ -119,6 +119,88 @@ bool HttpServer::BrowserAuthorized(const httplib::Request& req, httplib::Respons
   return Authorized(req, res, Access::kIngest);
 }
 
+namespace {
+
+bool EqualsNoCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// A Host a DNS name cannot be rebound to: an IP literal, or localhost and
+// its subdomains (RFC 6761), with or without a port.
+bool LoopbackHost(std::string_view host) {
+  if (host.empty()) return true;  // HTTP/1.0 without Host: not a browser
+  if (host.front() == '[') return host.find(']') != std::string_view::npos;  // IPv6 literal
+  if (const size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  if (host.empty()) return false;
+  if (std::all_of(host.begin(), host.end(),
+                  [](char c) { return (c >= '0' && c <= '9') || c == '.'; })) {
+    return true;  // a dotted IPv4 literal
+  }
+  constexpr std::string_view kSuffix = ".localhost";
+  return EqualsNoCase(host, "localhost") ||
+         (host.size() > kSuffix.size() &&
+          EqualsNoCase(host.substr(host.size() - kSuffix.size()), kSuffix));
+}
+
+}  // namespace
+
+bool HttpServer::RefusedFromBrowser(const httplib::Request& req, httplib::Response& res) const {
+  if (!cfg_.token.empty()) return false;  // a browser cannot hold the token: 401 already
+  std::string host;
+  int port = 0;
+  const bool loopback =
+      SplitHostPort(cfg_.listen, &host, &port) &&
+      (host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0);
+  const std::string host_header = req.get_header_value("Host");
+  // DNS rebinding: a page of attacker.example whose name now resolves to
+  // 127.0.0.1 is same-origin with the sink for the browser; only its Host
+  // header tells. Served on loopback, the sink answers loopback names only.
+  if (loopback && !LoopbackHost(host_header)) {
+    SetError(res, 421,
+             "this sink listens on loopback and answers requests for localhost or an IP "
+             "address only, not for '" +
+                 host_header + "'");
+    ++counters_->browser_refused;
+    unauthorized_log_->Refused(req.remote_addr, req.path, "a Host name not served on loopback",
+                               421);
+    return true;
+  }
+  if (req.method != "POST") return false;
+  // Cross-site request forgery: a web page in the operator's browser can
+  // post (a no-cors text/plain fetch needs no preflight). Browsers say where
+  // a request comes from; media servers and curl send neither header.
+  const std::string site = req.get_header_value("Sec-Fetch-Site");
+  const std::string origin = req.get_header_value("Origin");
+  if (site.empty() && origin.empty()) return false;
+  if (req.path == "/events/streampixel" && !origin.empty()) {
+    for (const std::string& o : cfg_.streampixel_origins) {
+      if (origin == o) return false;  // a page allowed to post (BrowserAuthorized)
+    }
+  }
+  bool cross = !site.empty() && site != "same-origin" && site != "none";
+  if (!origin.empty()) {
+    const size_t scheme = origin.find("://");
+    cross = cross || scheme == std::string::npos ||
+            !EqualsNoCase(std::string_view(origin).substr(scheme + 3), host_header);
+  }
+  if (!cross) return false;
+  SetError(res, 403,
+           "cross-site request refused: a web page (Origin " + (origin.empty() ? site : origin) +
+               ") may not post to this sink; media servers and curl send no Origin" +
+               (req.path == "/events/streampixel" ? ", and Streampixel pages must be listed in "
+                                                    "--streampixel-origins"
+                                                  : ""));
+  ++counters_->browser_refused;
+  unauthorized_log_->Refused(req.remote_addr, req.path, "a cross-site request from a web page",
+                             403);
+  return true;
+}
+
 void HttpServer::Routes() {
   httplib::Server& s = *svr_;
 
@@ -164,6 +246,10 @@ void HttpServer::Routes() {
   // TRACE and CONNECT reach cpp-httplib (the framing layer answers unknown
   // methods 501), which has no routes for them: 405, like other methods.
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (RefusedFromBrowser(req, res)) {
+      CloseAfter(res);
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (req.method != "TRACE" && req.method != "CONNECT") {
       return httplib::Server::HandlerResponse::Unhandled;
     }

@@ -79,6 +79,11 @@ class HttpServer {
   void HandleReport(const httplib::Request& req, httplib::Response& res) const;
   void RenderMetrics(httplib::Response& res) const;  // metrics.cc
   void DashboardRoutes();                            // dashboard_routes.cc
+  // Without --token: true (answered 421 or 403) for a request whose Host is
+  // not a loopback name while listening on loopback (DNS rebinding), or a
+  // POST a browser marks as cross-site (Origin, Sec-Fetch-Site) that is not
+  // from a --streampixel-origins page.
+  bool RefusedFromBrowser(const httplib::Request& req, httplib::Response& res) const;
   // /events/streampixel: an allowed Origin, or the token rules.
   bool BrowserAuthorized(const httplib::Request& req, httplib::Response& res) const;
   // True when no token guards `access`, or the request carries one that

@@ -36,6 +36,8 @@ struct HttpCounters {
                                                                        "dashboard"};
   std::array<LatencyHistogram, kRouteCount> request_seconds;
   std::atomic<uint64_t> unauthorized{0};  // 401s on every route
+  // 403/421: cross-site posts and Host names not served (RefusedFromBrowser).
+  std::atomic<uint64_t> browser_refused{0};
 
   void Count(int code) {
     for (size_t i = 0; i < kCodes.size(); ++i) {

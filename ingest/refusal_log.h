@@ -57,13 +57,13 @@ struct UnauthorizedLog {
   uint64_t since_log = 0;                          // guarded by mu
   std::chrono::steady_clock::time_point last_log;  // zero: never; guarded by mu
 
-  void Refused(std::string_view peer, std::string_view path, std::string_view why) {
+  void Refused(std::string_view peer, std::string_view path, std::string_view why, int code = 401) {
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard<std::mutex> lock(mu);
     ++since_log;
     if (last_log.time_since_epoch().count() != 0 && now - last_log < kEvery) return;
-    spdlog::warn("refused with 401 ({} request{} since the last line): {} from {} on {}", since_log,
-                 since_log == 1 ? "" : "s", why, peer, path);
+    spdlog::warn("refused with {} ({} request{} since the last line): {} from {} on {}", code,
+                 since_log, since_log == 1 ? "" : "s", why, peer, path);
     since_log = 0;
     last_log = now;
   }

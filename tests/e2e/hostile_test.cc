@@ -122,8 +122,8 @@ constexpr int64_t kBigBatchRssKib = 400 * 1024;
 
 std::string Post(const std::string& body, const std::string& extra = "",
                  const std::string& path = "/events") {
-  return "POST " + path + " HTTP/1.1\r\nHost: sink\r\nContent-Type: application/json\r\n" + extra +
-         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  return "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+         extra + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 std::string Event(const std::string& id, int64_t event_id = 1) {
@@ -187,7 +187,8 @@ TEST_F(HostileTest, BodyOfARefusedRequestIsNeverParsedAsTheNextRequest) {
   // 413: the declared body is over the limit; what follows must not be served.
   {
     Conn c(sink_.port());
-    c.Send("POST /events?token=s3cret HTTP/1.1\r\nHost: sink\r\nContent-Length: 900000\r\n\r\n");
+    c.Send(
+        "POST /events?token=s3cret HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 900000\r\n\r\n");
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     c.Send(Post("[" + Event("hidden-413") + "]", "Authorization: Bearer s3cret\r\n"));
     bool closed = false;
@@ -199,7 +200,7 @@ TEST_F(HostileTest, BodyOfARefusedRequestIsNeverParsedAsTheNextRequest) {
   // 401: the body holds a whole request with the right token.
   const std::string inner =
       Post("[" + Event("hidden-401") + "]", "Authorization: Bearer s3cret\r\n");
-  const std::string out = Exchange("POST /events HTTP/1.1\r\nHost: sink\r\nContent-Length: " +
+  const std::string out = Exchange("POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
                                    std::to_string(inner.size()) + "\r\n\r\n" + inner);
   EXPECT_EQ(Statuses(out), std::vector<int>{401}) << out;
   EXPECT_EQ(Count("events"), 0);
@@ -216,8 +217,8 @@ TEST_F(HostileTest, AmbiguousContentLengthsAre400AndCloseTheConnection) {
             "\r\nContent-length: " + std::to_string(body.size()),
         std::string("Content-Length: ") + std::to_string(body.size()) +
             "\r\nTransfer-Encoding: chunked"}) {
-    const std::string out =
-        Exchange("POST /events HTTP/1.1\r\nHost: sink\r\n" + fields + "\r\n\r\n" + body + smuggled);
+    const std::string out = Exchange("POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\n" + fields +
+                                     "\r\n\r\n" + body + smuggled);
     EXPECT_EQ(Statuses(out), std::vector<int>{400}) << fields << "\n" << out;
   }
   EXPECT_EQ(Count("events"), 0);
@@ -228,15 +229,16 @@ TEST_F(HostileTest, MalformedLengthsAre400AtOnce) {
   Start();
   for (const char* cl : {"+17", "17abc", "0x11", "-1", "1 7", "", "17.0", "\t"}) {
     const auto t0 = Clock::now();
-    const std::string out = Exchange(
-        std::string("POST /events HTTP/1.1\r\nHost: sink\r\nContent-Length: ") + cl + "\r\n\r\n[]");
+    const std::string out =
+        Exchange(std::string("POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ") + cl +
+                 "\r\n\r\n[]");
     EXPECT_EQ(Statuses(out), std::vector<int>{400}) << "'" << cl << "': " << out;
     EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2)) << cl;
   }
   // Too large for 64 bits: certainly over the limit, 413 at once.
   const auto t0 = Clock::now();
   const std::string out = Exchange(
-      "POST /events HTTP/1.1\r\nHost: sink\r\nContent-Length: 184467440737095516160\r\n\r\n");
+      "POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 184467440737095516160\r\n\r\n");
   EXPECT_EQ(Statuses(out), std::vector<int>{413}) << out;
   EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2));
 }
@@ -249,23 +251,24 @@ TEST_F(HostileTest, ChunkedBodiesAreFramedStrictly) {
   // Valid: two chunks, an extension, a trailer field: accepted and stored.
   {
     Conn c(sink_.port());
-    c.Send(
-        std::string("POST /events HTTP/1.1\r\nHost: sink\r\nTransfer-Encoding: Chunked\r\n\r\n") +
-        "a;name=value\r\n" + body.substr(0, 10) + "\r\n" + size + "\r\n" + body.substr(10) +
-        "\r\n0\r\nX-Checksum: none\r\n\r\n");
+    c.Send(std::string(
+               "POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: Chunked\r\n\r\n") +
+           "a;name=value\r\n" + body.substr(0, 10) + "\r\n" + size + "\r\n" + body.substr(10) +
+           "\r\n0\r\nX-Checksum: none\r\n\r\n");
     const std::string out = c.ReadAll(std::chrono::milliseconds(1500));
     EXPECT_EQ(Statuses(out), std::vector<int>{200}) << out;
     EXPECT_NE(out.find("\"accepted\":1"), std::string::npos) << out;
   }
   for (const char* chunk : {" 1a", "0X1a", "+1a", "1a ", "1g", "-1", "00000000000000001a"}) {
     const std::string out = Exchange(
-        std::string("POST /events HTTP/1.1\r\nHost: sink\r\nTransfer-Encoding: chunked\r\n\r\n") +
+        std::string(
+            "POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n") +
         chunk + "\r\n" + std::string(26, ' ') + "\r\n0\r\n\r\n");
     EXPECT_EQ(Statuses(out), std::vector<int>{400}) << "'" << chunk << "': " << out;
   }
   // Chunk data longer than its size.
   const std::string out = Exchange(
-      "POST /events HTTP/1.1\r\nHost: sink\r\nTransfer-Encoding: "
+      "POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: "
       "chunked\r\n\r\n2\r\n[]]\r\n0\r\n\r\n");
   EXPECT_EQ(Statuses(out), std::vector<int>{400}) << out;
   EXPECT_EQ(Count("events"), 1);
@@ -286,7 +289,7 @@ TEST_F(HostileTest, UnknownTransferCodingsAndUnframedPostsAreRefusedAtOnce) {
   };
   for (const auto& [fields, status] : cases) {
     const auto t0 = Clock::now();
-    const std::string out = Exchange("POST /events HTTP/1.1\r\nHost: sink\r\n" + fields +
+    const std::string out = Exchange("POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\n" + fields +
                                      "\r\n5\r\n[1,2]\r\n0\r\n\r\n");
     EXPECT_EQ(Statuses(out), std::vector<int>{status}) << fields << out;
     EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2)) << fields;
@@ -297,9 +300,9 @@ TEST_F(HostileTest, UnknownTransferCodingsAndUnframedPostsAreRefusedAtOnce) {
 TEST_F(HostileTest, PipelinedRequestsAreAnsweredInOrder) {
   Start();
   Conn c(sink_.port());
-  c.Send("GET /readyz HTTP/1.1\r\nHost: sink\r\n\r\n" + Post("[" + Event("pipe-1") + "]") +
-         "GET /nowhere HTTP/1.1\r\nHost: sink\r\n\r\n" + Post(Event("pipe-2", 2)) +
-         "GET /healthz HTTP/1.1\r\nHost: sink\r\nConnection: close\r\n\r\n");
+  c.Send("GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + Post("[" + Event("pipe-1") + "]") +
+         "GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + Post(Event("pipe-2", 2)) +
+         "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
   bool closed = false;
   const std::string out = c.ReadAll(std::chrono::seconds(5), &closed);
   EXPECT_EQ(Statuses(out), (std::vector<int>{200, 200, 404, 200, 200})) << out;
@@ -324,23 +327,23 @@ TEST_F(HostileTest, RequestHeadIsBounded) {
   Start();
   std::string many;
   for (int i = 0; i < 101; ++i) many += "X-F" + std::to_string(i) + ": v\r\n";
-  EXPECT_EQ(Statuses(Exchange("GET /healthz HTTP/1.1\r\nHost: sink\r\n" + many + "\r\n")),
+  EXPECT_EQ(Statuses(Exchange("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + many + "\r\n")),
             std::vector<int>{431});
-  EXPECT_EQ(Statuses(Exchange("GET /healthz HTTP/1.1\r\nHost: sink\r\nX-Big: " +
+  EXPECT_EQ(Statuses(Exchange("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " +
                               std::string(9000, 'b') + "\r\n\r\n")),
             std::vector<int>{431});
   std::string big;
   for (int i = 0; i < 6; ++i)
     big += "X-B" + std::to_string(i) + ": " + std::string(6000, 'c') + "\r\n";
-  EXPECT_EQ(Statuses(Exchange("GET /healthz HTTP/1.1\r\nHost: sink\r\n" + big + "\r\n")),
+  EXPECT_EQ(Statuses(Exchange("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + big + "\r\n")),
             std::vector<int>{431});
   EXPECT_EQ(
-      Statuses(Exchange("GET /" + std::string(9000, 'u') + " HTTP/1.1\r\nHost: sink\r\n\r\n")),
+      Statuses(Exchange("GET /" + std::string(9000, 'u') + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")),
       std::vector<int>{414});
   // A head that never ends is refused once it passes the bound, not read forever.
   {
     Conn c(sink_.port());
-    c.Send("GET /healthz HTTP/1.1\r\nHost: sink\r\n");
+    c.Send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n");
     std::string filler;
     for (int i = 0; i < 2000; ++i) filler += "X-Slow: " + std::string(40, 's') + "\r\n";
     c.Send(filler);
@@ -349,8 +352,8 @@ TEST_F(HostileTest, RequestHeadIsBounded) {
   // Within the bounds: served.
   std::string ok;
   for (int i = 0; i < 98; ++i) ok += "X-F" + std::to_string(i) + ": v\r\n";
-  EXPECT_EQ(Statuses(Exchange("GET /healthz HTTP/1.1\r\nHost: sink\r\nConnection: close\r\n" + ok +
-                              "\r\n")),
+  EXPECT_EQ(Statuses(Exchange("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" +
+                              ok + "\r\n")),
             std::vector<int>{200});
 }
 
@@ -362,7 +365,8 @@ TEST_F(HostileTest, MalformedHeadsAreRefused) {
       {Post(body, "Authorization: Bearer tok-1" + std::string(1, '\0') + "zz\r\n"), 400},
       {Post(body, "Authorization: Bearer tok-1\x01\r\n"), 400},
       {"POST /events HTTP/1.1\nHost: sink\nContent-Length: 2\n\n[]", 400},  // bare LF
-      {"POST /events HTTP/1.1\r\nHost: sink\r\n X-Fold: a\r\nContent-Length: 2\r\n\r\n[]", 400},
+      {"POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\n X-Fold: a\r\nContent-Length: 2\r\n\r\n[]",
+       400},
       {"GET /healthz HTTP/1.1\r\n\r\n", 400},                        // no Host
       {"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},  // two Hosts
       {"GET  /healthz HTTP/1.1\r\nHost: a\r\n\r\n", 400},            // two spaces
@@ -387,7 +391,7 @@ TEST_F(HostileTest, OddMethodsOnEventsAre405) {
   for (const char* m : {"TRACE", "CONNECT", "PUT", "DELETE", "PATCH", "OPTIONS", "GET"}) {
     const std::string target = std::string(m) == "CONNECT" ? "/events" : "/events";
     const std::string out = Exchange(std::string(m) + " " + target +
-                                     " HTTP/1.1\r\nHost: sink\r\nContent-Length: 0\r\n"
+                                     " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n"
                                      "Connection: close\r\n\r\n");
     EXPECT_EQ(Statuses(out), std::vector<int>{405}) << m << ": " << out;
     EXPECT_NE(out.find("Allow: POST"), std::string::npos) << m;
@@ -450,7 +454,7 @@ TEST_F(HostileTest, UndecodableBodiesAreKeptAsReceived) {
 }
 
 TEST_F(HostileTest, NonEventItemsCostBoundedRowsAndAnswer) {
-  Start();
+  Start({"--streampixel-origins", "https://spoofed.example"});
   // 60,000 non-events (small on the wire once compressed) and one event.
   std::string body = "[" + Event("amp-1");
   for (int i = 0; i < 60000; ++i) body += ",[]";
@@ -472,8 +476,11 @@ TEST_F(HostileTest, NonEventItemsCostBoundedRowsAndAnswer) {
   items += "]";
   for (const char* path : {"/events/streampixel", "/events/gamelift", "/events/zego"}) {
     const int64_t before = Count("rejected");
-    r = cli_->Post(path, {{"Content-Encoding", "gzip"}, {"Origin", "https://spoofed.example"}},
-                   Gzip(items), "application/json");
+    httplib::Headers headers = {{"Content-Encoding", "gzip"}};
+    if (std::string(path) == "/events/streampixel") {
+      headers.emplace("Origin", "https://spoofed.example");  // an allowed page: no token
+    }
+    r = cli_->Post(path, headers, Gzip(items), "application/json");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200) << path << ": " << r->body.substr(0, 200);
     EXPECT_NE(r->body.find("\"rejected\":5001,"), std::string::npos) << path;
@@ -751,7 +758,7 @@ TEST_F(HostileTest, TlsCarriesTheTokenAndPlainHttpGetsNothing) {
   EXPECT_EQ(Count("events"), 2);
   // Plain HTTP on the TLS port: no HTTP answer, and the sink goes on.
   Conn plain(sink_.port());
-  plain.Send("GET /healthz HTTP/1.1\r\nHost: sink\r\n\r\n");
+  plain.Send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   EXPECT_TRUE(Statuses(plain.ReadAll(std::chrono::seconds(2))).empty());
   auto h = c.Get("/healthz");
   ASSERT_TRUE(h);
@@ -987,6 +994,54 @@ TEST_F(HostileTest, ZegoSessionsWithLookalikePartsStayApart) {
   EXPECT_EQ(Count("sessions", "platform = 'zego'"), 4);
   EXPECT_EQ(Count("sessions", "platform = 'zego' AND event_count = 1"), 4);
   EXPECT_EQ(One("SELECT kind FROM sessions WHERE external_id = 'sid1'"), "publish");
+}
+
+// N3: the tokenless default refuses a browser's cross-site post and any
+// Host name but loopback's (DNS rebinding); media servers and curl pass.
+TEST_F(HostileTest, TheTokenlessSinkRefusesCrossSiteWritesAndForeignHosts) {
+  Start();
+  const std::string body = R"([{"event":"server_started","server":"edge1"}])";
+  for (const std::string& headers :
+       {std::string("Origin: http://127.0.0.1:1\r\n"), std::string("Origin: null\r\n"),
+        std::string("Sec-Fetch-Site: cross-site\r\n"),
+        std::string("Origin: http://attacker.example\r\nSec-Fetch-Site: cross-site\r\n")}) {
+    const std::string out =
+        Exchange("POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers +
+                 "Content-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+                 "\r\n\r\n" + body);
+    EXPECT_EQ(Statuses(out), std::vector<int>{403}) << headers << out;
+  }
+  const std::string flush = Exchange(
+      "POST /flush HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://attacker.example\r\n"
+      "Content-Length: 0\r\n\r\n");
+  EXPECT_EQ(Statuses(flush), std::vector<int>{403}) << flush;
+  EXPECT_EQ(Count("events") + Count("rejected"), 0);
+  // DNS rebinding: the page's own name in Host.
+  for (const char* host : {"rebind.attacker.example", "rebind.attacker.example:8080", "sink"}) {
+    const std::string out =
+        Exchange("GET /api/sessions?limit=1 HTTP/1.1\r\nHost: " + std::string(host) +
+                 "\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(Statuses(out), std::vector<int>{421}) << host << out;
+  }
+  // What media servers, nginx and curl send passes; so does the page's own origin.
+  const std::string port = std::to_string(sink_.port());
+  for (const std::string& host : {"127.0.0.1:" + port, "localhost:" + port, "[::1]:" + port,
+                                  std::string("edge.localhost"), std::string("127.0.0.1")}) {
+    const std::string out = Exchange("GET /api/sessions?limit=1 HTTP/1.1\r\nHost: " + host +
+                                     "\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(Statuses(out), std::vector<int>{200}) << host << out;
+  }
+  auto same = cli_->Post("/events", {{"Origin", "http://127.0.0.1:" + port}},
+                         "[" + Event("own-page") + "]", "text/plain");
+  ASSERT_TRUE(same);
+  EXPECT_EQ(same->status, 200);
+  auto curl = cli_->Post("/events", "[" + Event("curl", 2) + "]", "application/json");
+  ASSERT_TRUE(curl);
+  EXPECT_EQ(curl->status, 200);
+  EXPECT_EQ(Count("events"), 2);
+  auto m = cli_->Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("sessionsink_http_browser_refused_total 8"), std::string::npos) << m->body;
 }
 
 }  // namespace
