@@ -430,6 +430,19 @@ std::string_view PlatformIdPrefix(std::string_view id) {
   return {};
 }
 
+bool DropFutureTimes(Event* e, int64_t received_at) {
+  const int64_t limit = received_at + limits::kMaxClockSkewMs;
+  bool dropped = false;
+  for (std::optional<int64_t>* t : {&e->utc_ms, &e->opened_at, &e->authorized_at, &e->started_at,
+                                    &e->updated_at, &e->closed_at}) {
+    if (*t && **t > limit) {
+      t->reset();
+      dropped = true;
+    }
+  }
+  return dropped;
+}
+
 std::string IdPart(std::string_view part) {
   std::string out;
   out.reserve(part.size());

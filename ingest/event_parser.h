@@ -60,6 +60,13 @@ std::string_view PlatformIdPrefix(std::string_view id);
 // split back: two distinct tuples of parts never give the same id.
 std::string IdPart(std::string_view part);
 
+// Drops from `e` every time later than received_at + limits::kMaxClockSkewMs
+// (utc_ms, opened/authorized/started/updated/closed_at): the event then
+// counts as one without that time. True when it dropped one. Applied to
+// every event of every endpoint, and again when the log is replayed (with
+// the same receive time, so the outcome is the same).
+bool DropFutureTimes(Event* e, int64_t received_at);
+
 // Parses one item (the text of one event object). Exposed for tests and the
 // fuzzer. Fills `event`, or `reject_reason` when the item is not an event.
 // REQUIRES: `capacity` >= item.size() + SIMDJSON_PADDING readable bytes.

@@ -113,6 +113,7 @@ void HttpServer::HandleEvents(Source source, const httplib::Request& req, httpli
   }
 
   WriteBatch batch;
+  int64_t future_times = 0;  // events whose time a sender's clock cannot have produced
   batch.received_at = received_at;
   batch.remote_addr = req.remote_addr;
   std::string unreadable;
@@ -157,6 +158,7 @@ void HttpServer::HandleEvents(Source source, const httplib::Request& req, httpli
     }
     body.resize(size);
     if (parsed.ok()) {
+      for (Event& e : parsed->events) future_times += DropFutureTimes(&e, received_at) ? 1 : 0;
       batch.events = std::move(parsed->events);
       batch.rejects = std::move(parsed->rejects);
       if (parsed->rejects_dropped > 0) {
@@ -254,6 +256,12 @@ void HttpServer::HandleEvents(Source source, const httplib::Request& req, httpli
     committed_events += n;
   }
   refusals_->Committed();
+  if (future_times > 0) {
+    counters_->future_times += static_cast<uint64_t>(future_times);
+    future_log_->Warn(req.remote_addr,
+                      "events with a time more than 1 h ahead of the sink's clock: the time was "
+                      "dropped (the body is kept as received)");
+  }
   if (!unreadable.empty()) {
     SetError(res, 400, unreadable);
     return finish(400);
@@ -266,6 +274,7 @@ void HttpServer::HandleEvents(Source source, const httplib::Request& req, httpli
   if (static_cast<int64_t>(listed) < rejected) {
     out += ",\"errors_omitted\":" + std::to_string(rejected - static_cast<int64_t>(listed));
   }
+  if (future_times > 0) out += ",\"future_times\":" + std::to_string(future_times);
   out += "}\n";
   res.status = 200;
   res.set_content(out, kJsonType);

@@ -62,6 +62,7 @@ HttpServer::HttpServer(const ServeConfig& cfg, Writer* writer, const Relay* rela
       counters_(std::make_unique<HttpCounters>()),
       refusals_(std::make_unique<RefusalLog>()),
       unauthorized_log_(std::make_unique<UnauthorizedLog>()),
+      future_log_(std::make_unique<WarningLog>()),
       nginx_rtmp_(std::make_unique<NginxRtmpEndpoint>(cfg, writer, clock)) {}
 
 HttpServer::~HttpServer() { Stop(); }

@@ -49,6 +49,7 @@ class NginxRtmpEndpoint;
 struct HttpCounters;
 struct RefusalLog;
 struct UnauthorizedLog;
+struct WarningLog;
 
 class HttpServer {
  public:
@@ -99,6 +100,7 @@ class HttpServer {
   std::unique_ptr<RefusalLog> refusals_;
   std::unique_ptr<DashboardState> dashboard_;  // the page's traffic history
   std::unique_ptr<UnauthorizedLog> unauthorized_log_;
+  std::unique_ptr<WarningLog> future_log_;         // events with times from a skewed clock
   std::unique_ptr<NginxRtmpEndpoint> nginx_rtmp_;  // /events/nginx-rtmp/<instance>
   std::atomic<bool> draining_{false};
   int port_ = 0;

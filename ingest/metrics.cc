@@ -148,6 +148,9 @@ void HttpServer::RenderMetrics(httplib::Response& res) const {
        "Requests a browser made that the tokenless sink refuses: cross-site posts (403) and "
        "Host names it does not serve on loopback (421).",
        "counter", counters_->browser_refused.load());
+  line("sessionsink_events_future_times_total",
+       "Events with a time later than the sink's clock + 1 h: the time was dropped.", "counter",
+       counters_->future_times.load());
   line("sessionsink_http_malformed_requests_total",
        "Requests refused for their framing or head (400, 411, 414, 431, 501, 505), "
        "connection closed.",

@@ -69,4 +69,24 @@ struct UnauthorizedLog {
   }
 };
 
+// A warning about accepted input (times from a skewed clock): at most one
+// line every 10 s, with the count of requests since the previous line.
+struct WarningLog {
+  static constexpr auto kEvery = std::chrono::seconds(10);
+  std::mutex mu;
+  uint64_t since_log = 0;                          // guarded by mu
+  std::chrono::steady_clock::time_point last_log;  // zero: never; guarded by mu
+
+  void Warn(std::string_view peer, std::string_view what) {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> lock(mu);
+    ++since_log;
+    if (last_log.time_since_epoch().count() != 0 && now - last_log < kEvery) return;
+    spdlog::warn("{} ({} request{} since the last line; the latest from {})", what, since_log,
+                 since_log == 1 ? "" : "s", peer);
+    since_log = 0;
+    last_log = now;
+  }
+};
+
 }  // namespace sink

@@ -1044,5 +1044,54 @@ TEST_F(HostileTest, TheTokenlessSinkRefusesCrossSiteWritesAndForeignHosts) {
   EXPECT_NE(m->body.find("sessionsink_http_browser_refused_total 8"), std::string::npos) << m->body;
 }
 
+// N5: a time no clock could have produced (beyond the sink's clock + 1 h)
+// drives no restart and no session end; a genuine restart always applies.
+TEST_F(HostileTest, FarFutureTimesDriveNoRestartAndAreFlagged) {
+  Start();
+  auto post = [&](const std::string& body) {
+    auto r = cli_->Post("/events", body, "application/json");
+    EXPECT_TRUE(r);
+    EXPECT_EQ(r ? r->status : 0, 200) << (r ? r->body : "");
+    return r ? r->body : std::string();
+  };
+  const int64_t now = NowMs();
+  const std::string skewed =
+      post(R"([{"event":"server_started","server":"c","utc_ms":4102444799000}])");
+  EXPECT_NE(skewed.find("\"future_times\":1"), std::string::npos) << skewed;
+  auto play = [&](const std::string& id, int64_t t, int first_id) {
+    post(R"([{"event":"play_opened","id":")" + id + R"(","server":"c","utc_ms":)" +
+         std::to_string(t) + R"(,"event_id":)" + std::to_string(first_id) +
+         R"(},{"event":"play_started","id":")" + id + R"(","server":"c","utc_ms":)" +
+         std::to_string(t + 100) + R"(,"event_id":)" + std::to_string(first_id + 1) + "}]");
+  };
+  play("ck6", now + 1000, 1);
+  // ck5: running, with one event dated 2099.
+  play("ck5", now + 1000, 10);
+  post(
+      R"([{"event":"play_updated","id":"ck5","server":"c","utc_ms":4102444798000,"event_id":12}])");
+  ASSERT_TRUE(sink_.Flush());
+  EXPECT_EQ(One("SELECT state FROM sessions WHERE id = 'ck6'"), "running");
+  EXPECT_EQ(One("SELECT last_event_at < 4000000000000 FROM sessions WHERE id = 'ck5'"), "1");
+  // A genuine restart applies: both plays were running before it.
+  post(R"([{"event":"server_started","server":"c","utc_ms":)" + std::to_string(now + 5000) + "}]");
+  ASSERT_TRUE(sink_.Flush());
+  for (const char* id : {"ck5", "ck6"}) {
+    EXPECT_EQ(One(std::string("SELECT state || '|' || close_reason || '|' || (closed_at < ") +
+                  std::to_string(now + 10000) + ") FROM sessions WHERE id = '" + id + "'"),
+              "finished|server_restart|1")
+        << id;
+  }
+  // A later play of c runs: no restart from 2099 is in force.
+  play("ck7", now + 6000, 20);
+  ASSERT_TRUE(sink_.Flush());
+  EXPECT_EQ(One("SELECT state FROM sessions WHERE id = 'ck7'"), "running");
+  // The bodies are kept as received, and the events are counted.
+  EXPECT_EQ(Count("events", "body LIKE '%4102444799000%'"), 1);
+  auto m = cli_->Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("sessionsink_events_future_times_total 2"), std::string::npos) << m->body;
+  EXPECT_NE(sink_.log().find("more than 1 h ahead"), std::string::npos) << sink_.log();
+}
+
 }  // namespace
 }  // namespace sink
