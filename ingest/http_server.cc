@@ -18,6 +18,7 @@
 #include "ingest/nginx_rtmp_endpoint.h"
 #include "ingest/platforms/platforms.h"
 #include "ingest/refusal_log.h"
+#include "ingest/request_budget.h"
 #include "query/report_command.h"
 #include "store/json_text.h"
 
@@ -63,6 +64,7 @@ HttpServer::HttpServer(const ServeConfig& cfg, Writer* writer, const Relay* rela
       refusals_(std::make_unique<RefusalLog>()),
       unauthorized_log_(std::make_unique<UnauthorizedLog>()),
       future_log_(std::make_unique<WarningLog>()),
+      budget_(std::make_unique<RequestBudget>(cfg.request_memory_bytes)),
       nginx_rtmp_(std::make_unique<NginxRtmpEndpoint>(cfg, writer, clock)) {}
 
 HttpServer::~HttpServer() { Stop(); }

@@ -50,6 +50,7 @@ struct HttpCounters;
 struct RefusalLog;
 struct UnauthorizedLog;
 struct WarningLog;
+class RequestBudget;
 
 class HttpServer {
  public:
@@ -101,6 +102,7 @@ class HttpServer {
   std::unique_ptr<DashboardState> dashboard_;  // the page's traffic history
   std::unique_ptr<UnauthorizedLog> unauthorized_log_;
   std::unique_ptr<WarningLog> future_log_;         // events with times from a skewed clock
+  std::unique_ptr<RequestBudget> budget_;          // --request-memory, shared by event requests
   std::unique_ptr<NginxRtmpEndpoint> nginx_rtmp_;  // /events/nginx-rtmp/<instance>
   std::atomic<bool> draining_{false};
   int port_ = 0;

@@ -40,6 +40,8 @@ struct HttpCounters {
   std::atomic<uint64_t> browser_refused{0};
   // Events with a time beyond the sink's clock + limits::kMaxClockSkewMs.
   std::atomic<uint64_t> future_times{0};
+  // 503s because the requests in flight spent --request-memory.
+  std::atomic<uint64_t> memory_refused{0};
 
   void Count(int code) {
     for (size_t i = 0; i < kCodes.size(); ++i) {

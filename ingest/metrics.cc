@@ -151,6 +151,9 @@ void HttpServer::RenderMetrics(httplib::Response& res) const {
   line("sessionsink_events_future_times_total",
        "Events with a time later than the sink's clock + 1 h: the time was dropped.", "counter",
        counters_->future_times.load());
+  line("sessionsink_http_memory_refused_total",
+       "Requests answered 503 because the requests in flight spent --request-memory.", "counter",
+       counters_->memory_refused.load());
   line("sessionsink_http_malformed_requests_total",
        "Requests refused for their framing or head (400, 411, 414, 431, 501, 505), "
        "connection closed.",

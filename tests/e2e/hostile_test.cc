@@ -1093,5 +1093,62 @@ TEST_F(HostileTest, FarFutureTimesDriveNoRestartAndAreFlagged) {
   EXPECT_NE(sink_.log().find("more than 1 h ahead"), std::string::npos) << sink_.log();
 }
 
+// #6 under concurrency: every request in flight shares --request-memory.
+// Concurrent big batches past it get 503 + Retry-After at once (never a
+// timeout), small requests still get through, and the peak stays bounded.
+TEST_F(HostileTest, ConcurrentBigBatchesShareOneMemoryBudget) {
+  Start({"--request-memory", "64MiB"});
+  auto batch = [](int k, int n) {
+    std::string b = "[";
+    for (int i = 0; i < n; ++i) {
+      if (i) b += ',';
+      b += R"({"event":"play_opened","id":"c)" + std::to_string(k) + "_" + std::to_string(i) +
+           R"(","server":"s","event_id":)" + std::to_string(i) + "}";
+    }
+    return b + "]";
+  };
+  std::vector<std::string> bodies;
+  for (int k = 0; k < 4; ++k) bodies.push_back(batch(k, 40000));  // ~3 MB each
+  std::vector<int> codes(bodies.size());
+  std::vector<std::string> retry(bodies.size());
+  std::vector<double> secs(bodies.size());
+  std::vector<std::thread> threads;
+  for (size_t k = 0; k < bodies.size(); ++k) {
+    threads.emplace_back([&, k] {
+      httplib::Client c("127.0.0.1", sink_.port());
+      c.set_read_timeout(60, 0);
+      const auto t0 = Clock::now();
+      auto r = c.Post("/events", bodies[k], "application/json");
+      secs[k] = std::chrono::duration<double>(Clock::now() - t0).count();
+      codes[k] = r ? r->status : -1;
+      if (r) retry[k] = r->get_header_value("Retry-After");
+    });
+  }
+  // Meanwhile a small post gets through.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto small = cli_->Post("/events", "[" + Event("small-1") + "]", "application/json");
+  for (std::thread& t : threads) t.join();
+  ASSERT_TRUE(small);
+  EXPECT_EQ(small->status, 200) << small->body;
+  int ok = 0, refused = 0;
+  for (size_t k = 0; k < codes.size(); ++k) {
+    if (codes[k] == 200) ++ok;
+    if (codes[k] == 503) {
+      ++refused;
+      EXPECT_EQ(retry[k], "1");
+      EXPECT_LT(secs[k], 5.0) << "a refusal must come at once";
+    }
+  }
+  EXPECT_GE(ok, 1);
+  EXPECT_GE(refused, 1) << "4 concurrent 3 MB batches fit in 64 MiB?";
+  EXPECT_EQ(ok + refused, 4);
+  auto m = cli_->Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("sessionsink_http_memory_refused_total " + std::to_string(refused)),
+            std::string::npos)
+      << m->body;
+  EXPECT_LT(PeakRssKib(sink_.pid()), kBigBatchRssKib);
+}
+
 }  // namespace
 }  // namespace sink
