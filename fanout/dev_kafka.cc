@@ -22,7 +22,10 @@ Result<std::unique_ptr<MockKafka>> MockKafka::Start(int brokers, int partitions,
   rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
   auto h = std::make_unique<Handles>();
   h->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  if (h->rk == nullptr) return Status::Internal(std::string("mock Kafka: ") + err);
+  if (h->rk == nullptr) {
+    rd_kafka_conf_destroy(conf);  // rd_kafka_new owns it only when it succeeds
+    return Status::Internal(std::string("mock Kafka: ") + err);
+  }
   h->mc = rd_kafka_mock_cluster_new(h->rk, brokers);
   if (h->mc == nullptr) {
     rd_kafka_destroy(h->rk);

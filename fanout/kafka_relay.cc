@@ -10,6 +10,7 @@
 #include <list>
 #include <optional>
 
+#include "fanout/clickhouse_message.h"
 #include "store/session_table.h"
 #include "store/sqlite.h"
 
@@ -28,6 +29,7 @@ struct Chunk;
 struct Delivery {
   Chunk* chunk = nullptr;
   bool events_topic = true;
+  bool envelope = false;  // to clickhouse_topic (events_topic is true too)
   int64_t seq = 0;
   std::string key;
   bool done = false;
@@ -44,6 +46,15 @@ struct Chunk {
   int64_t events_end = 0;         // the cursors once this chunk is delivered
   int64_t sessions_end = 0;
 };
+
+struct ProducerDestroy {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+struct ConfDestroy {
+  void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
+};
+using Producer = std::unique_ptr<rd_kafka_t, ProducerDestroy>;
+using ProducerConf = std::unique_ptr<rd_kafka_conf_t, ConfDestroy>;
 
 // Chunks in flight at once: enough to keep the producer busy while earlier
 // delivery reports arrive, few enough to bound what a retry sends again.
@@ -144,8 +155,9 @@ class Relay::Impl {
   }
 
   Status CreateProducer() {
+    if (o_.test_hooks.before_create) SINK_RETURN_IF_ERROR(o_.test_hooks.before_create());
     char err[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    ProducerConf conf(rd_kafka_conf_new());
     const int64_t queue = std::max<int64_t>(100000, 4 * o_.chunk_rows);
     std::vector<std::pair<std::string, std::string>> props = {
         {"bootstrap.servers", o_.brokers},
@@ -166,28 +178,67 @@ class Relay::Impl {
     };
     props.insert(props.end(), o_.kafka_options.begin(), o_.kafka_options.end());
     for (const auto& [k, v] : props) {
-      if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-        rd_kafka_conf_destroy(conf);
+      if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err) !=
+          RD_KAFKA_CONF_OK) {
         return Status::Invalid("Kafka option " + k + ": " + err);
       }
     }
-    rd_kafka_conf_set_opaque(conf, this);
-    rd_kafka_conf_set_dr_msg_cb(conf, &Impl::OnDelivery);
-    rd_kafka_conf_set_error_cb(conf, &Impl::OnError);
-    rd_kafka_conf_set_log_cb(conf, &Impl::OnLog);
-    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    if (rk_ == nullptr) return Status::Invalid(std::string("Kafka producer: ") + err);
+    rd_kafka_conf_set_opaque(conf.get(), this);
+    rd_kafka_conf_set_dr_msg_cb(conf.get(), &Impl::OnDelivery);
+    rd_kafka_conf_set_error_cb(conf.get(), &Impl::OnError);
+    rd_kafka_conf_set_log_cb(conf.get(), &Impl::OnLog);
+    // rd_kafka_new owns the configuration only when it succeeds.
+    Producer rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof err));
+    if (!rk) return Status::Unavailable(std::string("Kafka producer: ") + err);
+    conf.release();
+    rk_ = std::move(rk);
+    if (o_.test_hooks.created) o_.test_hooks.created(rk_.get());
     return Status::Ok();
+  }
+
+  // After a fatal error: a new producer, retried with backoff until one is
+  // created or the relay stops. Every failure is logged (at most once per
+  // 10 s), counted, and shown in /readyz until a producer is up again.
+  bool RecreateProducer() {
+    int64_t backoff = o_.min_backoff_ms;
+    std::optional<std::chrono::steady_clock::time_point> last_log;
+    uint64_t unlogged = 0;
+    for (;;) {
+      Status st = CreateProducer();
+      if (st.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        stats_.producer_up = true;
+        return true;
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        stats_.producer_up = false;
+        ++stats_.producer_failures;
+        stats_.last_error = st.message();
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (!last_log || now - *last_log >= std::chrono::seconds(10)) {
+        spdlog::error("kafka: cannot create the producer ({}); retrying every {} ms at most{}",
+                      st.message(), o_.max_backoff_ms,
+                      unlogged ? fmt::format(" ({} more failures)", unlogged) : "");
+        last_log = now;
+        unlogged = 0;
+      } else {
+        ++unlogged;
+      }
+      if (Stopping()) return false;
+      Sleep(backoff);
+      backoff = std::min(backoff * 2, o_.max_backoff_ms);
+    }
   }
 
   // Drops whatever librdkafka still holds (those messages were not counted as
   // delivered, so they will be produced again) and destroys the producer.
   void DestroyProducer() {
-    if (rk_ == nullptr) return;
-    rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    rd_kafka_flush(rk_, 1000);  // serves the purged delivery reports
-    rd_kafka_destroy(rk_);
-    rk_ = nullptr;
+    if (!rk_) return;
+    rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_flush(rk_.get(), 1000);  // serves the purged delivery reports
+    rk_.reset();
   }
 
   // Served by rd_kafka_poll/flush on the relay thread (or after it joined).
@@ -242,7 +293,7 @@ class Relay::Impl {
         inflight_.clear();
         retrying = false;
         fatal_ = false;
-        if (!CreateProducer().ok()) break;
+        if (!RecreateProducer()) break;  // stopping: nothing to deliver with
         Restart(&backoff);
         continue;
       }
@@ -269,7 +320,7 @@ class Relay::Impl {
       }
       // Serve delivery reports: briefly while there is more to produce.
       const bool more = produced > 0 && !retrying && inflight_.size() < kMaxChunksInFlight;
-      rd_kafka_poll(rk_, more ? 0 : 20);
+      rd_kafka_poll(rk_.get(), more ? 0 : 20);
       while (!retrying && !inflight_.empty() && inflight_.front().outstanding == 0) {
         if (!Delivered(inflight_.front())) {
           retrying = true;
@@ -287,8 +338,8 @@ class Relay::Impl {
       Persist(/*wait=*/false);
     }
     // Stopping: wait (up to the deadline) for what is in flight.
-    while (!inflight_.empty() && !PastDeadline() && !fatal_) {
-      rd_kafka_poll(rk_, 50);
+    while (rk_ && !inflight_.empty() && !PastDeadline() && !fatal_) {
+      rd_kafka_poll(rk_.get(), 50);
       while (!inflight_.empty() && inflight_.front().outstanding == 0 &&
              Delivered(inflight_.front())) {
         inflight_.pop_front();
@@ -375,6 +426,13 @@ class Relay::Impl {
         rd_kafka_header_add(h, "server", -1, server.data(), static_cast<ssize_t>(server.size()));
       }
       Produce(o_.events_topic, d, body, h);
+      if (!o_.clickhouse_topic.empty()) {
+        ProduceEnvelope(c, d, read_events_.IsNull(1) ? std::nullopt : std::optional(server),
+                        read_events_.IsNull(2) ? std::nullopt : std::optional(kind),
+                        read_events_.IsNull(3) ? std::nullopt : std::optional(phase),
+                        read_events_.IsNull(4) ? std::nullopt : std::optional(read_events_.Text(4)),
+                        body);
+      }
       c->events_end = d.seq;
     }
     read_events_.Reset();
@@ -403,19 +461,36 @@ class Relay::Impl {
     return Status::Ok();
   }
 
+  // The event's envelope for ClickHouse, beside the event `d` (same key).
+  void ProduceEnvelope(Chunk* c, const Delivery& d, std::optional<std::string_view> server,
+                       std::optional<std::string_view> kind, std::optional<std::string_view> phase,
+                       std::optional<std::string_view> session_id, std::string_view body) {
+    Delivery& e = c->messages.emplace_back();
+    e.chunk = c;
+    e.envelope = true;
+    e.seq = d.seq;
+    e.key = d.key;
+    const EventEnvelope env{o_.sink_name, d.seq, server, kind, phase, session_id, body};
+    const std::string msg = ClickHouseEventMessage(env);
+    const std::string seq = std::to_string(d.seq);
+    rd_kafka_headers_t* h = rd_kafka_headers_new(1);
+    rd_kafka_header_add(h, "seq", -1, seq.data(), static_cast<ssize_t>(seq.size()));
+    Produce(o_.clickhouse_topic, e, msg, h);
+  }
+
   // Produces one message; the headers are owned by librdkafka on success.
   void Produce(const std::string& topic, Delivery& d, std::string_view value,
                rd_kafka_headers_t* headers) {
     ++d.chunk->outstanding;
     for (;;) {
       rd_kafka_resp_err_t err =
-          rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic.c_str()),
+          rd_kafka_producev(rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
                             RD_KAFKA_V_KEY(d.key.empty() ? nullptr : d.key.data(), d.key.size()),
                             RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
                             RD_KAFKA_V_OPAQUE(&d), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        rd_kafka_poll(rk_, 10);  // let deliveries drain the queue
+        rd_kafka_poll(rk_.get(), 10);  // let deliveries drain the queue
         continue;
       }
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -432,15 +507,17 @@ class Relay::Impl {
   // permanent failures dead-lettered) or false when a delivery failed and
   // the chunk must be produced again.
   bool Delivered(const Chunk& c) {
-    uint64_t ok_events = 0, ok_sessions = 0, failed = 0;
+    uint64_t ok_events = 0, ok_sessions = 0, ok_envelopes = 0, failed = 0;
     std::string first_error;
     std::vector<KafkaDeadLetter> dead;
     for (const Delivery& d : c.messages) {
       if (d.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        ++(d.events_topic ? ok_events : ok_sessions);
+        ++(d.envelope ? ok_envelopes : d.events_topic ? ok_events : ok_sessions);
       } else if (IsPermanent(d.err)) {
-        dead.push_back(KafkaDeadLetter{d.events_topic ? o_.events_topic : o_.sessions_topic, d.seq,
-                                       d.key.empty() ? std::nullopt : std::optional(d.key),
+        dead.push_back(KafkaDeadLetter{d.envelope       ? o_.clickhouse_topic
+                                       : d.events_topic ? o_.events_topic
+                                                        : o_.sessions_topic,
+                                       d.seq, d.key.empty() ? std::nullopt : std::optional(d.key),
                                        rd_kafka_err2str(d.err)});
       } else {
         ++failed;
@@ -452,6 +529,7 @@ class Relay::Impl {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.events_delivered += ok_events;
     stats_.sessions_delivered += ok_sessions;
+    stats_.envelopes_delivered += ok_envelopes;
     stats_.delivery_errors += failed;
     if (failed > 0) {
       stats_.last_error = first_error;
@@ -536,7 +614,7 @@ class Relay::Impl {
 
   Db db_;  // read-only connection; declared before its statements
   Stmt read_events_, read_sessions_, cursor_, max_seq_, oldest_;
-  rd_kafka_t* rk_ = nullptr;
+  Producer rk_;
 
   // Relay-thread state.
   std::list<Chunk> inflight_;                        // produced, oldest first

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,13 +33,29 @@
 #include "store/status.h"
 #include "store/writer.h"
 
+typedef struct rd_kafka_s rd_kafka_t;
+
 namespace sink {
+
+// Tests only: ways to make the producer's life hard.
+struct RelayTestHooks {
+  // Called before each producer is created; a non-OK Status makes that
+  // creation fail with it (as rd_kafka_new failing would).
+  std::function<Status()> before_create;
+  // Called with each producer created (e.g. to raise a fatal error with
+  // rd_kafka_test_fatal_error).
+  std::function<void(rd_kafka_t*)> created;
+};
 
 struct RelayOptions {
   std::string db_path;
   std::string brokers;  // bootstrap.servers
   std::string events_topic = "sessionsink.events";
   std::string sessions_topic = "sessionsink.sessions";
+  // Also produce every event's envelope (fanout/clickhouse_message.h) to
+  // this topic, for ClickHouse; empty: off. sink_name goes into each one.
+  std::string clickhouse_topic;
+  std::string sink_name;
   // librdkafka properties applied after ours (SASL, TLS, tuning, …).
   std::vector<std::pair<std::string, std::string>> kafka_options;
   // Rows read per chunk (events, and separately session changes). Four
@@ -49,6 +66,7 @@ struct RelayOptions {
   // Pause after a failed chunk; doubles up to max_backoff_ms.
   int64_t min_backoff_ms = 200;
   int64_t max_backoff_ms = 2000;
+  RelayTestHooks test_hooks;
 };
 
 struct RelayStats {
@@ -58,10 +76,15 @@ struct RelayStats {
   int64_t oldest_undelivered_age_ms = 0;  // 0 when caught up
   uint64_t events_delivered = 0;          // successful delivery reports
   uint64_t sessions_delivered = 0;
+  uint64_t envelopes_delivered = 0;  // to clickhouse_topic
   uint64_t delivery_errors = 0;  // failed delivery reports (retried from SQLite)
   uint64_t dead_letters = 0;     // messages given up on, see kafka_dead_letters
   uint64_t chunk_retries = 0;    // chunks produced again after a failure
   std::string last_error;        // latest Kafka error, empty after a good chunk
+  // False while the relay has no producer: a fatal error destroyed it and
+  // creating the next one keeps failing (retried with backoff).
+  bool producer_up = true;
+  uint64_t producer_failures = 0;  // producers that could not be created
 };
 
 class Relay {

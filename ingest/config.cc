@@ -1,8 +1,15 @@
 #include "ingest/config.h"
 
-#include "store/timeutil.h"
+#include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+#include <sstream>
+
+#include "store/timeutil.h"
 
 namespace sink {
 
@@ -27,7 +34,7 @@ std::string ExposureProblem(const ServeConfig& cfg) {
   int port = 0;
   if (!SplitHostPort(cfg.listen, &host, &port)) return "";  // reported elsewhere
   const bool loopback = host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-  if (loopback || !cfg.token.empty() || cfg.allow_unauthenticated) return "";
+  if (loopback || !cfg.tokens.empty() || cfg.allow_unauthenticated) return "";
   return "refusing to listen on " + cfg.listen +
          " without --token: anyone who can reach the port could post events and read the "
          "reports. Set --token (or SESSIONSINK_TOKEN), or pass --allow-unauthenticated if the "
@@ -64,17 +71,22 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
         int p;
         return SplitHostPort(s, &h, &p) ? "" : "expected HOST:PORT, got '" + s + "'";
       });
-  cmd->add_option("--token", cfg->token,
+  cmd->add_option("--token", cfg->tokens,
                   "Shared secret. When set, POST /events needs 'Authorization: Bearer SECRET' or "
-                  "'?token=SECRET' in the sink URL. Prefer the environment variable: "
-                  "command lines are visible to other users.")
+                  "'?token=SECRET' in the sink URL. Several are accepted at once (repeat the "
+                  "flag, separate them with commas, or give a list in the config file), so that "
+                  "a token can be rotated with a reload and no refused request. Prefer the "
+                  "config file or the environment variable: command lines are visible to other "
+                  "users.")
       ->envname("SESSIONSINK_TOKEN")
+      ->delimiter(',')
       ->capture_default_str();  // never print a default for the secret
-  cmd->add_option("--read-token", cfg->read_token,
+  cmd->add_option("--read-token", cfg->read_tokens,
                   "A second secret for reading only: GET /reports, /metrics and the dashboard "
                   "accept it (or the --token); posting events needs the --token. Give it to "
-                  "people who look at the data, not to media servers.")
+                  "people who look at the data, not to media servers. Several, like --token.")
       ->envname("SESSIONSINK_READ_TOKEN")
+      ->delimiter(',')
       ->capture_default_str();
   cmd->add_flag("--metrics-public", cfg->metrics_public,
                 "Serve GET /metrics without a token even when --token or --read-token is set "
@@ -200,6 +212,12 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
   cmd->add_option("--log-level", cfg->log_level, "trace, debug, info, warn, error or off.")
       ->envname("SESSIONSINK_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  cmd->add_option("--log-format", cfg->log_format,
+                  "text (one readable line per event) or json (one JSON object a line: time, "
+                  "level, message, and fields such as client, route, status, count). Both go "
+                  "to stderr.")
+      ->envname("SESSIONSINK_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}));
   cmd->add_option("--nginx-rtmp-token-arg", cfg->nginx_rtmp_token_arg,
                   "nginx-rtmp: the stream argument (rtmp://host/app/name?token=...) that becomes "
                   "a session's token.")
@@ -224,6 +242,26 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
                   "compacted).")
       ->envname("SESSIONSINK_KAFKA_TOPIC_SESSIONS")
       ->group("Kafka fan-out");
+  cmd->add_option("--kafka-topic-clickhouse", cfg->kafka_topic_clickhouse,
+                  "Also produce every event as an envelope ClickHouse can always parse (sink, "
+                  "seq, server, kind, phase, session_id, the body as a JSON string) to this "
+                  "topic, e.g. sessionsink.events.ch (docs/clickhouse.md). Empty: off.")
+      ->envname("SESSIONSINK_KAFKA_TOPIC_CLICKHOUSE")
+      ->group("Kafka fan-out");
+  cmd->add_option("--sink-name", cfg->sink_name,
+                  "This sink's name in the ClickHouse envelopes, which tell a session seen by "
+                  "two sinks (default: hostname:port).")
+      ->envname("SESSIONSINK_SINK_NAME")
+      ->group("Kafka fan-out");
+  cmd->add_option("--reports-from", cfg->reports_from,
+                  "Answer GET /reports/NAME from ClickHouse at this HTTP URL (the whole fleet, "
+                  "docs/clickhouse.md) for the reports it has; the others, and the dashboard, "
+                  "read the local database.")
+      ->envname("SESSIONSINK_REPORTS_FROM");
+  cmd->add_option("--reports-database", cfg->reports_database,
+                  "--reports-from: the ClickHouse database.")
+      ->envname("SESSIONSINK_REPORTS_DATABASE")
+      ->capture_default_str();
   cmd->add_option("--kafka-option", cfg->kafka_options,
                   "librdkafka property as key=value, repeatable (e.g. security.protocol=SASL_SSL, "
                   "sasl.mechanisms=PLAIN); applied after the sink's defaults. In the environment, "
@@ -251,6 +289,230 @@ bool ParseKafkaOptions(const std::vector<std::string>& in,
     out->emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
   }
   return true;
+}
+
+std::vector<std::string> ValidateServeConfig(const ServeConfig& cfg) {
+  std::vector<std::string> problems;
+  if (std::string e = ExposureProblem(cfg); !e.empty()) problems.push_back(e);
+  if (cfg.max_connections < cfg.http_threads) {
+    problems.push_back("--max-connections (" + std::to_string(cfg.max_connections) +
+                       ") must be at least --http-threads (" + std::to_string(cfg.http_threads) +
+                       ")");
+  }
+  for (const char* which : {"--tls-cert", "--tls-key"}) {
+    const std::string& f = which[6] == 'c' ? cfg.tls_cert : cfg.tls_key;
+    if (!f.empty() && ::access(f.c_str(), R_OK) != 0) {
+      problems.push_back(std::string("cannot read ") + which + " '" + f +
+                         "': " + std::strerror(errno));
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> kafka;
+  if (std::string e; !ParseKafkaOptions(cfg.kafka_options, &kafka, &e)) problems.push_back(e);
+  for (const auto& list : {cfg.tokens, cfg.read_tokens}) {
+    for (const std::string& t : list) {
+      if (t.empty()) problems.push_back("a --token or --read-token is empty");
+    }
+  }
+  return problems;
+}
+
+const char* SettingSourceName(SettingSource s) {
+  switch (s) {
+    case SettingSource::kFlag:
+      return "flag";
+    case SettingSource::kEnvironment:
+      return "environment";
+    case SettingSource::kFile:
+      return "file";
+    case SettingSource::kDefault:
+      return "default";
+  }
+  return "default";
+}
+
+// CLI11's own TOML reader (CLI::ConfigBase), with what the sink adds around
+// it: the keys whose SESSIONSINK_* variable is set are dropped (the
+// environment wins over the file; CLI11 would apply the file first), a key
+// given on two separate lines is one list, unknown keys and sections are
+// errors, and a '#' inside quotes (CLI11 takes it for a comment) is refused
+// rather than silently cutting a token short.
+class ServeCommandLine::FileReader : public CLI::ConfigBase {
+ public:
+  explicit FileReader(const CLI::App* app) : app_(app) {}
+
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+    std::stringstream text;
+    text << input.rdbuf();
+    CheckComments(text.str());
+    std::istringstream again(text.str());
+    std::vector<CLI::ConfigItem> parsed = CLI::ConfigBase::from_config(again);
+    std::vector<CLI::ConfigItem> out;
+    for (CLI::ConfigItem& item : parsed) {
+      if (!item.parents.empty() || item.name == "++" || item.name == "--") {
+        throw CLI::ConfigError(
+            "sections are not used in the configuration file: put every setting at the top "
+            "level (found [" +
+            (item.parents.empty() ? item.name : item.parents.front()) + "])");
+      }
+      const CLI::Option* opt = app_->get_option_no_throw("--" + item.name);
+      if (opt == nullptr || !opt->get_configurable()) {
+        throw CLI::ConfigError("unknown setting '" + item.name +
+                               "' in the configuration file: the names are those of `" +
+                               app_->get_name() + " --help` without the leading --");
+      }
+      const std::string& env = opt->get_envname();
+      const char* env_value = env.empty() ? nullptr : std::getenv(env.c_str());
+      if (env_value != nullptr && *env_value != '\0') {
+        overridden_.insert(item.name);
+        continue;
+      }
+      // An empty list (`streampixel-origins = []`) is the default: none.
+      if (std::all_of(item.inputs.begin(), item.inputs.end(),
+                      [](const std::string& v) { return v.empty(); }) &&
+          opt->get_items_expected_max() > 1) {
+        continue;
+      }
+      from_file_.insert(item.name);
+      auto same = std::find_if(out.begin(), out.end(),
+                               [&](const CLI::ConfigItem& o) { return o.name == item.name; });
+      if (same != out.end()) {
+        same->inputs.insert(same->inputs.end(), item.inputs.begin(), item.inputs.end());
+      } else {
+        out.push_back(std::move(item));
+      }
+    }
+    return out;
+  }
+
+  bool FromFile(const std::string& name) const { return from_file_.count(name) > 0; }
+
+ private:
+  static void CheckComments(const std::string& text) {
+    std::istringstream lines(text);
+    std::string line;
+    for (int n = 1; std::getline(lines, line); ++n) {
+      char quote = 0;
+      for (char c : line) {
+        if (quote != 0) {
+          if (c == quote) quote = 0;
+          if (c == '#' && quote != 0) {
+            throw CLI::ConfigError("line " + std::to_string(n) +
+                                   " of the configuration file: '#' starts a comment even "
+                                   "inside quotes, so a value cannot contain it");
+          }
+        } else if (c == '"' || c == '\'') {
+          quote = c;
+        } else if (c == '#') {
+          break;
+        }
+      }
+    }
+  }
+
+  const CLI::App* app_;
+  mutable std::set<std::string> from_file_;
+  mutable std::set<std::string> overridden_;
+};
+
+ServeCommandLine::ServeCommandLine(std::string name, std::string description,
+                                   std::string default_config)
+    : app_(std::make_unique<CLI::App>(std::move(description), std::move(name))) {
+  AddServeOptions(app_.get(), &cfg_);
+  app_->set_config("--config", "",
+                   "Read the settings from this file (TOML: name = value, the option names "
+                   "without --; lists as [\"a\", \"b\"]). Flags and SESSIONSINK_* environment "
+                   "variables override it. Also SESSIONSINK_CONFIG.");
+  app_->allow_config_extras(CLI::config_extras_mode::error);
+  reader_ = std::make_shared<FileReader>(app_.get());
+  app_->config_formatter(reader_);
+  default_config_ = std::move(default_config);
+}
+
+ServeCommandLine::~ServeCommandLine() = default;
+
+void ServeCommandLine::Parse(const std::vector<std::string>& args) {
+  args_ = args;
+  // --config from the environment or the default: passed as if given, so
+  // that a file that is missing or unreadable is an error, not skipped.
+  const bool given = std::any_of(args.begin(), args.end(), [](const std::string& a) {
+    return a == "--config" || a.rfind("--config=", 0) == 0;
+  });
+  std::vector<std::string> full = args;
+  if (!given) {
+    const char* env = std::getenv("SESSIONSINK_CONFIG");
+    std::error_code ec;
+    if (env != nullptr && *env != '\0') {
+      full.insert(full.begin(), {"--config", env});
+    } else if (!default_config_.empty() && ::access(default_config_.c_str(), F_OK) == 0) {
+      full.insert(full.begin(), {"--config", default_config_});
+    }
+  }
+  std::reverse(full.begin(), full.end());
+  app_->parse(full);
+  const CLI::Option* config = app_->get_option("--config");
+  config_file_ = config->count() > 0 ? config->as<std::string>() : "";
+}
+
+std::vector<Setting> ServeCommandLine::Settings() const {
+  std::set<std::string> flags;
+  for (const std::string& a : args_) {
+    if (a.rfind("--", 0) == 0) flags.insert(a.substr(2, a.find('=') - 2));
+  }
+  std::vector<Setting> out;
+  for (const CLI::Option* opt : app_->get_options()) {
+    if (opt->get_lnames().empty() || !opt->get_configurable()) continue;
+    Setting s;
+    s.name = opt->get_lnames().front();
+    if (s.name == "help" || s.name == "version") continue;
+    s.secret = s.name == "token" || s.name == "read-token";
+    if (opt->count() > 0) s.values = opt->results();
+    if (flags.count(s.name) > 0) {
+      s.source = SettingSource::kFlag;
+    } else if (reader_->FromFile(s.name) && opt->count() > 0) {
+      s.source = SettingSource::kFile;
+    } else if (opt->count() > 0) {
+      s.source = SettingSource::kEnvironment;
+    }
+    const bool duration = opt->get_type_name().find("DURATION") != std::string::npos;
+    auto quote = [&](const std::string& v) -> std::string {
+      if (s.secret) return "\"****\"";
+      // librdkafka passwords and secrets (sasl.password, ssl.key.password, ...).
+      if (s.name == "kafka-option") {
+        const std::string key = v.substr(0, v.find('='));
+        if (key.find("password") != std::string::npos || key.find("secret") != std::string::npos) {
+          return "\"" + key + "=****\"";
+        }
+      }
+      if (duration) return "\"" + v + "ms\"";
+      if (!v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return std::isdigit(c); })) {
+        return v;
+      }
+      if (v == "true" || v == "false") return v;
+      return "\"" + v + "\"";
+    };
+    if (opt->count() == 0) {
+      if (s.secret || opt->get_items_expected_max() > 1) {
+        s.shown = "[]";
+      } else {
+        const std::string d = opt->get_default_str();
+        s.shown = d.empty() || d == "[]" ? "\"\"" : quote(d);
+        if (duration) s.shown = "\"" + d + "\"";
+        if (opt->get_expected_min() == 0) s.shown = d.empty() ? "false" : d;
+      }
+    } else if (opt->get_expected_min() == 0) {
+      s.shown = s.values.empty() ? "true" : s.values.back();
+    } else if (opt->get_items_expected_max() > 1) {
+      s.shown = "[";
+      for (size_t i = 0; i < s.values.size(); ++i) {
+        s.shown += (i > 0 ? ", " : "") + quote(s.values[i]);
+      }
+      s.shown += "]";
+    } else {
+      s.shown = s.values.empty() ? "\"\"" : quote(s.values.back());
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 }  // namespace sink

@@ -80,8 +80,7 @@ namespace sink {
 // once (waiting or being served); past it, a connection is refused at once.
 class GuardedServer::Pool : public httplib::TaskQueue {
  public:
-  Pool(GuardedServer* server, int threads, size_t max_connections)
-      : server_(server), max_connections_(max_connections) {
+  Pool(GuardedServer* server, int threads) : server_(server) {
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
   }
 
@@ -99,7 +98,7 @@ class GuardedServer::Pool : public httplib::TaskQueue {
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (accepted_ < max_connections_ && !stopping_) {
+      if (accepted_ < server_->max_connections_.load() && !stopping_) {
         ++accepted_;
         queue_.push_back({sock, std::move(client), std::move(fn)});
         cv_.notify_one();
@@ -149,7 +148,6 @@ class GuardedServer::Pool : public httplib::TaskQueue {
     std::function<void()> serve;
   };
   GuardedServer* const server_;
-  const size_t max_connections_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Task> queue_;  // guarded by mu_
@@ -158,12 +156,10 @@ class GuardedServer::Pool : public httplib::TaskQueue {
   std::vector<std::thread> threads_;
 };
 
-GuardedServer::GuardedServer(const ConnectionLimits& limits) : limits_(limits) {
+GuardedServer::GuardedServer(const ConnectionLimits& limits)
+    : limits_(limits), max_connections_(limits.max_connections) {
   const int threads = limits_.threads;
-  const size_t max_connections = limits_.max_connections;
-  new_task_queue = [this, threads, max_connections] {
-    return new Pool(this, threads, max_connections);
-  };
+  new_task_queue = [this, threads] { return new Pool(this, threads); };
   set_logger([this](const httplib::Request&, const httplib::Response&) { RequestDone(); });
   // An answer that closes the connection (a refusal whose body was not
   // read) must not also offer keep-alive, and the connection must close.
@@ -184,6 +180,14 @@ GuardedServer::~GuardedServer() {
   }
   cv_.notify_all();
   watchdog_.join();
+}
+
+void GuardedServer::SetLimits(const ConnectionLimits& limits) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int threads = limits_.threads;
+  limits_ = limits;
+  limits_.threads = threads;
+  max_connections_ = limits.max_connections;
 }
 
 ConnectionStats GuardedServer::stats() const {

@@ -76,6 +76,11 @@ class GuardedServer : public httplib::Server {
 
   ConnectionStats stats() const;
 
+  // Changes the limits from now on (a reload): the total and per-address
+  // bounds apply to the next connections accepted, the timeout to every
+  // connection's next request. `threads` cannot change (the pool is built).
+  void SetLimits(const ConnectionLimits& limits);
+
   // Serves HTTPS with this certificate chain and key (PEM files), TLS 1.2
   // or later, from now on. Call before serving. Error: a file cannot be
   // read or the key does not match the certificate.
@@ -121,7 +126,8 @@ class GuardedServer : public httplib::Server {
   // closes it on the watchdog thread.
   void Refuse(socket_t sock, const char* why);
 
-  const ConnectionLimits limits_;
+  ConnectionLimits limits_;  // guarded by mu_ (threads: fixed at construction)
+  std::atomic<size_t> max_connections_;
   SSL_CTX* tls_ = nullptr;  // set before serving, then read only
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -54,6 +54,7 @@ void SetError(httplib::Response& res, int code, std::string_view message) {
 HttpServer::HttpServer(const ServeConfig& cfg, Writer* writer, const Relay* relay,
                        const Clock* clock)
     : cfg_(cfg),
+      access_(AccessRules::From(cfg)),
       writer_(writer),
       relay_(relay),
       clock_(clock),
@@ -65,14 +66,15 @@ HttpServer::HttpServer(const ServeConfig& cfg, Writer* writer, const Relay* rela
       unauthorized_log_(std::make_unique<UnauthorizedLog>()),
       future_log_(std::make_unique<WarningLog>()),
       budget_(std::make_unique<RequestBudget>(cfg.request_memory_bytes)),
-      nginx_rtmp_(std::make_unique<NginxRtmpEndpoint>(cfg, writer, clock)) {}
+      nginx_rtmp_(std::make_unique<NginxRtmpEndpoint>(cfg, writer, clock, &access_)) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
 bool HttpServer::Authorized(const httplib::Request& req, httplib::Response& res,
                             Access access) const {
   const bool read = access == Access::kRead;
-  if (cfg_.token.empty() && (!read || cfg_.read_token.empty())) return true;
+  const std::shared_ptr<const AccessRules> rules = access_.Get();
+  if (rules->tokens.empty() && (!read || rules->read_tokens.empty())) return true;
   std::string given;
   const std::string auth = req.get_header_value("Authorization");
   // The scheme is case-insensitive (RFC 9110 §11.1).
@@ -83,13 +85,7 @@ bool HttpServer::Authorized(const httplib::Request& req, httplib::Response& res,
   } else if (req.has_param("token")) {
     given = req.get_param_value("token");
   }
-  if (!given.empty()) {
-    // Both comparisons always run, so the time does not tell which matched.
-    const bool ingest = !cfg_.token.empty() && ConstantTimeEquals(given, cfg_.token);
-    const bool reader =
-        read && !cfg_.read_token.empty() && ConstantTimeEquals(given, cfg_.read_token);
-    if (ingest || reader) return true;
-  }
+  if (!given.empty() && rules->Grants(given, read)) return true;
   SetError(res, 401,
            given.empty() ? "missing credentials: send Authorization: Bearer <token> or "
                            "?token=<token>"
@@ -103,14 +99,15 @@ bool HttpServer::Authorized(const httplib::Request& req, httplib::Response& res,
 
 bool HttpServer::BrowserAuthorized(const httplib::Request& req, httplib::Response& res) const {
   const std::string origin = req.get_header_value("Origin");
-  for (const std::string& o : cfg_.streampixel_origins) {
+  const std::shared_ptr<const AccessRules> rules = access_.Get();
+  for (const std::string& o : rules->streampixel_origins) {
     if (!origin.empty() && origin == o) {
       res.set_header("Access-Control-Allow-Origin", origin);
       res.set_header("Vary", "Origin");
       return true;
     }
   }
-  if (!cfg_.streampixel_origins.empty() && cfg_.token.empty()) {
+  if (!rules->streampixel_origins.empty() && rules->tokens.empty()) {
     SetError(res, 401,
              origin.empty() ? "no Origin header: this endpoint takes posts from the pages "
                               "listed in --streampixel-origins"
@@ -153,7 +150,8 @@ bool LoopbackHost(std::string_view host) {
 }  // namespace
 
 bool HttpServer::RefusedFromBrowser(const httplib::Request& req, httplib::Response& res) const {
-  if (!cfg_.token.empty()) return false;  // a browser cannot hold the token: 401 already
+  const std::shared_ptr<const AccessRules> rules = access_.Get();
+  if (!rules->tokens.empty()) return false;  // a browser cannot hold the token: 401 already
   std::string host;
   int port = 0;
   const bool loopback =
@@ -181,7 +179,7 @@ bool HttpServer::RefusedFromBrowser(const httplib::Request& req, httplib::Respon
   const std::string origin = req.get_header_value("Origin");
   if (site.empty() && origin.empty()) return false;
   if (req.path == "/events/streampixel" && !origin.empty()) {
-    for (const std::string& o : cfg_.streampixel_origins) {
+    for (const std::string& o : rules->streampixel_origins) {
       if (origin == o) return false;  // a page allowed to post (BrowserAuthorized)
     }
   }
@@ -203,6 +201,13 @@ bool HttpServer::RefusedFromBrowser(const httplib::Request& req, httplib::Respon
                              403);
   return true;
 }
+
+void HttpServer::SetConnectionLimits(const ServeConfig& cfg) {
+  svr_->SetLimits(ConnectionLimits{cfg.http_threads, static_cast<size_t>(cfg.max_connections),
+                                   cfg.max_connections_per_client, cfg.client_timeout_ms});
+}
+
+uint64_t HttpServer::open_connections() const { return svr_->stats().open; }
 
 void HttpServer::Routes() {
   httplib::Server& s = *svr_;
@@ -322,7 +327,7 @@ void HttpServer::Routes() {
   });
   s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) { HandleReadyz(res); });
   s.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
-    if (cfg_.metrics_public || Authorized(req, res, Access::kRead)) RenderMetrics(res);
+    if (access_.Get()->metrics_public || Authorized(req, res, Access::kRead)) RenderMetrics(res);
   });
 
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {

@@ -25,11 +25,14 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "fanout/kafka_relay.h"
+#include "ingest/access.h"
 #include "ingest/config.h"
 #include "store/status.h"
 #include "store/writer.h"
@@ -65,6 +68,20 @@ class HttpServer {
   // Stops accepting, finishes in-flight requests and joins the thread.
   void Stop();
 
+  // At a reload, from any thread: the tokens, read tokens, Streampixel
+  // origins and --metrics-public of `cfg` apply to the next request.
+  void SetAccess(const ServeConfig& cfg) { access_.Set(AccessRules::From(cfg)); }
+  // At a reload: --max-connections, --max-connections-per-client and
+  // --client-timeout of `cfg` apply to the connections accepted from now on
+  // (and the timeout to every connection's next request).
+  void SetConnectionLimits(const ServeConfig& cfg);
+  // Adds lines to GET /metrics (Prometheus text). Before Start().
+  void AddMetrics(std::function<void(std::string*)> append) {
+    extra_metrics_.push_back(std::move(append));
+  }
+  // Connections being served now (for a status line).
+  uint64_t open_connections() const;
+
  private:
   // Where a POST /events… body comes from: which parser reads it.
   enum class Source { kFlussonic, kGameLift, kZego, kStreampixel };
@@ -93,6 +110,8 @@ class HttpServer {
   bool Authorized(const httplib::Request& req, httplib::Response& res, Access access) const;
 
   const ServeConfig cfg_;
+  AccessHolder access_;  // what can change at a reload
+  std::vector<std::function<void(std::string*)>> extra_metrics_;
   Writer* writer_;
   const Relay* relay_;
   const Clock* clock_;
@@ -108,8 +127,5 @@ class HttpServer {
   int port_ = 0;
   std::thread thread_;
 };
-
-// Compares two secrets in time that depends only on their lengths.
-bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
 }  // namespace sink

@@ -27,7 +27,11 @@ bool IsJsonNumber(std::string_view s);
 // The text of a scalar token (number, true, false), without trailing blanks.
 std::string_view Token(simdjson::ondemand::value& v);
 
-// Walks a value completely so that every token is checked.
+// Walks a value completely so that every token is checked. `depth` is the
+// nesting level of `v` in its document (callers pass the level they know:
+// 1 for a field of a batch's item, more for deeper values); past kMaxDepth
+// the walk stops with DEPTH_ERROR, so a hostile body cannot exhaust the
+// stack.
 simdjson::error_code Validate(simdjson::ondemand::value v, int depth);
 
 // An error in words: "malformed number", "malformed value (…)", or simdjson's.

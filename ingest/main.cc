@@ -3,11 +3,11 @@
 // shuts them down in order: HTTP (stop accepting, finish requests) → writer
 // (commit what is queued) → database.
 #include <signal.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -20,9 +20,15 @@
 #include "fanout/kafka_relay.h"
 #include "ingest/config.h"
 #include "ingest/http_server.h"
+#include "ingest/logging.h"
 #include "ingest/platforms/platforms.h"
+#include "ingest/reload.h"
+#include "ingest/sd_notify.h"
+#include "ingest/store_commands.h"
+#include "query/clickhouse.h"
 #include "query/report_command.h"
 #include "store/clock.h"
+#include "store/log_fields.h"
 #include "store/writer.h"
 
 namespace {
@@ -71,10 +77,37 @@ void RaiseFileLimit(const sink::ServeConfig& cfg) {
   }
 }
 
-int Serve(const sink::ServeConfig& cfg) {
+// The sink's name in the ClickHouse envelopes when --sink-name is not given:
+// the host name and the port it listens on.
+std::string DefaultSinkName(const std::string& listen) {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "sink");
+  const size_t colon = listen.rfind(':');
+  return std::string(host) + (colon == std::string::npos ? "" : listen.substr(colon));
+}
+
+// The idle sweep looks at every open session: a twentieth of the timeout
+// between sweeps (1 s to 30 s) is precision enough.
+int64_t SweepInterval(const sink::ServeConfig& cfg) {
+  return std::clamp<int64_t>(cfg.session_timeout_ms / 20, 1000, 30000);
+}
+
+// One line for systemd's STATUS= (systemctl status shows it).
+std::string StatusLine(const std::string& url, const sink::Writer& writer,
+                       const sink::HttpServer& http) {
+  const sink::WriterStats s = writer.Stats();
+  return "serving " + url + "; " + std::to_string(s.events_accepted) + " events accepted, " +
+         std::to_string(s.open_sessions) + " open sessions, " +
+         std::to_string(http.open_connections()) + " connections, flush lag " +
+         std::to_string(s.flush_lag_ms) + " ms";
+}
+
+int Serve(const sink::ServeCommandLine& cl, const std::vector<std::string>& args) {
+  const sink::ServeConfig& cfg = cl.config();
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
-  if (std::string err = sink::ExposureProblem(cfg); !err.empty()) {
-    spdlog::critical("{}", err);
+  sink::SetLogFormat(cfg.log_format);
+  if (std::vector<std::string> problems = sink::ValidateServeConfig(cfg); !problems.empty()) {
+    for (const std::string& p : problems) spdlog::critical("{}", p);
     return 1;
   }
   if (std::string err = CheckDbPath(cfg.db_path); !err.empty()) {
@@ -83,13 +116,20 @@ int Serve(const sink::ServeConfig& cfg) {
   }
   RaiseFileLimit(cfg);
 
-  // Block termination signals in every thread; one thread waits for them.
+  // Block the signals in every thread; the main thread waits for them:
+  // SIGTERM/SIGINT drain and stop, SIGHUP rereads the configuration.
   sigset_t sigs;
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
+
+  // systemd (Type=notify): what the start is doing while it is not ready
+  // yet (a migration or a long replay takes a while; the unit allows it).
+  sink::SystemdNotifier notify;
+  notify.Notify("STATUS=opening " + cfg.db_path + ": migrating and replaying the log if needed");
 
   sink::SystemClock clock;
   sink::WriterOptions wo;
@@ -101,9 +141,7 @@ int Serve(const sink::ServeConfig& cfg) {
   wo.cache_bytes = static_cast<int64_t>(cfg.cache_bytes);
   wo.session_log = !cfg.kafka_brokers.empty();
   wo.session_flush_ms = cfg.session_flush_ms;
-  // The idle sweep looks at every open session: a twentieth of the timeout
-  // between sweeps (1 s to 30 s) is precision enough.
-  wo.sweep_interval_ms = std::clamp<int64_t>(cfg.session_timeout_ms / 20, 1000, 30000);
+  wo.sweep_interval_ms = SweepInterval(cfg);
   wo.session_memory_bytes = static_cast<int64_t>(cfg.session_memory_bytes);
   wo.reparse = sink::ReparseStoredEvent;
   auto writer = sink::Writer::Open(wo, &clock);
@@ -136,6 +174,8 @@ int Serve(const sink::ServeConfig& cfg) {
     ro.brokers = cfg.kafka_brokers;
     ro.events_topic = cfg.kafka_topic_events;
     ro.sessions_topic = cfg.kafka_topic_sessions;
+    ro.clickhouse_topic = cfg.kafka_topic_clickhouse;
+    ro.sink_name = cfg.sink_name.empty() ? DefaultSinkName(cfg.listen) : cfg.sink_name;
     std::string err;
     if (!sink::ParseKafkaOptions(cfg.kafka_options, &ro.kafka_options, &err)) {
       spdlog::critical("{}", err);
@@ -151,9 +191,35 @@ int Serve(const sink::ServeConfig& cfg) {
     writer.value()->SetCommitListener([r] { r->Wake(); });
     spdlog::info("Kafka fan-out on: brokers {}, topics {} and {}", cfg.kafka_brokers,
                  cfg.kafka_topic_events, cfg.kafka_topic_sessions);
+    if (!ro.clickhouse_topic.empty()) {
+      spdlog::info("Kafka fan-out: event envelopes for ClickHouse to {}, as sink '{}'",
+                   ro.clickhouse_topic, ro.sink_name);
+    }
   }
 
+  if (!cfg.reports_from.empty()) {
+    spdlog::info("GET /reports/NAME from ClickHouse at {} (database {}) for {}; the others from {}",
+                 cfg.reports_from, cfg.reports_database, sink::ClickHouseReportNames(),
+                 cfg.db_path);
+  }
   sink::HttpServer http(cfg, writer.value().get(), relay.get(), &clock);
+  // What a reload may change, and the object each change goes to; any other
+  // setting that changed is logged as needing a restart.
+  sink::Reloader reloader(cl, args);
+  reloader.OnChange({"token", "read-token", "streampixel-origins", "metrics-public"},
+                    [&http](const sink::ServeConfig& c) { http.SetAccess(c); });
+  reloader.OnChange({"log-level"}, [](const sink::ServeConfig& c) {
+    spdlog::set_level(spdlog::level::from_str(c.log_level));
+  });
+  reloader.OnChange({"log-format"},
+                    [](const sink::ServeConfig& c) { sink::SetLogFormat(c.log_format); });
+  reloader.OnChange({"max-connections", "max-connections-per-client", "client-timeout"},
+                    [&http](const sink::ServeConfig& c) { http.SetConnectionLimits(c); });
+  sink::Writer* w = writer.value().get();
+  reloader.OnChange({"session-timeout"}, [w](const sink::ServeConfig& c) {
+    w->SetSessionTimeout(c.session_timeout_ms, SweepInterval(c));
+  });
+  http.AddMetrics([&reloader](std::string* m) { reloader.AppendMetrics(m); });
   if (sink::Status st = http.Start(); !st.ok()) {
     spdlog::critical("{}", st.message());
     return 1;
@@ -161,13 +227,43 @@ int Serve(const sink::ServeConfig& cfg) {
   std::string host;
   int port = 0;
   sink::SplitHostPort(cfg.listen, &host, &port);
-  spdlog::info("sessionsink {} listening on {}://{}:{} (db {}, synchronous={}, auth {})",
-               SESSIONSINK_VERSION, cfg.tls_cert.empty() ? "http" : "https", host, http.port(),
-               cfg.db_path, cfg.synchronous, cfg.token.empty() ? "off" : "on");
+  const std::string url = std::string(cfg.tls_cert.empty() ? "http" : "https") + "://" +
+                          (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                          std::to_string(http.port());
+  {
+    sink::LogFields listening{{"address", url}, {"port", http.port()}};
+    spdlog::info("sessionsink {} listening on {} (db {}, synchronous={}, auth {}{})",
+                 SESSIONSINK_VERSION, url, cfg.db_path, cfg.synchronous,
+                 cfg.tokens.empty() ? "off" : "on",
+                 cl.config_file().empty() ? "" : ", config " + cl.config_file());
+  }
 
+  // systemd (Type=notify): ready once the port answers; a status line every
+  // 10 s; the watchdog petted at half its period from this loop, which also
+  // reads the writer's state, so a wedged writer stops the petting.
+  notify.Notify("READY=1\nSTATUS=" + StatusLine(url, *w, http));
+  const uint64_t watchdog_us = notify.watchdog_interval_us();
+  if (watchdog_us > 0) spdlog::info("systemd watchdog on: petting every {} ms", watchdog_us / 1000);
+  const uint64_t wait_us = watchdog_us > 0 ? std::min<uint64_t>(watchdog_us, 10000000) : 10000000;
   int sig = 0;
-  sigwait(&sigs, &sig);
+  for (;;) {
+    timespec wait{static_cast<time_t>(wait_us / 1000000),
+                  static_cast<long>(wait_us % 1000000) * 1000};
+    sig = sigtimedwait(&sigs, nullptr, &wait);
+    if (sig < 0) {  // the period passed (or EINTR)
+      notify.Notify(std::string(watchdog_us > 0 ? "WATCHDOG=1\n" : "") +
+                    "STATUS=" + StatusLine(url, *w, http));
+      continue;
+    }
+    if (sig != SIGHUP) break;
+    notify.Notify(
+        "RELOADING=1\nMONOTONIC_USEC=" + std::to_string(sink::SystemdNotifier::MonotonicUs()) +
+        "\nSTATUS=reloading the configuration");
+    reloader.Reload();
+    notify.Notify("READY=1\nSTATUS=" + StatusLine(url, *w, http));
+  }
   spdlog::info("received {}, draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  notify.Notify("STOPPING=1\nSTATUS=draining: finishing requests, writing the sessions");
   http.Stop();
   // The sessions first, so that the relay publishes their last rows too.
   if (sink::Status st = writer.value()->FlushNow(); !st.ok()) {
@@ -185,8 +281,47 @@ int Serve(const sink::ServeConfig& cfg) {
   }
   writer.value()->Stop();
   const sink::WriterStats s = writer.value()->Stats();
+  sink::LogFields counts{{"accepted", s.events_accepted},
+                         {"duplicates", s.events_duplicate},
+                         {"rejected", s.items_rejected},
+                         {"commits", s.commits}};
   spdlog::info("stopped: {} events accepted, {} duplicates, {} rejected, {} commits",
                s.events_accepted, s.events_duplicate, s.items_rejected, s.commits);
+  return 0;
+}
+
+constexpr const char* kServeHelp =
+    "Run the HTTP sink. Point Flussonic at http://HOST:PORT/events. Every setting is a flag, "
+    "an environment variable (shown) or a line of the --config file; a flag beats the "
+    "environment, which beats the file. SIGHUP rereads the file.";
+constexpr const char* kCheckConfigHelp =
+    "Check the configuration `serve` would run with (the same options, environment and "
+    "--config file; without --config, "
+    "/etc/sessionsink/sessionsink.conf when it exists) and "
+    "print every effective setting with where it came from, tokens masked. Exit 0 when "
+    "valid, 78 when not.";
+constexpr const char* kPackagedConfig = "/etc/sessionsink/sessionsink.conf";
+constexpr int kExitConfig = 78;  // EX_CONFIG (sysexits.h), as Vector uses
+
+int CheckConfig(const sink::ServeCommandLine& cl, bool quiet) {
+  const std::vector<std::string> problems = sink::ValidateServeConfig(cl.config());
+  for (const std::string& p : problems) {
+    std::fprintf(stderr, "check-config: invalid configuration: %s\n", p.c_str());
+  }
+  if (!problems.empty()) return kExitConfig;
+  if (quiet) return 0;
+  std::printf("# sessionsink %s: the configuration is valid\n", SESSIONSINK_VERSION);
+  std::printf("# file: %s\n", cl.config_file().empty() ? "(none)" : cl.config_file().c_str());
+  std::printf(
+      "# every effective setting, then where it came from (flag > environment > file > "
+      "default)\n");
+  for (const sink::Setting& s : cl.Settings()) {
+    const std::string line = s.name + " = " + s.shown;
+    std::printf("%-48s # %s\n", line.c_str(), sink::SettingSourceName(s.source));
+  }
+  if (std::string err = CheckDbPath(cl.config().db_path); !err.empty()) {
+    std::fprintf(stderr, "check-config: warning: %s\n", err.c_str());
+  }
   return 0;
 }
 
@@ -196,9 +331,32 @@ int main(int argc, char** argv) {
   // SQLite counts every allocation under one process-wide mutex unless told
   // not to; the sink never asks for those counts. Before any connection.
   sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-  auto logger = spdlog::stderr_color_mt("sessionsink");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+  sink::InitLogging();
+
+  // serve and check-config parse their own command line (flags, environment,
+  // --config file): the reload parses it again the same way.
+  const std::string command = argc >= 2 ? argv[1] : "";
+  if (command == "serve" || command == "check-config") {
+    const std::vector<std::string> args(argv + 2, argv + argc);
+    const bool check = command == "check-config";
+    sink::ServeCommandLine cl(check ? "sessionsink check-config" : "sessionsink serve",
+                              check ? kCheckConfigHelp : kServeHelp, check ? kPackagedConfig : "");
+    bool quiet = false;
+    if (check) {
+      cl.app()
+          .add_flag("--quiet,-q", quiet, "Print nothing when the configuration is valid.")
+          ->configurable(false);
+    }
+    try {
+      cl.Parse(args);
+    } catch (const CLI::ParseError& e) {
+      if (e.get_exit_code() == 0) return cl.app().exit(e);  // --help
+      std::fprintf(stderr, "%s: invalid configuration: %s\nRun with --help for more information.\n",
+                   cl.name().c_str(), e.what());
+      return kExitConfig;
+    }
+    return check ? CheckConfig(cl, quiet) : Serve(cl, args);
+  }
 
   CLI::App app{
       "sessionsink: receives session events from media servers (Flussonic event_sink/notify),\n"
@@ -206,12 +364,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", SESSIONSINK_VERSION);
   app.require_subcommand(1);
 
-  sink::ServeConfig cfg;
-  CLI::App* serve = app.add_subcommand(
-      "serve",
-      "Run the HTTP sink. Point Flussonic at http://HOST:PORT/events. Every flag can also be "
-      "set with the environment variable shown.");
-  sink::AddServeOptions(serve, &cfg);
+  // Parsed above; listed here for --help.
+  app.add_subcommand("serve", kServeHelp)->allow_extras();
+  app.add_subcommand("check-config", kCheckConfigHelp)->allow_extras();
 
   int mock_brokers = 3, mock_partitions = 3;
   std::vector<std::string> mock_topics = {"sessionsink.events", "sessionsink.sessions"};
@@ -264,12 +419,62 @@ int main(int argc, char** argv) {
   report->add_flag("--sql", rr.sql,
                    "Evaluate the SQL file itself (what sqlite3 would run) instead of the native "
                    "evaluation the heavy reports use; same answer, slower on large databases.");
+  sink::ClickHouseTarget report_ch;
+  report->add_option("--clickhouse", report_ch.url,
+                     "Run the report on ClickHouse (the whole fleet, fed from Kafka) at this "
+                     "HTTP URL, e.g. http://127.0.0.1:8123, instead of the --db file.");
+  report->add_option("--database", report_ch.database, "--clickhouse: the database.")
+      ->capture_default_str();
   report->add_option("--format", rr.format, "table, csv or json.")
       ->check(CLI::IsMember({"table", "csv", "json"}))
       ->capture_default_str();
 
+  sink::ClickHouseInitOptions ch_init;
+  CLI::App* clickhouse = app.add_subcommand(
+      "clickhouse", "The fleet-wide reports on ClickHouse, fed by the Kafka topics.");
+  clickhouse->require_subcommand(1);
+  CLI::App* ch_init_cmd = clickhouse->add_subcommand(
+      "init",
+      "Create the database, tables, Kafka engine tables and materialized views "
+      "(schemas/clickhouse/) over ClickHouse's HTTP interface; says what it created. "
+      "Idempotent; Kafka tables whose brokers or topics changed are replaced. Waits up to "
+      "30 s for a server that does not answer yet.");
+  ch_init_cmd->add_option("--url", ch_init.target.url, "ClickHouse's HTTP URL.")
+      ->required()
+      ->envname("SESSIONSINK_CLICKHOUSE");
+  ch_init_cmd
+      ->add_option("--kafka-brokers", ch_init.brokers,
+                   "Kafka bootstrap servers, as ClickHouse reaches them (host:port,…).")
+      ->required();
+  ch_init_cmd->add_option("--database", ch_init.target.database, "The database to create.")
+      ->capture_default_str();
+  ch_init_cmd
+      ->add_option("--sessions-topic", ch_init.sessions_topic,
+                   "The sessions topic (serve --kafka-topic-sessions).")
+      ->capture_default_str();
+  ch_init_cmd
+      ->add_option("--events-topic", ch_init.events_topic,
+                   "The event envelopes' topic (serve --kafka-topic-clickhouse).")
+      ->capture_default_str();
+  ch_init_cmd
+      ->add_option("--group", ch_init.group,
+                   "Consumer group prefix (_sessions and _events are appended).")
+      ->capture_default_str();
+
+  sink::StoreCommands store_commands;
+  sink::AddStoreCommands(&app, &store_commands);
+
   CLI11_PARSE(app, argc, argv);
-  if (serve->parsed()) return Serve(cfg);
+  if (ch_init_cmd->parsed()) {
+    sink::Result<std::string> out = sink::ClickHouseInit(ch_init);
+    if (!out.ok()) {
+      std::fprintf(stderr, "clickhouse init: %s\n", out.status().message().c_str());
+      return out.status().code() == sink::Status::Code::kInvalid ? 2 : 1;
+    }
+    std::fputs(out.value().c_str(), stdout);
+    return 0;
+  }
+  if (std::optional<int> rc = sink::RunStoreCommands(store_commands)) return *rc;
   if (report->parsed()) {
     if (report_list) {
       std::fputs(sink::ReportList().c_str(), stdout);
@@ -291,7 +496,9 @@ int main(int argc, char** argv) {
     set(platform, &rr.platform);
     set(bucket, &rr.bucket);
     if (limit >= 0) rr.limit = limit;
-    sink::Result<std::string> text = sink::RunReportText(report_db, rr);
+    sink::Result<std::string> text = report_ch.url.empty()
+                                         ? sink::RunReportText(report_db, rr)
+                                         : sink::RunClickHouseReportText(report_ch, rr);
     if (!text.ok()) {
       std::fprintf(stderr, "report: %s\n", text.status().message().c_str());
       return text.status().code() == sink::Status::Code::kInvalid ? 2 : 1;

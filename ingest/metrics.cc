@@ -187,12 +187,19 @@ void HttpServer::RenderMetrics(httplib::Response& res) const {
          r.delivery_errors);
     line("sessionsink_kafka_chunk_retries_total", "Relay chunks produced again after a failure.",
          "counter", r.chunk_retries);
+    line("sessionsink_kafka_producer_up",
+         "1 while the relay has a producer; 0 while creating one keeps failing.", "gauge",
+         r.producer_up ? 1u : 0u);
+    line("sessionsink_kafka_producer_failures_total",
+         "Producers that could not be created (retried with backoff).", "counter",
+         r.producer_failures);
     line("sessionsink_kafka_dead_letters_total",
          "Messages Kafka refused for good (see kafka_dead_letters).", "counter", r.dead_letters);
     line("sessionsink_kafka_events_cursor", "Highest events.seq delivered.", "gauge",
          static_cast<uint64_t>(r.events_cursor));
   }
   nginx_rtmp_->AppendMetrics(&m);
+  for (const auto& append : extra_metrics_) append(&m);
   res.set_content(m, "text/plain; version=0.0.4");
 }
 

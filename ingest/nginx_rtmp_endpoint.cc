@@ -8,6 +8,7 @@
 #include "ingest/connection_guard.h"
 #include "ingest/http_server.h"
 #include "store/json_text.h"
+#include "store/log_fields.h"
 #include "store/sqlite.h"
 
 namespace sink {
@@ -44,8 +45,14 @@ int64_t NowUs() {
 
 }  // namespace
 
-NginxRtmpEndpoint::NginxRtmpEndpoint(const ServeConfig& cfg, Writer* writer, const Clock* clock)
-    : cfg_(cfg), writer_(writer), clock_(clock), adapter_(Options(cfg), NowUs()) {}
+NginxRtmpEndpoint::NginxRtmpEndpoint(const ServeConfig& cfg, Writer* writer, const Clock* clock,
+                                     const AccessHolder* access)
+    : cfg_(cfg),
+      own_access_(AccessRules::From(cfg)),
+      access_(access != nullptr ? access : &own_access_),
+      writer_(writer),
+      clock_(clock),
+      adapter_(Options(cfg), NowUs()) {}
 
 NginxRtmpEndpoint::~NginxRtmpEndpoint() = default;
 
@@ -76,7 +83,8 @@ Status NginxRtmpEndpoint::Restore() {
 }
 
 bool NginxRtmpEndpoint::Authorized(const httplib::Request& req, bool get) const {
-  if (cfg_.token.empty()) return true;
+  const std::shared_ptr<const AccessRules> rules = access_->Get();
+  if (rules->tokens.empty()) return true;
   std::string given = req.matches.size() > 2 ? std::string(req.matches[2]) : std::string();
   const std::string auth = req.get_header_value("Authorization");
   if (given.empty() && auth.size() > 7 &&
@@ -86,7 +94,7 @@ bool NginxRtmpEndpoint::Authorized(const httplib::Request& req, bool get) const 
   // With GET the query is the callback itself, and a client's stream
   // arguments may hold a `token` of its own: only POST takes ?token=.
   if (given.empty() && !get && req.has_param("token")) given = req.get_param_value("token");
-  return !given.empty() && ConstantTimeEquals(given, cfg_.token);
+  return !given.empty() && rules->Grants(given, /*read=*/false);
 }
 
 int NginxRtmpEndpoint::HandlePost(const httplib::Request& req, httplib::Response& res,
@@ -179,6 +187,7 @@ int NginxRtmpEndpoint::Unrecorded(int cause, std::string_view why, const std::ve
     ++since_log_;
     const int64_t now = clock_->NowMs();
     if (last_log_ms_ == 0 || now - last_log_ms_ >= kLogEveryMs) {
+      LogFields f{{"route", "/events/nginx-rtmp"}, {"status", 200}, {"count", since_log_}};
       spdlog::warn(
           "nginx-rtmp: answered 200 without storing {} callback{} (nginx would drop the client "
           "on any other answer): {}",

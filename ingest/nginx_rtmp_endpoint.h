@@ -24,6 +24,7 @@
 #include <mutex>
 #include <string>
 
+#include "ingest/access.h"
 #include "ingest/config.h"
 #include "ingest/platforms/nginx_rtmp.h"
 #include "store/clock.h"
@@ -49,7 +50,10 @@ class NginxRtmpEndpoint {
   // at 255 bytes each); anything larger is not one.
   static constexpr size_t kMaxCallbackBytes = 64 * 1024;
 
-  NginxRtmpEndpoint(const ServeConfig& cfg, Writer* writer, const Clock* clock);
+  // `access`: the tokens to check (they can change at a reload); null: the
+  // --token of `cfg`.
+  NginxRtmpEndpoint(const ServeConfig& cfg, Writer* writer, const Clock* clock,
+                    const AccessHolder* access = nullptr);
   ~NginxRtmpEndpoint();
 
   // Rebuilds the map of connections from the nginx-rtmp events of the last
@@ -73,6 +77,8 @@ class NginxRtmpEndpoint {
                  httplib::Response& res);
 
   const ServeConfig cfg_;
+  AccessHolder own_access_;  // when none was given
+  const AccessHolder* access_;
   Writer* writer_;
   const Clock* clock_;
   NginxRtmp adapter_;

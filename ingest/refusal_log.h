@@ -8,6 +8,8 @@
 #include <mutex>
 #include <string_view>
 
+#include "store/log_fields.h"
+
 namespace sink {
 
 // Logs why events are refused with 503 (database full or failing, queue
@@ -30,6 +32,7 @@ struct RefusalLog {
     std::lock_guard<std::mutex> lock(mu);
     ++since_log;
     if (!Due(now)) return;
+    LogFields f{{"status", 503}, {"count", since_log}};
     spdlog::warn("refusing events with 503 ({} request{} since the last line): {}", since_log,
                  since_log == 1 ? "" : "s", why);
     failing = true;
@@ -62,6 +65,7 @@ struct UnauthorizedLog {
     std::lock_guard<std::mutex> lock(mu);
     ++since_log;
     if (last_log.time_since_epoch().count() != 0 && now - last_log < kEvery) return;
+    LogFields f{{"client", peer}, {"route", path}, {"status", code}, {"count", since_log}};
     spdlog::warn("refused with {} ({} request{} since the last line): {} from {} on {}", code,
                  since_log, since_log == 1 ? "" : "s", why, peer, path);
     since_log = 0;
@@ -82,6 +86,7 @@ struct WarningLog {
     std::lock_guard<std::mutex> lock(mu);
     ++since_log;
     if (last_log.time_since_epoch().count() != 0 && now - last_log < kEvery) return;
+    LogFields f{{"client", peer}, {"count", since_log}};
     spdlog::warn("{} ({} request{} since the last line; the latest from {})", what, since_log,
                  since_log == 1 ? "" : "s", peer);
     since_log = 0;

@@ -10,6 +10,7 @@
 #include "ingest/connection_guard.h"
 #include "ingest/http_server.h"
 #include "ingest/http_util.h"
+#include "query/clickhouse.h"
 #include "query/report_command.h"
 #include "store/json_text.h"
 
@@ -17,11 +18,15 @@ namespace sink {
 
 void HttpServer::HandleReadyz(httplib::Response& res) const {
   // Readiness is about taking events; a Kafka outage only grows the backlog.
+  // A relay that cannot even create its producer is a failure of the sink's
+  // own, which an operator must see (the events still commit meanwhile).
   std::string status = "ready";
   if (draining_) {
     status = "draining";
   } else if (!writer_->Healthy()) {
     status = "the last database commit failed";
+  } else if (relay_ != nullptr && !relay_->Stats().producer_up) {
+    status = "the Kafka producer cannot be created";
   }
   std::string body = "{\"status\":";
   AppendJsonString(&body, status);
@@ -91,9 +96,16 @@ void HttpServer::HandleReport(const httplib::Request& req, httplib::Response& re
     }
     r.limit = v;
   }
-  if (FindReport(r.name) == nullptr) return SetError(res, 404, "no report named " + r.name);
+  // --reports-from: the fleet's answer, where ClickHouse has the report.
+  const bool fleet = !cfg_.reports_from.empty() && HasClickHouseReport(r.name);
+  if (FindReport(r.name) == nullptr && !fleet) {
+    return SetError(res, 404, "no report named " + r.name);
+  }
   Result<std::string> text = [&] {
     GuardedServer::Busy busy;  // the report's time is not the client's
+    if (fleet) {
+      return RunClickHouseReportText({cfg_.reports_from, cfg_.reports_database}, r);
+    }
     return RunReportText(cfg_.db_path, r);
   }();
   if (!text.ok()) {

@@ -1,4 +1,8 @@
-# Writes OUT: the query/sql/*.sql files as sink::ReportSqlFiles().
+# Writes OUT: the SQL_DIR/*.sql files as sink::FUNC() (default ReportSqlFiles,
+# the query/sql files).
+if(NOT FUNC)
+  set(FUNC ReportSqlFiles)
+endif()
 file(GLOB files "${SQL_DIR}/*.sql")
 list(SORT files)
 set(body "")
@@ -7,5 +11,5 @@ foreach(f IN LISTS files)
   file(READ "${f}" sql)
   string(APPEND body "      {\"${name}\", R\"sinksql(${sql})sinksql\"},\n")
 endforeach()
-file(WRITE "${OUT}.tmp" "// Generated from query/sql by query/embed_reports.cmake. Do not edit.\n#include \"query/report_sql.h\"\n\nnamespace sink {\n\nconst std::vector<ReportSqlFile>& ReportSqlFiles() {\n  static const std::vector<ReportSqlFile> kAll = {\n${body}  };\n  return kAll;\n}\n\n}  // namespace sink\n")
+file(WRITE "${OUT}.tmp" "// Generated from ${SQL_DIR} by query/embed_reports.cmake. Do not edit.\n#include \"query/report_sql.h\"\n\nnamespace sink {\n\nconst std::vector<ReportSqlFile>& ${FUNC}() {\n  static const std::vector<ReportSqlFile> kAll = {\n${body}  };\n  return kAll;\n}\n\n}  // namespace sink\n")
 file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)

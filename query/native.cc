@@ -937,7 +937,10 @@ Result<Table> RunNativeReport(Db& db, std::string_view name, const ReportParams&
   // One read transaction: every scan sees the same database.
   SINK_RETURN_IF_ERROR(db.Exec("BEGIN"));
   Result<Table> t = it->second(db, w.value());
-  db.Exec("COMMIT");
+  // Ends the read transaction (a read-only one commits nothing, so ending it
+  // cannot lose data); a failure there means the connection is unusable.
+  Status end = db.Exec("COMMIT");
+  if (t.ok() && !end.ok()) return end;
   return t;
 }
 

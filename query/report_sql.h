@@ -12,5 +12,9 @@ struct ReportSqlFile {
 };
 
 const std::vector<ReportSqlFile>& ReportSqlFiles();
+// schemas/clickhouse/*.sql (the DDL `sessionsink clickhouse init` runs) and
+// query/clickhouse/*.sql (the reports in ClickHouse SQL), in file-name order.
+const std::vector<ReportSqlFile>& ClickHouseSchemaFiles();
+const std::vector<ReportSqlFile>& ClickHouseReportFiles();
 
 }  // namespace sink

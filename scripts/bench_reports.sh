@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Times every report over a generated database of N sessions (default 1M).
-#   ./scripts/bench_reports.sh [sessions] [runs]
+#   [CLICKHOUSE_URL=http://127.0.0.1:8123] ./scripts/bench_reports.sh [sessions] [runs]
 # The database has the sink's schema (schemas/sql, applied in order) and
 # synthetic sessions (scripts/gen_sessions.sql): 95 % plays over 30 days, 500 media, N/20 users, 20
 # servers, 80 % of plays started, 95 % closed, some stalls; the rest are
@@ -63,3 +63,48 @@ for r in sessions-per-user concurrency media startup stalls sharing sources outa
   printf '%-18s %14.3f %14.3f %14.3f %9d\n' "$r" "$full" "$day" "$day_sql" "$rows"
 done
 echo "sessions: $("$BIN" report live --db "$DB" --now "$NOW" --format csv >/dev/null; sqlite3 "$DB" 'select count(*) from sessions'), db: $(du -h "$DB" | cut -f1), runs: $RUNS (median)"
+
+# With CLICKHOUSE_URL (e.g. http://127.0.0.1:8123, a server of
+# scripts/clickhouse-dev.sh): the same sessions loaded into ClickHouse
+# (database bench_reports, the sessions table of schemas/clickhouse/, as the
+# sessions topic's JSON) and the reports it has timed there, beside the
+# SQLite times above.
+if [ -n "${CLICKHOUSE_URL:-}" ]; then
+  CHDB=bench_reports
+  chq() { curl -sf "$CLICKHOUSE_URL/" --data-binary "$1"; }
+  chq "DROP DATABASE IF EXISTS $CHDB" >/dev/null
+  for f in schemas/clickhouse/01_database.sql schemas/clickhouse/02_sessions.sql; do
+    chq "$(grep -v '^--' "$f" | sed "s/{database}/$CHDB/g")" >/dev/null
+  done
+  cols=$(grep -o '^  [a-z_]* ' schemas/clickhouse/02_sessions.sql | tr -d ' ' |
+         awk '{printf "%s'\''%s'\'', %s", (NR>1?", ":""), $1, $1}')
+  s=$(date +%s.%N)
+  sqlite3 "$DB" "SELECT json_object($cols) FROM sessions" |
+    curl -sf "$CLICKHOUSE_URL/?query=INSERT%20INTO%20$CHDB.sessions%20FORMAT%20JSONEachRow" \
+      --data-binary @- >/dev/null
+  e=$(date +%s.%N)
+  chq "OPTIMIZE TABLE $CHDB.sessions FINAL" >/dev/null
+  n=$(chq "SELECT count() FROM $CHDB.sessions")
+  echo "ClickHouse: loaded $n sessions in $(echo "$e - $s" | bc) s (one JSONEachRow insert, from sqlite3)"
+  time_ch() {  # name extra-args...
+    local name=$1; shift
+    for _ in $(seq "$RUNS"); do
+      local s e
+      s=$(date +%s.%N)
+      "$BIN" report "$name" --clickhouse "$CLICKHOUSE_URL" --database "$CHDB" --now "$NOW" \
+        --format csv "$@" > /dev/null
+      e=$(date +%s.%N)
+      echo "$e - $s" | bc
+    done | median
+  }
+  printf '%-18s %14s %14s %9s\n' "report (ClickHouse)" "30 days (s)" "1 day (s)" rows
+  for r in sessions-per-user concurrency media startup stalls sharing live endings durations; do
+    extra=()
+    [ "$r" = concurrency ] && extra=(--bucket 1h)
+    full=$(time_ch "$r" "${extra[@]}")
+    day=$(time_ch "$r" "${extra[@]}" "${ONE_DAY[@]}")
+    rows=$("$BIN" report "$r" --clickhouse "$CLICKHOUSE_URL" --database "$CHDB" --now "$NOW" \
+      --format csv "${extra[@]}" | tail -n +2 | wc -l)
+    printf '%-18s %14.3f %14.3f %9d\n' "$r" "$full" "$day" "$rows"
+  done
+fi

@@ -13,6 +13,7 @@ PACKAGES=(
   libcli11-dev                        # command line
   libspdlog-dev libfmt-dev            # logging
   zlib1g-dev                          # gzip and deflate request bodies (ingest/body_decoder)
+  libzstd-dev                         # compressed log segments (store/zstd_codec)
   libssl-dev openssl                  # HTTPS (--tls-cert); the tests make a certificate with openssl
   libgtest-dev                        # tests
   clang-format                        # scripts/format.sh
@@ -20,6 +21,8 @@ PACKAGES=(
   curl                                # README examples
   chromium                            # tests/browser: the Streampixel relay in a real browser
   nginx libnginx-mod-rtmp ffmpeg      # tests/nginx: real nginx-rtmp callbacks, ffmpeg publishing and playing
+  clickhouse-server clickhouse-client # tests/clickhouse: the fleet-wide reports (scripts/clickhouse-dev.sh)
+  dpkg-dev systemd adduser            # the .deb (cpack: dpkg-shlibdeps), systemd-analyze verify, its postinst
 )
 
 missing=()

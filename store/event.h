@@ -36,7 +36,10 @@ std::string_view PhaseName(Phase p);
 inline constexpr std::string_view kFlussonicPlatform = "flussonic";
 
 struct Event {
-  std::string body;  // the event JSON exactly as received
+  // The event as stored and fanned out: Flussonic's and Streampixel's JSON
+  // exactly as received; other platforms' records as their parsers store
+  // them (ingest/platforms/platforms.h).
+  std::string body;
   std::string name;  // the "event" field, verbatim
   // Session kind: play|publish|ingest|push|stream; empty when the event
   // belongs to no session family.

@@ -21,8 +21,13 @@ Status Migrate(Db& db) {
     if (st.ok()) st = db.Exec("PRAGMA user_version = " + std::to_string(m.version));
     if (st.ok()) st = db.Exec("COMMIT");
     if (!st.ok()) {
-      db.Exec("ROLLBACK");
-      return Status::IoError("migration " + std::string(m.name) + " failed: " + st.message());
+      // The migration's error is the one to report; if ROLLBACK fails too,
+      // closing the connection rolls the transaction back.
+      (void)db.Exec("ROLLBACK");
+      std::string msg = "migration " + std::string(m.name) + " failed: " + st.message();
+      // A busy or full database may succeed on the next start; say so.
+      return st.code() == Status::Code::kUnavailable ? Status::Unavailable(std::move(msg))
+                                                     : Status::IoError(std::move(msg));
     }
   }
   return Status::Ok();

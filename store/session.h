@@ -2,7 +2,7 @@
 //
 // The merge is order-independent: Apply() is commutative and, because the
 // store drops duplicate events before they get here, the row that Row()
-// returns is a function of the *set* of distinct events seen (design §3).
+// returns is a function of the *set* of distinct events seen (docs/session-model.md §3).
 // Each rule is a lattice operation:
 //   - timestamps: earliest opened/authorized/started, latest updated;
 //   - bytes and duration: maximum (both are cumulative);
@@ -96,7 +96,7 @@ struct StallInterval {
 // is; nullopt for none.
 std::optional<std::string> IpNetwork(const std::optional<std::string>& ip);
 
-// The session as the `sessions` table shows it (contract columns, design §4).
+// The session as the `sessions` table shows it (contract columns: README, "The SQLite schema").
 struct SessionRow {
   std::string id;
   std::string kind;

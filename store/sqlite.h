@@ -109,8 +109,10 @@ class Db {
   Status Prepare(std::string_view sql, Stmt* out);
   // Runs a query that returns one integer (e.g. a PRAGMA).
   Result<int64_t> QueryInt(std::string_view sql);
-  // Maps the last error on this connection to a Status. SQLITE_FULL, BUSY and
-  // LOCKED become kUnavailable (retrying later can succeed).
+  // Maps the last error on this connection to a Status: SQLITE_FULL, BUSY,
+  // LOCKED and IOERR become kUnavailable (retrying later can succeed);
+  // READONLY, CANTOPEN and PERM become kIoError (an operator must act);
+  // anything else kInternal. The message names `what` and SQLite's text.
   Status LastError(std::string_view what) const;
   sqlite3* get() const { return db_; }
 

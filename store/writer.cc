@@ -287,7 +287,11 @@ Result<std::unique_ptr<Writer>> Writer::Open(const WriterOptions& options, const
 }
 
 Writer::Writer(const WriterOptions& options, const Clock* clock, std::unique_ptr<Impl> impl)
-    : options_(options), clock_(clock), impl_(std::move(impl)) {
+    : options_(options),
+      session_timeout_ms_(options.session_timeout_ms),
+      sweep_interval_ms_(options.sweep_interval_ms),
+      clock_(clock),
+      impl_(std::move(impl)) {
   Publish();
   thread_ = std::thread([this] { Run(); });
   checkpointer_ = std::thread([this] {
@@ -519,8 +523,13 @@ void Writer::Publish() {
   stats_.replay_failures = impl_->replay_failures();
 }
 
+void Writer::SetSessionTimeout(int64_t timeout_ms, int64_t sweep_interval_ms) {
+  session_timeout_ms_ = timeout_ms;
+  sweep_interval_ms_ = sweep_interval_ms;
+}
+
 void Writer::Run() {
-  int64_t next_sweep = clock_->NowMs() + options_.sweep_interval_ms;
+  int64_t next_sweep = clock_->NowMs() + sweep_interval_ms_.load();
   // How often an idle writer looks whether a flush is due.
   const auto tick = std::chrono::milliseconds(
       std::clamp<int64_t>(options_.session_flush_ms / 8, 1, options_.sweep_interval_ms));
@@ -545,9 +554,9 @@ void Writer::Run() {
     if (!group.empty()) CommitGroup(group);
     if (impl_->catching_up()) (void)impl_->CatchUp(clock_->NowMs());
     if (sweep) {
-      next_sweep = clock_->NowMs() + options_.sweep_interval_ms;
+      next_sweep = clock_->NowMs() + sweep_interval_ms_.load();
       const int64_t now = clock_->NowMs();
-      Result<int64_t> n = impl_->sessions().SweepIdle(now - options_.session_timeout_ms, now);
+      Result<int64_t> n = impl_->sessions().SweepIdle(now - session_timeout_ms_.load(), now);
       for (std::promise<Status>& p : sweep_waiters) p.set_value(n.ok() ? Status::Ok() : n.status());
     }
     Flush(/*all=*/(stop && options_.flush_on_stop) || !flush_waiters.empty());

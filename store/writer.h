@@ -154,6 +154,10 @@ class Writer {
   // the writer. Pass {} to clear.
   void SetCommitListener(std::function<void()> listener);
 
+  // Changes the idle timeout (and how often the idle sweep runs) from the
+  // next sweep on: a reload. Any thread.
+  void SetSessionTimeout(int64_t timeout_ms, int64_t sweep_interval_ms);
+
   class Impl;  // SQLite, the log, the sessions in memory; lives on the writer thread.
 
  private:
@@ -168,6 +172,8 @@ class Writer {
   void Publish();  // copies the Impl's gauges into stats_ (writer thread)
 
   const WriterOptions options_;
+  std::atomic<int64_t> session_timeout_ms_;  // options_' value until SetSessionTimeout
+  std::atomic<int64_t> sweep_interval_ms_;
   const Clock* clock_;
   std::unique_ptr<Impl> impl_;
 

@@ -11,7 +11,7 @@
 //
 // Each case runs twice: as posted, and (Shuffled) with all its events replayed
 // in random orders, with random duplicates, in random batches — the sessions
-// must come out identical (design §3, order-independent merge). Cases with
+// must come out identical (docs/session-model.md §3, the order-independent merge). Cases with
 // nginx-rtmp callbacks also run a third time from their stored event bodies
 // alone (ParseNginxRtmpStored, as the store replays its log).
 #include <algorithm>

@@ -7,8 +7,12 @@
 // body is an error Status (the server answers 400 and keeps the body as a
 // dead letter); a readable item that is not a record of the platform becomes
 // a Reject; unknown states and codes are kept verbatim (raw_state,
-// raw_reason) with end_class "unknown", never rejected. Event::body is the
-// item's JSON text as received. Safe to call from any number of threads.
+// raw_reason) with end_class "unknown", never rejected. Event::body is what
+// is stored: the Streampixel item's JSON text as received; the GameLift or
+// ZEGO record re-serialized as minified JSON (a form body and the same
+// record sent as JSON store the same text); for nginx-rtmp a JSON object the
+// sink builds from the callback (nginx_rtmp.cc, StoredBody). Safe to call
+// from any number of threads.
 #pragma once
 
 #include <simdjson.h>

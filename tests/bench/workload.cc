@@ -1,7 +1,9 @@
 #include "tests/bench/workload.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <functional>
 
 namespace sink::bench {
 
@@ -93,6 +95,107 @@ std::string Workload::Batch(int n, std::vector<GenEvent>* events) {
     if (events) events->push_back(std::move(e));
   }
   body += ']';
+  return body;
+}
+
+namespace {
+std::string Uuid(uint64_t r, int64_t serial) {
+  char id[64];
+  std::snprintf(
+      id, sizeof id, "%08llx-%04llx-4%03llx-8%03llx-%012llx",
+      static_cast<unsigned long long>(r >> 32), static_cast<unsigned long long>((r >> 16) & 0xffff),
+      static_cast<unsigned long long>(r & 0xfff), static_cast<unsigned long long>(serial & 0xfff),
+      static_cast<unsigned long long>(serial));
+  return id;
+}
+using Due = std::pair<int64_t, size_t>;
+int64_t NowWallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+Audience::Audience(const AudienceOptions& o) : o_(o), rng_(o.seed) {
+  viewers_.resize(static_cast<size_t>(std::max<int64_t>(1, o.viewers)));
+  for (Viewer& v : viewers_) NewViewer(&v, 0);
+}
+
+void Audience::NewViewer(Viewer* v, int64_t now_ms) {
+  v->id = Uuid(rng_(), serial_++);
+  v->opened_at = NowWallMs();
+  v->leaves_at = now_ms + static_cast<int64_t>(std::exponential_distribution<double>(
+                              1.0 / static_cast<double>(o_.mean_watch_ms))(rng_));
+  v->bytes = 0;
+  v->stalled = false;
+}
+
+void Audience::Append(std::string* body, const Viewer& v, const char* event, int64_t* count) {
+  char buf[640];
+  const int n = std::snprintf(
+      buf, sizeof buf,
+      R"({"event":"%s","event_id":%lld,"utc_ms":%lld,"server":"%s","id":"%s","type":"play",)"
+      R"("media":"channel%llu","ip":"10.%llu.%llu.%llu","proto":"hls","bytes":%lld,)"
+      R"("opened_at":%lld,"user_id":"user%llu","country":"us",)"
+      R"("user_agent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"})",
+      event, static_cast<long long>(++event_id_), static_cast<long long>(NowWallMs()),
+      o_.server.c_str(), v.id.c_str(), static_cast<unsigned long long>(v.opened_at % 200),
+      static_cast<unsigned long long>(v.opened_at % 250),
+      static_cast<unsigned long long>(v.opened_at / 250 % 250),
+      static_cast<unsigned long long>(v.opened_at / 7 % 200), static_cast<long long>(v.bytes),
+      static_cast<long long>(v.opened_at), static_cast<unsigned long long>(v.opened_at % 50000));
+  body->push_back(body->empty() ? '[' : ',');
+  body->append(buf, static_cast<size_t>(n));
+  ++*count;
+}
+
+std::string Audience::WarmupBatch(int n, int64_t* count) {
+  std::string body;
+  *count = 0;
+  static const char* kOpening[] = {"play_opened", "play_authorized", "play_started"};
+  while (announced_ < viewers_.size() && *count + 3 <= n) {
+    const Viewer& v = viewers_[announced_];
+    for (const char* e : kOpening) Append(&body, v, e, count);
+    // The first update falls anywhere in the interval after warm-up.
+    due_.emplace_back(static_cast<int64_t>(rng_() % static_cast<uint64_t>(o_.update_interval_ms)),
+                      announced_);
+    std::push_heap(due_.begin(), due_.end(), std::greater<Due>());
+    ++announced_;
+  }
+  if (!body.empty()) body.push_back(']');
+  return body;
+}
+
+std::string Audience::DueBatch(int64_t now_ms, int n, int64_t* count) {
+  std::string body;
+  *count = 0;
+  while (!due_.empty() && due_.front().first <= now_ms && *count + 4 <= n) {
+    std::pop_heap(due_.begin(), due_.end(), std::greater<Due>());
+    const auto [due, k] = due_.back();
+    due_.pop_back();
+    Viewer& v = viewers_[k];
+    if (now_ms >= v.leaves_at) {
+      Append(&body, v, "play_closed", count);
+      NewViewer(&v, now_ms);
+      for (const char* e : {"play_opened", "play_authorized", "play_started"}) {
+        Append(&body, v, e, count);
+      }
+    } else if (v.stalled) {
+      v.stalled = false;
+      Append(&body, v, "play_recovered", count);
+    } else if (std::uniform_real_distribution<double>(0, 1)(rng_) < o_.stall_probability) {
+      v.stalled = true;
+      Append(&body, v, "play_stalled", count);
+    } else {
+      v.bytes += 100000 + static_cast<int64_t>(rng_() % 400000);
+      Append(&body, v, "play_updated", count);
+    }
+    // On schedule, not from when it was sent: a sink that falls behind
+    // does not lower the load it is offered.
+    due_.emplace_back(due + o_.update_interval_ms, k);
+    std::push_heap(due_.begin(), due_.end(), std::greater<Due>());
+  }
+  if (!body.empty()) body.push_back(']');
   return body;
 }
 

@@ -64,4 +64,55 @@ class Workload {
   int64_t event_id_ = 0;
 };
 
+// Audience: one media server's viewers watching in real time, the load a
+// sink sees in production. Each open viewer sends `play_updated` every
+// `update_interval_ms` (nginx-rtmp's and Flussonic's usual 30 s); watch
+// times are exponential with mean `mean_watch_ms`; a viewer who leaves sends
+// `play_closed` and is replaced at once by a new one (`play_opened`,
+// `play_authorized`, `play_started`), so the count stays steady; a share of
+// the updates are stalls (`play_stalled`, then `play_recovered` at the next
+// update). Event times are the wall clock. Not thread-safe: one per thread.
+struct AudienceOptions {
+  std::string server = "edge-1";
+  int64_t viewers = 10000;
+  int64_t update_interval_ms = 30000;
+  int64_t mean_watch_ms = 20 * 60 * 1000;
+  double stall_probability = 0.02;
+  uint64_t seed = 1;
+};
+
+class Audience {
+ public:
+  explicit Audience(const AudienceOptions& o);
+  // Warm-up: the opening events of viewers not yet announced, up to `n`
+  // events as one batch body; "" once every viewer has been announced.
+  // Their updates are then spread over the next update interval.
+  std::string WarmupBatch(int n, int64_t* count);
+  // The events due by `now_ms` (ms on the steady clock this Audience was
+  // built on), up to `n`, as one batch body; "" when none is due.
+  std::string DueBatch(int64_t now_ms, int n, int64_t* count);
+  // When the earliest event not yet sent was due (-1: none).
+  int64_t OldestDueMs() const { return due_.empty() ? -1 : due_.front().first; }
+
+ private:
+  struct Viewer {
+    std::string id;
+    int64_t opened_at = 0;  // wall clock ms
+    int64_t leaves_at = 0;  // steady ms
+    int64_t bytes = 0;
+    bool stalled = false;
+  };
+  void NewViewer(Viewer* v, int64_t now_ms);
+  void Append(std::string* body, const Viewer& v, const char* event, int64_t* count);
+
+  AudienceOptions o_;
+  std::mt19937_64 rng_;
+  std::vector<Viewer> viewers_;
+  // (due steady ms, viewer index), earliest first.
+  std::vector<std::pair<int64_t, size_t>> due_;
+  size_t announced_ = 0;
+  int64_t serial_ = 0;
+  int64_t event_id_ = 0;
+};
+
 }  // namespace sink::bench

@@ -33,7 +33,13 @@ bool SinkProcess::Spawn(const std::vector<std::string>& args, const std::vector<
   argv.push_back(nullptr);
   std::vector<std::string> env_s;
   for (char** e = environ; *e; ++e) {
-    if (std::string(*e).rfind("SESSIONSINK_", 0) != 0) env_s.emplace_back(*e);
+    // Not the sink's settings, nor a systemd notification socket the test
+    // runner itself may have been given.
+    const std::string var(*e);
+    if (var.rfind("SESSIONSINK_", 0) != 0 && var.rfind("NOTIFY_SOCKET=", 0) != 0 &&
+        var.rfind("WATCHDOG_", 0) != 0) {
+      env_s.emplace_back(var);
+    }
   }
   env_s.insert(env_s.end(), env.begin(), env.end());
   std::vector<char*> envp;

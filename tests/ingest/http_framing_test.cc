@@ -135,7 +135,7 @@ TEST(HttpFramingTest, ListeningBeyondLoopbackNeedsATokenOrAnExplicitChoice) {
   cfg.allow_unauthenticated = true;
   EXPECT_EQ(ExposureProblem(cfg), "");
   cfg.allow_unauthenticated = false;
-  cfg.token = "t";
+  cfg.tokens = {"t"};
   EXPECT_EQ(ExposureProblem(cfg), "");
 }
 

@@ -22,7 +22,7 @@ class NginxRtmpEndpointTest : public ::testing::Test {
   void Start(const std::string& token = "") {
     cfg_.db_path = tmp_.File("s.db");
     cfg_.listen = "127.0.0.1:0";
-    cfg_.token = token;
+    if (!token.empty()) cfg_.tokens = {token};
     WriterOptions o;
     o.db_path = cfg_.db_path;
     auto w = Writer::Open(o, &clock_);
