@@ -132,6 +132,15 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
           },
           "", "10ms to 10m"))
       ->default_str("1s");
+  cmd->add_option("--request-memory", cfg->request_memory_bytes,
+                  "Memory all event requests in flight may take together while they are read, "
+                  "parsed and committed (e.g. 1GiB), estimated from their decoded size: a "
+                  "request that does not fit gets 503 + Retry-After at once (one request is "
+                  "always admitted when none is in flight).")
+      ->envname("SESSIONSINK_REQUEST_MEMORY")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(uint64_t{16} << 20, uint64_t{1} << 40))
+      ->default_str("1GiB");
   cmd->add_option("--session-memory", cfg->session_memory_bytes,
                   "Memory for merged sessions (e.g. 128MiB, 1GiB): about 1.5 KiB per session; "
                   "written sessions beyond it leave memory and are read back from the table on "

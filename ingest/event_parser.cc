@@ -411,9 +411,51 @@ Status ParseItem(std::string_view item, size_t capacity, Event* event, std::stri
   if (e.id && e.id->empty()) e.id.reset();
   if (session_id && session_id->empty()) session_id.reset();
   if (!e.id) e.id = std::move(session_id);
+  if (e.id) {
+    if (const std::string_view prefix = PlatformIdPrefix(*e.id); !prefix.empty()) {
+      *reject_reason = "\"id\" starts with '" + std::string(prefix) +
+                       "', which names another platform's sessions (docs/platforms.md)";
+      return Status::Ok();
+    }
+  }
   Classify(&e, type);
   e.body = std::string(item);
   return Status::Ok();
+}
+
+std::string_view PlatformIdPrefix(std::string_view id) {
+  for (std::string_view p : kPlatformIdPrefixes) {
+    if (id.substr(0, p.size()) == p) return p;
+  }
+  return {};
+}
+
+bool DropFutureTimes(Event* e, int64_t received_at) {
+  const int64_t limit = received_at + limits::kMaxClockSkewMs;
+  bool dropped = false;
+  for (std::optional<int64_t>* t : {&e->utc_ms, &e->opened_at, &e->authorized_at, &e->started_at,
+                                    &e->updated_at, &e->closed_at}) {
+    if (*t && **t > limit) {
+      t->reset();
+      dropped = true;
+    }
+  }
+  return dropped;
+}
+
+std::string IdPart(std::string_view part) {
+  std::string out;
+  out.reserve(part.size());
+  for (char c : part) {
+    if (c == '%') {
+      out += "%25";
+    } else if (c == '/') {
+      out += "%2F";
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 namespace {

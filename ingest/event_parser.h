@@ -45,6 +45,28 @@ Status CheckItemCount(size_t items);
 // SIMDJSON_PADDING readable bytes follow it.
 Result<ParsedBody> ParseBody(simdjson::padded_string_view body);
 
+// Session ids of every platform but Flussonic start with the platform's
+// name and a slash ("streampixel/<key>", "gamelift/<Arn>", "zego/…",
+// "nginx-rtmp/…"): a session belongs to one platform, and an event from
+// one platform's endpoint never lands in another's session. A Flussonic
+// event (POST /events) whose id starts with one of these is rejected.
+inline constexpr std::string_view kPlatformIdPrefixes[] = {"gamelift/", "nginx-rtmp/",
+                                                           "streampixel/", "zego/"};
+// The platform prefix `id` starts with, or empty.
+std::string_view PlatformIdPrefix(std::string_view id);
+
+// One part of a composite session id, with '%' and '/' percent-encoded
+// ("%25", "%2F"), so that parts joined with '/' after a fixed tag can be
+// split back: two distinct tuples of parts never give the same id.
+std::string IdPart(std::string_view part);
+
+// Drops from `e` every time later than received_at + limits::kMaxClockSkewMs
+// (utc_ms, opened/authorized/started/updated/closed_at): the event then
+// counts as one without that time. True when it dropped one. Applied to
+// every event of every endpoint, and again when the log is replayed (with
+// the same receive time, so the outcome is the same).
+bool DropFutureTimes(Event* e, int64_t received_at);
+
 // Parses one item (the text of one event object). Exposed for tests and the
 // fuzzer. Fills `event`, or `reject_reason` when the item is not an event.
 // REQUIRES: `capacity` >= item.size() + SIMDJSON_PADDING readable bytes.

@@ -4,6 +4,7 @@
 // items it may hold, the dead letters and answer entries they make, and the
 // share of the writer it takes (a large batch commits in steps).
 #include <httplib.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include "ingest/limits.h"
 #include "ingest/platforms/platforms.h"
 #include "ingest/refusal_log.h"
+#include "ingest/request_budget.h"
 #include "store/json_text.h"
 
 namespace sink {
@@ -37,6 +39,34 @@ void KeepBody(std::string bytes, uint64_t size, bool as_received, Reject* r) {
   }
   r->body = std::move(bytes);
 }
+
+// The share of the request budget a request holds, returned when it ends.
+// When the last big request in flight ends, the allocator gives its free
+// memory back to the system (else every worker thread's arena keeps the
+// high-water mark of the largest batch it parsed).
+class BudgetHold {
+ public:
+  explicit BudgetHold(RequestBudget* budget) : budget_(budget) {}
+  ~BudgetHold() {
+    if (held_ == 0) return;
+    const bool idle = budget_->Give(held_);
+    if (idle && held_ >= (uint64_t{32} << 20)) malloc_trim(0);
+  }
+  BudgetHold(const BudgetHold&) = delete;
+  BudgetHold& operator=(const BudgetHold&) = delete;
+  // Holds the cost of `body_bytes`; false when the budget cannot take it.
+  bool Cover(uint64_t body_bytes) {
+    const uint64_t need = budget_->Cost(body_bytes);
+    if (need <= held_) return true;
+    if (!budget_->Take(held_, need - held_)) return false;
+    held_ = need;
+    return true;
+  }
+
+ private:
+  RequestBudget* budget_;
+  uint64_t held_ = 0;
+};
 
 }  // namespace
 
@@ -70,6 +100,22 @@ void HttpServer::HandleEvents(Source source, const httplib::Request& req, httpli
     return finish(413);
   }
 
+  // Every request in flight shares one memory budget: refused at once
+  // (never made to wait) when it is spent.
+  BudgetHold hold(budget_.get());
+  bool over_budget = false;
+  auto refuse_memory = [&] {
+    ++counters_->memory_refused;
+    const std::string why =
+        "the event requests in flight use the memory budget (--request-memory " +
+        std::to_string(budget_->cap() >> 20) + " MiB): retry";
+    refusals_->Refused(why);
+    SetError(res, 503, why);
+    CloseAfter(res);
+    finish(503);
+  };
+  if (!hold.Cover(declared)) return refuse_memory();
+
   const FrameInfo& frame = CurrentFrame();
   const std::string coding =
       frame.active ? frame.content_encoding : req.get_header_value("Content-Encoding");
@@ -94,8 +140,13 @@ void HttpServer::HandleEvents(Source source, const httplib::Request& req, httpli
       raw.append(data, std::min(n, limits::kMaxDeadLetterBodyBytes - raw.size()));
     }
     decoded = decoder->Feed(data, n, &body, cfg_.max_body_bytes);
+    if (!hold.Cover(body.size())) {
+      over_budget = true;
+      return false;
+    }
     return decoded == BodyDecoder::Result::kOk;
   });
+  if (over_budget) return refuse_memory();
   if (complete) decoded = decoder->Finish();
   counters_->body_bytes += body.size();
   if (decoded == BodyDecoder::Result::kTooLarge || res.status == 413) {
@@ -113,6 +164,7 @@ void HttpServer::HandleEvents(Source source, const httplib::Request& req, httpli
   }
 
   WriteBatch batch;
+  int64_t future_times = 0;  // events whose time a sender's clock cannot have produced
   batch.received_at = received_at;
   batch.remote_addr = req.remote_addr;
   std::string unreadable;
@@ -157,6 +209,7 @@ void HttpServer::HandleEvents(Source source, const httplib::Request& req, httpli
     }
     body.resize(size);
     if (parsed.ok()) {
+      for (Event& e : parsed->events) future_times += DropFutureTimes(&e, received_at) ? 1 : 0;
       batch.events = std::move(parsed->events);
       batch.rejects = std::move(parsed->rejects);
       if (parsed->rejects_dropped > 0) {
@@ -176,7 +229,13 @@ void HttpServer::HandleEvents(Source source, const httplib::Request& req, httpli
     } else {
       unreadable = parsed.status().message();
       dead_letter.reason = unreadable;
-      KeepBody(std::move(body), size, false, &dead_letter);
+      // What a dead letter costs on disk is bounded by what the request cost
+      // on the wire: a compressed body is kept as received, not decoded.
+      if (decoder->identity()) {
+        KeepBody(std::move(body), size, false, &dead_letter);
+      } else {
+        KeepBody(std::move(raw), raw_size, true, &dead_letter);
+      }
     }
   }
   // The answer's errors: the first few rejects by index (they move into the batch).
@@ -248,6 +307,12 @@ void HttpServer::HandleEvents(Source source, const httplib::Request& req, httpli
     committed_events += n;
   }
   refusals_->Committed();
+  if (future_times > 0) {
+    counters_->future_times += static_cast<uint64_t>(future_times);
+    future_log_->Warn(req.remote_addr,
+                      "events with a time more than 1 h ahead of the sink's clock: the time was "
+                      "dropped (the body is kept as received)");
+  }
   if (!unreadable.empty()) {
     SetError(res, 400, unreadable);
     return finish(400);
@@ -260,6 +325,7 @@ void HttpServer::HandleEvents(Source source, const httplib::Request& req, httpli
   if (static_cast<int64_t>(listed) < rejected) {
     out += ",\"errors_omitted\":" + std::to_string(rejected - static_cast<int64_t>(listed));
   }
+  if (future_times > 0) out += ",\"future_times\":" + std::to_string(future_times);
   out += "}\n";
   res.status = 200;
   res.set_content(out, kJsonType);

@@ -18,6 +18,7 @@
 #include "ingest/nginx_rtmp_endpoint.h"
 #include "ingest/platforms/platforms.h"
 #include "ingest/refusal_log.h"
+#include "ingest/request_budget.h"
 #include "query/report_command.h"
 #include "store/json_text.h"
 
@@ -63,6 +64,8 @@ HttpServer::HttpServer(const ServeConfig& cfg, Writer* writer, const Relay* rela
       counters_(std::make_unique<HttpCounters>()),
       refusals_(std::make_unique<RefusalLog>()),
       unauthorized_log_(std::make_unique<UnauthorizedLog>()),
+      future_log_(std::make_unique<WarningLog>()),
+      budget_(std::make_unique<RequestBudget>(cfg.request_memory_bytes)),
       nginx_rtmp_(std::make_unique<NginxRtmpEndpoint>(cfg, writer, clock, &access_)) {}
 
 HttpServer::~HttpServer() { Stop(); }
@@ -116,6 +119,89 @@ bool HttpServer::BrowserAuthorized(const httplib::Request& req, httplib::Respons
   return Authorized(req, res, Access::kIngest);
 }
 
+namespace {
+
+bool EqualsNoCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// A Host a DNS name cannot be rebound to: an IP literal, or localhost and
+// its subdomains (RFC 6761), with or without a port.
+bool LoopbackHost(std::string_view host) {
+  if (host.empty()) return true;  // HTTP/1.0 without Host: not a browser
+  if (host.front() == '[') return host.find(']') != std::string_view::npos;  // IPv6 literal
+  if (const size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  if (host.empty()) return false;
+  if (std::all_of(host.begin(), host.end(),
+                  [](char c) { return (c >= '0' && c <= '9') || c == '.'; })) {
+    return true;  // a dotted IPv4 literal
+  }
+  constexpr std::string_view kSuffix = ".localhost";
+  return EqualsNoCase(host, "localhost") ||
+         (host.size() > kSuffix.size() &&
+          EqualsNoCase(host.substr(host.size() - kSuffix.size()), kSuffix));
+}
+
+}  // namespace
+
+bool HttpServer::RefusedFromBrowser(const httplib::Request& req, httplib::Response& res) const {
+  const std::shared_ptr<const AccessRules> rules = access_.Get();
+  if (!rules->tokens.empty()) return false;  // a browser cannot hold the token: 401 already
+  std::string host;
+  int port = 0;
+  const bool loopback =
+      SplitHostPort(cfg_.listen, &host, &port) &&
+      (host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0);
+  const std::string host_header = req.get_header_value("Host");
+  // DNS rebinding: a page of attacker.example whose name now resolves to
+  // 127.0.0.1 is same-origin with the sink for the browser; only its Host
+  // header tells. Served on loopback, the sink answers loopback names only.
+  if (loopback && !LoopbackHost(host_header)) {
+    SetError(res, 421,
+             "this sink listens on loopback and answers requests for localhost or an IP "
+             "address only, not for '" +
+                 host_header + "'");
+    ++counters_->browser_refused;
+    unauthorized_log_->Refused(req.remote_addr, req.path, "a Host name not served on loopback",
+                               421);
+    return true;
+  }
+  if (req.method != "POST") return false;
+  // Cross-site request forgery: a web page in the operator's browser can
+  // post (a no-cors text/plain fetch needs no preflight). Browsers say where
+  // a request comes from; media servers and curl send neither header.
+  const std::string site = req.get_header_value("Sec-Fetch-Site");
+  const std::string origin = req.get_header_value("Origin");
+  if (site.empty() && origin.empty()) return false;
+  if (req.path == "/events/streampixel" && !origin.empty()) {
+    for (const std::string& o : rules->streampixel_origins) {
+      if (origin == o) return false;  // a page allowed to post (BrowserAuthorized)
+    }
+  }
+  bool cross = !site.empty() && site != "same-origin" && site != "none";
+  if (!origin.empty()) {
+    const size_t scheme = origin.find("://");
+    cross = cross || scheme == std::string::npos ||
+            !EqualsNoCase(std::string_view(origin).substr(scheme + 3), host_header);
+  }
+  if (!cross) return false;
+  SetError(res, 403,
+           "cross-site request refused: a web page (Origin " + (origin.empty() ? site : origin) +
+               ") may not post to this sink; media servers and curl send no Origin" +
+               (req.path == "/events/streampixel" ? ", and Streampixel pages must be listed in "
+                                                    "--streampixel-origins"
+                                                  : ""));
+  ++counters_->browser_refused;
+  unauthorized_log_->Refused(req.remote_addr, req.path, "a cross-site request from a web page",
+                             403);
+  return true;
+}
+
 void HttpServer::SetConnectionLimits(const ServeConfig& cfg) {
   svr_->SetLimits(ConnectionLimits{cfg.http_threads, static_cast<size_t>(cfg.max_connections),
                                    cfg.max_connections_per_client, cfg.client_timeout_ms});
@@ -140,13 +226,25 @@ void HttpServer::Routes() {
   }
 
   // nginx-rtmp callbacks: always 2xx once read (ingest/nginx_rtmp_endpoint.h).
-  s.Post(NginxRtmpEndpoint::kPattern, [this](const httplib::Request& req, httplib::Response& res,
-                                             const httplib::ContentReader& read) {
-    counters_->Count(nginx_rtmp_->HandlePost(req, res, read));
-  });
-  s.Get(NginxRtmpEndpoint::kPattern, [this](const httplib::Request& req, httplib::Response& res) {
-    counters_->Count(nginx_rtmp_->HandleGet(req, res));
-  });
+  // A 401 there is counted and logged like any other; the logged path names
+  // the instance only (the path may hold the wrong token).
+  auto nginx_answered = [this](const httplib::Request& req, int code) {
+    counters_->Count(code);
+    if (code != 401) return;
+    ++counters_->unauthorized;
+    const std::string instance = req.matches.size() > 1 ? std::string(req.matches[1]) : "";
+    unauthorized_log_->Refused(req.remote_addr, "/events/nginx-rtmp/" + instance,
+                               "a missing or wrong token");
+  };
+  s.Post(NginxRtmpEndpoint::kPattern,
+         [this, nginx_answered](const httplib::Request& req, httplib::Response& res,
+                                const httplib::ContentReader& read) {
+           nginx_answered(req, nginx_rtmp_->HandlePost(req, res, read));
+         });
+  s.Get(NginxRtmpEndpoint::kPattern,
+        [this, nginx_answered](const httplib::Request& req, httplib::Response& res) {
+          nginx_answered(req, nginx_rtmp_->HandleGet(req, res));
+        });
 
   auto method_not_allowed = [this](const httplib::Request&, httplib::Response& res) {
     SetError(res, 405, "use POST for /events");
@@ -156,6 +254,10 @@ void HttpServer::Routes() {
   // TRACE and CONNECT reach cpp-httplib (the framing layer answers unknown
   // methods 501), which has no routes for them: 405, like other methods.
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (RefusedFromBrowser(req, res)) {
+      CloseAfter(res);
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (req.method != "TRACE" && req.method != "CONNECT") {
       return httplib::Server::HandlerResponse::Unhandled;
     }
@@ -170,20 +272,55 @@ void HttpServer::Routes() {
   s.Delete("/events", method_not_allowed);
   s.Patch("/events", method_not_allowed);
   s.Options("/events", method_not_allowed);
+  // The other POST endpoints: every other method is 405 too (a browser's
+  // preflight included: the Streampixel relay posts without one).
+  for (const char* path : {"/events/gamelift", "/events/zego", "/events/streampixel"}) {
+    s.Get(path, method_not_allowed);
+    s.Put(path, method_not_allowed);
+    s.Delete(path, method_not_allowed);
+    s.Patch(path, method_not_allowed);
+    s.Options(path, method_not_allowed);
+  }
 
   // Reports over the same database (read-only connection per request).
+  // Reports are live data (the dashboard reads some of them): never cached.
   s.Get("/reports", [this](const httplib::Request& req, httplib::Response& res) {
+    res.set_header("Cache-Control", "no-store");
     if (Authorized(req, res, Access::kRead)) HandleReportList(res);
   });
   s.Get(R"(/reports/([A-Za-z0-9_-]+))",
         [this](const httplib::Request& req, httplib::Response& res) {
           RequestTimer timer(counters_->request_seconds[HttpCounters::kReports]);
+          res.set_header("Cache-Control", "no-store");
           if (Authorized(req, res, Access::kRead)) HandleReport(req, res);
         });
   DashboardRoutes();  // GET / and /api/*: dashboard_routes.cc
 
-  s.Post("/flush", [this](const httplib::Request& req, httplib::Response& res) {
-    if (Authorized(req, res, Access::kIngest)) HandleFlush(res);
+  // /flush takes no body: a large one is refused at once, unread (the
+  // library would otherwise wait for all of it before the route ran).
+  s.Post("/flush", [this](const httplib::Request& req, httplib::Response& res,
+                          const httplib::ContentReader& read) {
+    if (!Authorized(req, res, Access::kIngest)) return CloseAfter(res);
+    constexpr uint64_t kMaxFlushBody = 64 * 1024;
+    uint64_t declared = 0;
+    const std::string v = req.get_header_value("Content-Length");
+    std::from_chars(v.data(), v.data() + v.size(), declared);
+    if (declared > kMaxFlushBody) {
+      SetError(res, 413,
+               "POST /flush takes no body (this one declares " + std::to_string(declared) +
+                   " bytes; at most 65536 are read and ignored)");
+      return CloseAfter(res);
+    }
+    uint64_t got = 0;
+    const bool complete = read([&got](const char*, size_t n) {
+      got += n;
+      return got <= kMaxFlushBody;
+    });
+    if (!complete) {
+      SetError(res, 413, "POST /flush takes no body (at most 65536 bytes are read and ignored)");
+      return CloseAfter(res);
+    }
+    HandleFlush(res);
   });
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"status\":\"ok\"}\n", kJsonType);

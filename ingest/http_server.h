@@ -52,6 +52,8 @@ class NginxRtmpEndpoint;
 struct HttpCounters;
 struct RefusalLog;
 struct UnauthorizedLog;
+struct WarningLog;
+class RequestBudget;
 
 class HttpServer {
  public:
@@ -96,6 +98,11 @@ class HttpServer {
   void HandleReport(const httplib::Request& req, httplib::Response& res) const;
   void RenderMetrics(httplib::Response& res) const;  // metrics.cc
   void DashboardRoutes();                            // dashboard_routes.cc
+  // Without --token: true (answered 421 or 403) for a request whose Host is
+  // not a loopback name while listening on loopback (DNS rebinding), or a
+  // POST a browser marks as cross-site (Origin, Sec-Fetch-Site) that is not
+  // from a --streampixel-origins page.
+  bool RefusedFromBrowser(const httplib::Request& req, httplib::Response& res) const;
   // /events/streampixel: an allowed Origin, or the token rules.
   bool BrowserAuthorized(const httplib::Request& req, httplib::Response& res) const;
   // True when no token guards `access`, or the request carries one that
@@ -113,6 +120,8 @@ class HttpServer {
   std::unique_ptr<RefusalLog> refusals_;
   std::unique_ptr<DashboardState> dashboard_;  // the page's traffic history
   std::unique_ptr<UnauthorizedLog> unauthorized_log_;
+  std::unique_ptr<WarningLog> future_log_;         // events with times from a skewed clock
+  std::unique_ptr<RequestBudget> budget_;          // --request-memory, shared by event requests
   std::unique_ptr<NginxRtmpEndpoint> nginx_rtmp_;  // /events/nginx-rtmp/<instance>
   std::atomic<bool> draining_{false};
   int port_ = 0;

@@ -36,6 +36,12 @@ struct HttpCounters {
                                                                        "dashboard"};
   std::array<LatencyHistogram, kRouteCount> request_seconds;
   std::atomic<uint64_t> unauthorized{0};  // 401s on every route
+  // 403/421: cross-site posts and Host names not served (RefusedFromBrowser).
+  std::atomic<uint64_t> browser_refused{0};
+  // Events with a time beyond the sink's clock + limits::kMaxClockSkewMs.
+  std::atomic<uint64_t> future_times{0};
+  // 503s because the requests in flight spent --request-memory.
+  std::atomic<uint64_t> memory_refused{0};
 
   void Count(int code) {
     for (size_t i = 0; i < kCodes.size(); ++i) {

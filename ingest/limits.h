@@ -48,6 +48,15 @@ inline constexpr size_t kMaxDeadLetterBodyBytes = 1u << 20;
 // requests commit between the steps instead of waiting for the whole batch.
 inline constexpr size_t kEventsPerStep = 5000;
 
+// --- Times -------------------------------------------------------------------
+// How far ahead of the sink's clock (the request's receive time) a sender's
+// clock may be. A time later than that is one no clock could have produced
+// for an event that already happened: it is dropped from the event (kept in
+// its body), so it drives no restart, no session end and no idle logic, and
+// the event is counted (sessionsink_events_future_times_total, the answer's
+// "future_times"). docs/session-model.md, "Clocks".
+inline constexpr int64_t kMaxClockSkewMs = 3600 * 1000;
+
 // Reports have theirs in query/report.h (kMaxReportBuckets, kMaxReportLimit).
 
 }  // namespace sink::limits

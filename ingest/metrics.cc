@@ -161,6 +161,16 @@ void HttpServer::RenderMetrics(httplib::Response& res) const {
   line("sessionsink_http_unauthorized_total",
        "Requests answered 401 (no token or a wrong one), every route.", "counter",
        counters_->unauthorized.load());
+  line("sessionsink_http_browser_refused_total",
+       "Requests a browser made that the tokenless sink refuses: cross-site posts (403) and "
+       "Host names it does not serve on loopback (421).",
+       "counter", counters_->browser_refused.load());
+  line("sessionsink_events_future_times_total",
+       "Events with a time later than the sink's clock + 1 h: the time was dropped.", "counter",
+       counters_->future_times.load());
+  line("sessionsink_http_memory_refused_total",
+       "Requests answered 503 because the requests in flight spent --request-memory.", "counter",
+       counters_->memory_refused.load());
   line("sessionsink_http_malformed_requests_total",
        "Requests refused for their framing or head (400, 411, 414, 431, 501, 505), "
        "connection closed.",

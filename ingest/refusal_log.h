@@ -60,14 +60,35 @@ struct UnauthorizedLog {
   uint64_t since_log = 0;                          // guarded by mu
   std::chrono::steady_clock::time_point last_log;  // zero: never; guarded by mu
 
-  void Refused(std::string_view peer, std::string_view path, std::string_view why) {
+  void Refused(std::string_view peer, std::string_view path, std::string_view why, int code = 401) {
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard<std::mutex> lock(mu);
     ++since_log;
     if (last_log.time_since_epoch().count() != 0 && now - last_log < kEvery) return;
-    LogFields f{{"client", peer}, {"route", path}, {"status", 401}, {"count", since_log}};
-    spdlog::warn("refused with 401 ({} request{} since the last line): {} from {} on {}", since_log,
-                 since_log == 1 ? "" : "s", why, peer, path);
+    LogFields f{{"client", peer}, {"route", path}, {"status", code}, {"count", since_log}};
+    spdlog::warn("refused with {} ({} request{} since the last line): {} from {} on {}", code,
+                 since_log, since_log == 1 ? "" : "s", why, peer, path);
+    since_log = 0;
+    last_log = now;
+  }
+};
+
+// A warning about accepted input (times from a skewed clock): at most one
+// line every 10 s, with the count of requests since the previous line.
+struct WarningLog {
+  static constexpr auto kEvery = std::chrono::seconds(10);
+  std::mutex mu;
+  uint64_t since_log = 0;                          // guarded by mu
+  std::chrono::steady_clock::time_point last_log;  // zero: never; guarded by mu
+
+  void Warn(std::string_view peer, std::string_view what) {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> lock(mu);
+    ++since_log;
+    if (last_log.time_since_epoch().count() != 0 && now - last_log < kEvery) return;
+    LogFields f{{"client", peer}, {"count", since_log}};
+    spdlog::warn("{} ({} request{} since the last line; the latest from {})", what, since_log,
+                 since_log == 1 ? "" : "s", peer);
     since_log = 0;
     last_log = now;
   }

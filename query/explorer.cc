@@ -131,6 +131,57 @@ Result<bool> AppendSessionJson(std::string* out, Db& db, std::string_view id) {
   return true;
 }
 
+// The length of the valid UTF-8 sequence at s[i], or 0 when it is not one.
+size_t Utf8Length(std::string_view s, size_t i) {
+  const auto b = [&s](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  if (c < 0x80) return 1;
+  size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size() || b(i + 1) < lo || b(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k) {
+    if (b(i + k) < 0x80 || b(i + k) > 0xBF) return 0;
+  }
+  return n;
+}
+
+}  // namespace
+
+void AppendJsonUtf8(std::string* out, std::string_view s) {
+  size_t i = 0;
+  while (i < s.size() && Utf8Length(s, i) > 0) i += Utf8Length(s, i);
+  if (i == s.size()) return AppendJsonString(out, s);
+  // Bytes that are not UTF-8 (an nginx-rtmp name's %FF, say) become U+FFFD.
+  std::string clean;
+  clean.reserve(s.size() + 8);
+  for (i = 0; i < s.size();) {
+    const size_t n = Utf8Length(s, i);
+    if (n == 0) {
+      clean += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      clean.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  AppendJsonString(out, clean);
+}
+
+namespace {
+
 void AppendOptText(std::string* out, const std::optional<std::string>& v) {
   if (v) {
     AppendJsonString(out, *v);
@@ -151,6 +202,8 @@ void AppendRowJson(std::string* out, const Stmt& s, std::string_view skip) {
   for (int c = 0; c < s.ColumnCount(); ++c) {
     const std::string_view name = s.ColumnName(c);
     if (!skip.empty() && name == skip) continue;
+    // BLOB columns (event_seqs) are the store's internal encodings, not text.
+    if (sqlite3_column_type(s.get(), c) == SQLITE_BLOB) continue;
     if (!first) *out += ',';
     first = false;
     AppendJsonString(out, name);
@@ -170,7 +223,7 @@ void AppendRowJson(std::string* out, const Stmt& s, std::string_view skip) {
         break;
       }
       default:
-        AppendJsonString(out, s.Text(c));
+        AppendJsonUtf8(out, s.Text(c));
     }
   }
   *out += '}';

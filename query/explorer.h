@@ -125,7 +125,12 @@ std::string_view StateAfter(std::string_view previous, std::string_view phase);
 Result<std::optional<std::string>> SessionTimelineJson(Db& db, std::string_view id);
 
 // Appends the current row of `s` as a JSON object (column names as keys;
-// integers, reals, text, NULL as null), skipping columns named in `skip`.
+// integers, reals, text, NULL as null), skipping columns named in `skip`
+// and BLOB columns (internal encodings). Text is written as valid UTF-8.
 void AppendRowJson(std::string* out, const Stmt& s, std::string_view skip = {});
+
+// AppendJsonString for text that may hold bytes that are not UTF-8: each
+// such byte is written as U+FFFD, so the answer is always valid JSON.
+void AppendJsonUtf8(std::string* out, std::string_view s);
 
 }  // namespace sink

@@ -35,7 +35,7 @@ Status ToEvent(const Record& r, Event* e) {
   e->kind = "play";
   e->kind_explicit = true;
   e->body = r.json;
-  e->id = arn;
+  e->id = "gamelift/" + *arn;  // its platform's namespace (PlatformIdPrefix)
   e->name = "gamelift." + *status;
   e->raw_state = status;
   e->raw_reason = r.Text("StatusReason");

@@ -475,8 +475,11 @@ Result<ParsedBody> NginxRtmp::Callback(std::string_view instance, std::string_vi
       e.opened_at = opened;
       e.last_at = received_at;
       e.created_by = event_id;
-      e.id = "nginx-rtmp/" + inst + "/" + std::to_string(opened) + "/" + std::to_string(*clientid) +
-             "/" + e.role + "/" + stream;
+      // Every part but the last has no '/' (the instance is escaped, the
+      // rest are numbers and a fixed role), so the stream name, which may
+      // hold one, cannot make two connections' ids meet.
+      e.id = "nginx-rtmp/" + IdPart(inst) + "/" + std::to_string(opened) + "/" +
+             std::to_string(*clientid) + "/" + e.role + "/" + stream;
       if (c.entries.size() >= kEntriesPerConnection) {
         if (!c.entries.front().closed_at) SetLive(c.instance, c.entries.front(), -1);
         c.entries.erase(c.entries.begin());

@@ -12,7 +12,11 @@ Result<Event> ReparseStoredEvent(const StoredEvent& stored) {
   const simdjson::padded_string_view padded(body.data(), size, body.size());
   const std::string platform = stored.platform.value_or(std::string(kFlussonicPlatform));
   Result<ParsedBody> parsed = Status::Invalid("unknown platform '" + platform + "'");
-  if (platform == "nginx-rtmp") return ParseNginxRtmpStored(stored.body, stored.received_at);
+  if (platform == "nginx-rtmp") {
+    Result<Event> e = ParseNginxRtmpStored(stored.body, stored.received_at);
+    if (e.ok()) DropFutureTimes(&e.value(), stored.received_at);
+    return e;
+  }
   if (platform == kFlussonicPlatform) {
     parsed = ParseBody(padded);
   } else if (platform == "gamelift") {
@@ -27,6 +31,8 @@ Result<Event> ReparseStoredEvent(const StoredEvent& stored) {
     return Status::Invalid("stored event " + std::to_string(stored.seq) + " gives " +
                            std::to_string(parsed->events.size()) + " events when parsed again");
   }
+  // As when it was received (the same receive time: the same outcome).
+  DropFutureTimes(&parsed->events[0], stored.received_at);
   return std::move(parsed->events[0]);
 }
 

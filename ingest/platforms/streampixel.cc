@@ -4,7 +4,8 @@
 //
 // Wire item: {"key": string, "seq": integer?, "at": number, "message":
 // object, "user_id"?, "project"?, "page"?, "user_agent"?}. One item per
-// message; the client session key (one per page view) is the session id.
+// message; "streampixel/" + the client session key (one per page view) is
+// the session id.
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -408,7 +409,7 @@ Status ParseRelayItem(std::string_view item, size_t capacity, Event* event,
   e.platform = "streampixel";
   e.kind = "play";
   e.kind_explicit = true;
-  e.id = std::move(key.value);
+  e.id = "streampixel/" + *key.value;  // its platform's namespace (PlatformIdPrefix)
   e.utc_ms = utc_ms;
   e.event_id = seq.value;
   e.user_id = std::move(user_id.value);

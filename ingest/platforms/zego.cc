@@ -2,10 +2,12 @@
 //
 // Sessions (ids are built so server and client reports of the same thing
 // meet in one row):
-//   room presence  zego/<room_id>/<user>/<login session_id>   kind play
-//   a published stream  zego/<room_id>/stream/<stream_id>     kind publish
-//   a played stream  zego/<room_id>/play/<stream_id>/<user>   kind play
-//   the room itself  zego/<room_id>/room/<room_seq>           kind stream
+//   room presence  zego/<room_id>/user/<user>/<login session_id>  kind play
+//   a published stream  zego/<room_id>/stream/<stream_id>         kind publish
+//   a played stream  zego/<room_id>/play/<stream_id>/<user>       kind play
+//   the room itself  zego/<room_id>/room/<room_seq>               kind stream
+// Each part is IdPart-escaped (no '/' inside), and the tag after the room
+// says how many parts follow: two distinct sessions never share an id.
 // docs/platforms.md has the mapping of every callback, state and code.
 #include <algorithm>
 #include <cctype>
@@ -44,10 +46,11 @@ int StateIndex(const std::optional<std::string>& v, std::initializer_list<const 
 }
 
 std::string PresenceId(const std::string& room, const std::string& user, const Record& r) {
-  return "zego/" + room + "/" + user + "/" + r.Text("session_id").value_or("");
+  return "zego/" + IdPart(room) + "/user/" + IdPart(user) + "/" +
+         IdPart(r.Text("session_id").value_or(""));
 }
 std::string StreamId(const std::string& room, const std::string& stream) {
-  return "zego/" + room + "/stream/" + stream;
+  return "zego/" + IdPart(room) + "/stream/" + IdPart(stream);
 }
 
 // room_logout "reason".
@@ -248,7 +251,7 @@ Status ToEvent(const Record& r, Event* e) {
     SINK_RETURN_IF_ERROR(need(stream, "stream_id"));
     SINK_RETURN_IF_ERROR(need(user, "user_id"));
     e->kind = "play";
-    e->id = "zego/" + *room + "/play/" + *stream + "/" + *user;
+    e->id = "zego/" + IdPart(*room) + "/play/" + IdPart(*stream) + "/" + IdPart(*user);
     e->source_id = StreamId(*room, *stream);
     MediaState(r, {"NOPLAY", "PLAYREQUESTING", "PLAYING"}, e);
     return Status::Ok();
@@ -257,7 +260,7 @@ Status ToEvent(const Record& r, Event* e) {
   if (*event == "room_close") {
     SINK_RETURN_IF_ERROR(need(room, "room_id"));
     e->kind = "stream";
-    e->id = "zego/" + *room + "/room/" + r.Text("room_seq").value_or("");
+    e->id = "zego/" + IdPart(*room) + "/room/" + IdPart(r.Text("room_seq").value_or(""));
     e->user_id.reset();
     if (const auto t = r.Time("room_close_time")) e->utc_ms = t;
     Close(e, RoomCloseClass(r.Int("close_reason")), r.Text("close_reason"));

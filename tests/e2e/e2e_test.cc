@@ -179,9 +179,9 @@ TEST_F(E2eTest, PlatformRoutesStoreRowsAndKeepUnreadableBodies) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(Rows("SELECT id, platform, state, raw_state FROM sessions ORDER BY id"),
-            (std::vector<std::string>{"arn:gl/1\tgamelift\trunning\tCONNECTED",
-                                      "k1\tstreampixel\testablishing\tqueue-1",
-                                      "zego/r/a/9\tzego\trunning\troom_login"}));
+            (std::vector<std::string>{"gamelift/arn:gl/1\tgamelift\trunning\tCONNECTED",
+                                      "streampixel/k1\tstreampixel\testablishing\tqueue-1",
+                                      "zego/r/user/a/9\tzego\trunning\troom_login"}));
   // Unreadable: 400, the body kept; a record that is not one: rejected item.
   r = Post(R"([{"Arn":"x","Status":)", {}, "/events/gamelift");
   ASSERT_TRUE(r);

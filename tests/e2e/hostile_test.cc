@@ -9,6 +9,7 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <simdjson.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -121,8 +122,8 @@ constexpr int64_t kBigBatchRssKib = 400 * 1024;
 
 std::string Post(const std::string& body, const std::string& extra = "",
                  const std::string& path = "/events") {
-  return "POST " + path + " HTTP/1.1\r\nHost: sink\r\nContent-Type: application/json\r\n" + extra +
-         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  return "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+         extra + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 std::string Event(const std::string& id, int64_t event_id = 1) {
@@ -186,7 +187,8 @@ TEST_F(HostileTest, BodyOfARefusedRequestIsNeverParsedAsTheNextRequest) {
   // 413: the declared body is over the limit; what follows must not be served.
   {
     Conn c(sink_.port());
-    c.Send("POST /events?token=s3cret HTTP/1.1\r\nHost: sink\r\nContent-Length: 900000\r\n\r\n");
+    c.Send(
+        "POST /events?token=s3cret HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 900000\r\n\r\n");
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     c.Send(Post("[" + Event("hidden-413") + "]", "Authorization: Bearer s3cret\r\n"));
     bool closed = false;
@@ -198,7 +200,7 @@ TEST_F(HostileTest, BodyOfARefusedRequestIsNeverParsedAsTheNextRequest) {
   // 401: the body holds a whole request with the right token.
   const std::string inner =
       Post("[" + Event("hidden-401") + "]", "Authorization: Bearer s3cret\r\n");
-  const std::string out = Exchange("POST /events HTTP/1.1\r\nHost: sink\r\nContent-Length: " +
+  const std::string out = Exchange("POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
                                    std::to_string(inner.size()) + "\r\n\r\n" + inner);
   EXPECT_EQ(Statuses(out), std::vector<int>{401}) << out;
   EXPECT_EQ(Count("events"), 0);
@@ -215,8 +217,8 @@ TEST_F(HostileTest, AmbiguousContentLengthsAre400AndCloseTheConnection) {
             "\r\nContent-length: " + std::to_string(body.size()),
         std::string("Content-Length: ") + std::to_string(body.size()) +
             "\r\nTransfer-Encoding: chunked"}) {
-    const std::string out =
-        Exchange("POST /events HTTP/1.1\r\nHost: sink\r\n" + fields + "\r\n\r\n" + body + smuggled);
+    const std::string out = Exchange("POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\n" + fields +
+                                     "\r\n\r\n" + body + smuggled);
     EXPECT_EQ(Statuses(out), std::vector<int>{400}) << fields << "\n" << out;
   }
   EXPECT_EQ(Count("events"), 0);
@@ -227,15 +229,16 @@ TEST_F(HostileTest, MalformedLengthsAre400AtOnce) {
   Start();
   for (const char* cl : {"+17", "17abc", "0x11", "-1", "1 7", "", "17.0", "\t"}) {
     const auto t0 = Clock::now();
-    const std::string out = Exchange(
-        std::string("POST /events HTTP/1.1\r\nHost: sink\r\nContent-Length: ") + cl + "\r\n\r\n[]");
+    const std::string out =
+        Exchange(std::string("POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ") + cl +
+                 "\r\n\r\n[]");
     EXPECT_EQ(Statuses(out), std::vector<int>{400}) << "'" << cl << "': " << out;
     EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2)) << cl;
   }
   // Too large for 64 bits: certainly over the limit, 413 at once.
   const auto t0 = Clock::now();
   const std::string out = Exchange(
-      "POST /events HTTP/1.1\r\nHost: sink\r\nContent-Length: 184467440737095516160\r\n\r\n");
+      "POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 184467440737095516160\r\n\r\n");
   EXPECT_EQ(Statuses(out), std::vector<int>{413}) << out;
   EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2));
 }
@@ -248,23 +251,24 @@ TEST_F(HostileTest, ChunkedBodiesAreFramedStrictly) {
   // Valid: two chunks, an extension, a trailer field: accepted and stored.
   {
     Conn c(sink_.port());
-    c.Send(
-        std::string("POST /events HTTP/1.1\r\nHost: sink\r\nTransfer-Encoding: Chunked\r\n\r\n") +
-        "a;name=value\r\n" + body.substr(0, 10) + "\r\n" + size + "\r\n" + body.substr(10) +
-        "\r\n0\r\nX-Checksum: none\r\n\r\n");
+    c.Send(std::string(
+               "POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: Chunked\r\n\r\n") +
+           "a;name=value\r\n" + body.substr(0, 10) + "\r\n" + size + "\r\n" + body.substr(10) +
+           "\r\n0\r\nX-Checksum: none\r\n\r\n");
     const std::string out = c.ReadAll(std::chrono::milliseconds(1500));
     EXPECT_EQ(Statuses(out), std::vector<int>{200}) << out;
     EXPECT_NE(out.find("\"accepted\":1"), std::string::npos) << out;
   }
   for (const char* chunk : {" 1a", "0X1a", "+1a", "1a ", "1g", "-1", "00000000000000001a"}) {
     const std::string out = Exchange(
-        std::string("POST /events HTTP/1.1\r\nHost: sink\r\nTransfer-Encoding: chunked\r\n\r\n") +
+        std::string(
+            "POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n") +
         chunk + "\r\n" + std::string(26, ' ') + "\r\n0\r\n\r\n");
     EXPECT_EQ(Statuses(out), std::vector<int>{400}) << "'" << chunk << "': " << out;
   }
   // Chunk data longer than its size.
   const std::string out = Exchange(
-      "POST /events HTTP/1.1\r\nHost: sink\r\nTransfer-Encoding: "
+      "POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: "
       "chunked\r\n\r\n2\r\n[]]\r\n0\r\n\r\n");
   EXPECT_EQ(Statuses(out), std::vector<int>{400}) << out;
   EXPECT_EQ(Count("events"), 1);
@@ -285,7 +289,7 @@ TEST_F(HostileTest, UnknownTransferCodingsAndUnframedPostsAreRefusedAtOnce) {
   };
   for (const auto& [fields, status] : cases) {
     const auto t0 = Clock::now();
-    const std::string out = Exchange("POST /events HTTP/1.1\r\nHost: sink\r\n" + fields +
+    const std::string out = Exchange("POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\n" + fields +
                                      "\r\n5\r\n[1,2]\r\n0\r\n\r\n");
     EXPECT_EQ(Statuses(out), std::vector<int>{status}) << fields << out;
     EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2)) << fields;
@@ -296,9 +300,9 @@ TEST_F(HostileTest, UnknownTransferCodingsAndUnframedPostsAreRefusedAtOnce) {
 TEST_F(HostileTest, PipelinedRequestsAreAnsweredInOrder) {
   Start();
   Conn c(sink_.port());
-  c.Send("GET /readyz HTTP/1.1\r\nHost: sink\r\n\r\n" + Post("[" + Event("pipe-1") + "]") +
-         "GET /nowhere HTTP/1.1\r\nHost: sink\r\n\r\n" + Post(Event("pipe-2", 2)) +
-         "GET /healthz HTTP/1.1\r\nHost: sink\r\nConnection: close\r\n\r\n");
+  c.Send("GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + Post("[" + Event("pipe-1") + "]") +
+         "GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + Post(Event("pipe-2", 2)) +
+         "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
   bool closed = false;
   const std::string out = c.ReadAll(std::chrono::seconds(5), &closed);
   EXPECT_EQ(Statuses(out), (std::vector<int>{200, 200, 404, 200, 200})) << out;
@@ -323,23 +327,23 @@ TEST_F(HostileTest, RequestHeadIsBounded) {
   Start();
   std::string many;
   for (int i = 0; i < 101; ++i) many += "X-F" + std::to_string(i) + ": v\r\n";
-  EXPECT_EQ(Statuses(Exchange("GET /healthz HTTP/1.1\r\nHost: sink\r\n" + many + "\r\n")),
+  EXPECT_EQ(Statuses(Exchange("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + many + "\r\n")),
             std::vector<int>{431});
-  EXPECT_EQ(Statuses(Exchange("GET /healthz HTTP/1.1\r\nHost: sink\r\nX-Big: " +
+  EXPECT_EQ(Statuses(Exchange("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " +
                               std::string(9000, 'b') + "\r\n\r\n")),
             std::vector<int>{431});
   std::string big;
   for (int i = 0; i < 6; ++i)
     big += "X-B" + std::to_string(i) + ": " + std::string(6000, 'c') + "\r\n";
-  EXPECT_EQ(Statuses(Exchange("GET /healthz HTTP/1.1\r\nHost: sink\r\n" + big + "\r\n")),
+  EXPECT_EQ(Statuses(Exchange("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + big + "\r\n")),
             std::vector<int>{431});
   EXPECT_EQ(
-      Statuses(Exchange("GET /" + std::string(9000, 'u') + " HTTP/1.1\r\nHost: sink\r\n\r\n")),
+      Statuses(Exchange("GET /" + std::string(9000, 'u') + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")),
       std::vector<int>{414});
   // A head that never ends is refused once it passes the bound, not read forever.
   {
     Conn c(sink_.port());
-    c.Send("GET /healthz HTTP/1.1\r\nHost: sink\r\n");
+    c.Send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n");
     std::string filler;
     for (int i = 0; i < 2000; ++i) filler += "X-Slow: " + std::string(40, 's') + "\r\n";
     c.Send(filler);
@@ -348,8 +352,8 @@ TEST_F(HostileTest, RequestHeadIsBounded) {
   // Within the bounds: served.
   std::string ok;
   for (int i = 0; i < 98; ++i) ok += "X-F" + std::to_string(i) + ": v\r\n";
-  EXPECT_EQ(Statuses(Exchange("GET /healthz HTTP/1.1\r\nHost: sink\r\nConnection: close\r\n" + ok +
-                              "\r\n")),
+  EXPECT_EQ(Statuses(Exchange("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" +
+                              ok + "\r\n")),
             std::vector<int>{200});
 }
 
@@ -361,7 +365,8 @@ TEST_F(HostileTest, MalformedHeadsAreRefused) {
       {Post(body, "Authorization: Bearer tok-1" + std::string(1, '\0') + "zz\r\n"), 400},
       {Post(body, "Authorization: Bearer tok-1\x01\r\n"), 400},
       {"POST /events HTTP/1.1\nHost: sink\nContent-Length: 2\n\n[]", 400},  // bare LF
-      {"POST /events HTTP/1.1\r\nHost: sink\r\n X-Fold: a\r\nContent-Length: 2\r\n\r\n[]", 400},
+      {"POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\n X-Fold: a\r\nContent-Length: 2\r\n\r\n[]",
+       400},
       {"GET /healthz HTTP/1.1\r\n\r\n", 400},                        // no Host
       {"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},  // two Hosts
       {"GET  /healthz HTTP/1.1\r\nHost: a\r\n\r\n", 400},            // two spaces
@@ -386,7 +391,7 @@ TEST_F(HostileTest, OddMethodsOnEventsAre405) {
   for (const char* m : {"TRACE", "CONNECT", "PUT", "DELETE", "PATCH", "OPTIONS", "GET"}) {
     const std::string target = std::string(m) == "CONNECT" ? "/events" : "/events";
     const std::string out = Exchange(std::string(m) + " " + target +
-                                     " HTTP/1.1\r\nHost: sink\r\nContent-Length: 0\r\n"
+                                     " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n"
                                      "Connection: close\r\n\r\n");
     EXPECT_EQ(Statuses(out), std::vector<int>{405}) << m << ": " << out;
     EXPECT_NE(out.find("Allow: POST"), std::string::npos) << m;
@@ -449,7 +454,7 @@ TEST_F(HostileTest, UndecodableBodiesAreKeptAsReceived) {
 }
 
 TEST_F(HostileTest, NonEventItemsCostBoundedRowsAndAnswer) {
-  Start();
+  Start({"--streampixel-origins", "https://spoofed.example"});
   // 60,000 non-events (small on the wire once compressed) and one event.
   std::string body = "[" + Event("amp-1");
   for (int i = 0; i < 60000; ++i) body += ",[]";
@@ -471,8 +476,11 @@ TEST_F(HostileTest, NonEventItemsCostBoundedRowsAndAnswer) {
   items += "]";
   for (const char* path : {"/events/streampixel", "/events/gamelift", "/events/zego"}) {
     const int64_t before = Count("rejected");
-    r = cli_->Post(path, {{"Content-Encoding", "gzip"}, {"Origin", "https://spoofed.example"}},
-                   Gzip(items), "application/json");
+    httplib::Headers headers = {{"Content-Encoding", "gzip"}};
+    if (std::string(path) == "/events/streampixel") {
+      headers.emplace("Origin", "https://spoofed.example");  // an allowed page: no token
+    }
+    r = cli_->Post(path, headers, Gzip(items), "application/json");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200) << path << ": " << r->body.substr(0, 200);
     EXPECT_NE(r->body.find("\"rejected\":5001,"), std::string::npos) << path;
@@ -750,7 +758,7 @@ TEST_F(HostileTest, TlsCarriesTheTokenAndPlainHttpGetsNothing) {
   EXPECT_EQ(Count("events"), 2);
   // Plain HTTP on the TLS port: no HTTP answer, and the sink goes on.
   Conn plain(sink_.port());
-  plain.Send("GET /healthz HTTP/1.1\r\nHost: sink\r\n\r\n");
+  plain.Send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   EXPECT_TRUE(Statuses(plain.ReadAll(std::chrono::seconds(2))).empty());
   auto h = c.Get("/healthz");
   ASSERT_TRUE(h);
@@ -769,6 +777,377 @@ TEST_F(HostileTest, TlsCarriesTheTokenAndPlainHttpGetsNothing) {
   EXPECT_EQ(sink_.Stop(SIGTERM), 0);  // TearDown's plain client cannot speak TLS
   stopped_ = true;
   EXPECT_EQ(One("PRAGMA integrity_check"), "ok");
+}
+
+// --- Round two (../shared/reviews/probe-3.md) ---------------------------------
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// True when `s` is valid UTF-8 (strict: no overlongs, surrogates or bytes past U+10FFFF).
+bool ValidUtf8(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 3;
+      lo = c == 0xE0 ? 0xA0 : 0x80;
+      hi = c == 0xED ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 4;
+      lo = c == 0xF0 ? 0x90 : 0x80;
+      hi = c == 0xF4 ? 0x8F : 0xBF;
+    } else {
+      return false;
+    }
+    if (i + n > s.size()) return false;
+    const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+    if (c1 < lo || c1 > hi) return false;
+    for (size_t k = 2; k < n; ++k) {
+      const unsigned char ck = static_cast<unsigned char>(s[i + k]);
+      if (ck < 0x80 || ck > 0xBF) return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+// N8: the timeline answer is strict JSON (valid UTF-8, parsed by simdjson's
+// DOM parser, which validates both) and holds no internal BLOB column.
+TEST_F(HostileTest, SessionTimelineAnswersAreValidJsonWithoutInternalColumns) {
+  Start();
+  std::string many = "[";
+  for (int i = 0; i < 200; ++i) many += (i ? "," : "") + Event("o" + std::to_string(i), i + 1);
+  ASSERT_EQ(cli_->Post("/events", many + "]", "application/json")->status, 200);
+  ASSERT_EQ(cli_->Post("/events", "[" + Event("x2", 500) + "]", "application/json")->status, 200);
+  ASSERT_TRUE(sink_.Flush());
+  ASSERT_EQ(One("SELECT length(event_seqs) > 0 FROM sessions WHERE id = 'x2'"), "1");
+  auto r = cli_->Get("/api/session?id=x2");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_TRUE(ValidUtf8(r->body)) << r->body;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(r->body).get(doc), simdjson::SUCCESS) << r->body;
+  EXPECT_EQ(r->body.find("event_seqs"), std::string::npos) << r->body;
+  EXPECT_EQ(r->body.find("merge_state"), std::string::npos) << r->body;
+  std::string_view id;
+  ASSERT_EQ(doc["session"]["id"].get(id), simdjson::SUCCESS) << r->body;
+  EXPECT_EQ(id, "x2");
+}
+
+// N12 and #14: the reports the dashboard reads are never cached; every
+// method but POST on an events endpoint is 405 (a preflight included).
+TEST_F(HostileTest, ReportsAreNotCachedAndEveryEventsEndpointAnswers405) {
+  Start();
+  for (const char* path : {"/reports", "/reports/media", "/reports/startup", "/reports/endings",
+                           "/reports/durations"}) {
+    auto r = cli_->Get(path);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << path;
+    EXPECT_EQ(r->get_header_value("Cache-Control"), "no-store") << path;
+  }
+  for (const char* path : {"/events/streampixel", "/events/gamelift", "/events/zego"}) {
+    for (const char* m : {"OPTIONS", "GET", "PUT"}) {
+      const std::string out = Exchange(
+          std::string(m) + " " + path +
+          " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      EXPECT_EQ(Statuses(out), std::vector<int>{405}) << m << " " << path << ": " << out;
+      EXPECT_NE(out.find("Allow: POST"), std::string::npos) << m << " " << path;
+    }
+  }
+}
+
+// N9: a wrong token on the nginx-rtmp endpoint is counted and logged like
+// any 401, and the log does not show it.
+TEST_F(HostileTest, NginxRtmpWrongTokensAreCountedAndLogged) {
+  Start({"--token", "nginx-tok"});
+  auto r = cli_->Post("/events/nginx-rtmp/edge1/token/GUESS-1",
+                      "app=live&addr=1.2.3.4&clientid=7&call=publish&name=x",
+                      "application/x-www-form-urlencoded");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  auto q = cli_->Post("/events/nginx-rtmp/edge1?token=GUESS-2",
+                      "app=live&addr=1.2.3.4&clientid=7&call=publish&name=x",
+                      "application/x-www-form-urlencoded");
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->status, 401);
+  auto m = cli_->Get("/metrics", {{"Authorization", "Bearer nginx-tok"}});
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("sessionsink_http_unauthorized_total 2"), std::string::npos) << m->body;
+  const std::string log = sink_.log();
+  EXPECT_NE(log.find("refused with 401"), std::string::npos) << log;
+  EXPECT_NE(log.find("/events/nginx-rtmp/edge1"), std::string::npos) << log;
+  EXPECT_EQ(log.find("GUESS"), std::string::npos) << log;
+}
+
+// N11: /flush takes no body: a huge declared one is refused at once.
+TEST_F(HostileTest, FlushWithAHugeBodyIsRefusedAtOnce) {
+  Start();
+  const auto t0 = Clock::now();
+  const std::string out =
+      Exchange("POST /flush HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000000\r\n\r\n",
+               std::chrono::milliseconds(3000));
+  EXPECT_EQ(Statuses(out), std::vector<int>{413}) << out;
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2));
+  auto ok = cli_->Post("/flush", "", "text/plain");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+}
+
+// N2: what a dead letter costs on disk is bounded by the request's size on
+// the wire: a small gzip body that decodes to 1 MiB of garbage is kept as
+// received, not decoded.
+TEST_F(HostileTest, ADeadLetterIsNeverLargerThanTheRequestOnTheWire) {
+  Start();
+  const std::string bomb = Gzip("[" + std::string(1 << 20, 'x'));
+  ASSERT_LT(bomb.size(), 4096u);
+  uint64_t wire = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto r = cli_->Post("/events", {{"Content-Encoding", "gzip"}}, bomb, "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << r->body;
+    wire += bomb.size();
+  }
+  EXPECT_EQ(Count("rejected"), 20);
+  EXPECT_LE(std::stoull(One("SELECT sum(length(body)) FROM rejected")), wire);
+  EXPECT_EQ(One("SELECT count(*) FROM rejected WHERE hex(body) = '" +
+                [&] {
+                  std::string h;
+                  char b[3];
+                  for (unsigned char c : bomb) {
+                    std::snprintf(b, sizeof b, "%02X", c);
+                    h += b;
+                  }
+                  return h;
+                }() +
+                "' AND reason LIKE '%as received%'"),
+            "20");
+}
+
+// N1: a session belongs to one platform. With --streampixel-origins, a
+// token-less post from an allowed Origin reaches Streampixel sessions only:
+// a Flussonic session with the same id is not touched.
+TEST_F(HostileTest, ABrowserOriginCannotTouchAnotherPlatformsSession) {
+  Start({"--token", "S", "--streampixel-origins", "https://ok.example"});
+  const int64_t now = NowMs();
+  const std::string play =
+      R"([{"event":"play_opened","id":"victim1","server":"edge1","utc_ms":)" +
+      std::to_string(now - 2000) +
+      R"(,"event_id":1},{"event":"play_started","id":"victim1","server":"edge1","utc_ms":)" +
+      std::to_string(now - 1000) + R"(,"event_id":2}])";
+  auto p = cli_->Post("/events", {{"Authorization", "Bearer S"}}, play, "application/json");
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->status, 200) << p->body;
+  auto forged = cli_->Post("/events/streampixel", {{"Origin", "https://ok.example"}},
+                           R"({"key":"victim1","at":)" + std::to_string(now) +
+                               R"(,"message":{"type":"stream-state","value":"disconnected"}})",
+                           "text/plain");
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(forged->status, 200) << forged->body;  // a Streampixel session of its own
+  ASSERT_TRUE(sink_.Flush("S"));
+  EXPECT_EQ(One("SELECT state || '|' || platform || '|' || event_count FROM sessions "
+                "WHERE id = 'victim1'"),
+            "running|flussonic|2");
+  EXPECT_EQ(One("SELECT state || '|' || platform FROM sessions WHERE id = 'streampixel/victim1'"),
+            "finished|streampixel");
+  // The other way: a Flussonic event cannot name a platform's session.
+  auto in = cli_->Post("/events", {{"Authorization", "Bearer S"}},
+                       R"([{"event":"play_closed","id":"streampixel/victim1","server":"s"}])",
+                       "application/json");
+  ASSERT_TRUE(in);
+  EXPECT_EQ(in->status, 200);
+  EXPECT_NE(in->body.find("another platform"), std::string::npos) << in->body;
+  EXPECT_EQ(Count("events", "session_id = 'streampixel/victim1'"), 1);
+}
+
+// N6: ZEGO ids cannot collide: a user named "stream", a room id with '/'.
+TEST_F(HostileTest, ZegoSessionsWithLookalikePartsStayApart) {
+  Start();
+  const std::string t = std::to_string(NowMs());
+  for (
+      const std::string& body : {
+          R"({"event":"stream_create","room_id":"r","stream_id":"s","user_id":"pub","create_time_ms":)" +
+              t + R"(,"stream_sid":"sid1"})",
+          R"({"event":"room_login","room_id":"r","user_id":"stream","session_id":"s","login_time":)" +
+              t + "}",
+          R"({"event":"player_state_changed","room_id":"r/play","stream_id":"x","user_id":"u","state":"PLAYING","timestamp":)" +
+              t + "}",
+          R"({"event":"player_state_changed","room_id":"r","stream_id":"play/x","user_id":"u","state":"PLAYING","timestamp":)" +
+              t + "}",
+      }) {
+    auto r = cli_->Post("/events/zego", body, "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
+  ASSERT_TRUE(sink_.Flush());
+  EXPECT_EQ(Count("sessions", "platform = 'zego'"), 4);
+  EXPECT_EQ(Count("sessions", "platform = 'zego' AND event_count = 1"), 4);
+  EXPECT_EQ(One("SELECT kind FROM sessions WHERE external_id = 'sid1'"), "publish");
+}
+
+// N3: the tokenless default refuses a browser's cross-site post and any
+// Host name but loopback's (DNS rebinding); media servers and curl pass.
+TEST_F(HostileTest, TheTokenlessSinkRefusesCrossSiteWritesAndForeignHosts) {
+  Start();
+  const std::string body = R"([{"event":"server_started","server":"edge1"}])";
+  for (const std::string& headers :
+       {std::string("Origin: http://127.0.0.1:1\r\n"), std::string("Origin: null\r\n"),
+        std::string("Sec-Fetch-Site: cross-site\r\n"),
+        std::string("Origin: http://attacker.example\r\nSec-Fetch-Site: cross-site\r\n")}) {
+    const std::string out =
+        Exchange("POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers +
+                 "Content-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+                 "\r\n\r\n" + body);
+    EXPECT_EQ(Statuses(out), std::vector<int>{403}) << headers << out;
+  }
+  const std::string flush = Exchange(
+      "POST /flush HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://attacker.example\r\n"
+      "Content-Length: 0\r\n\r\n");
+  EXPECT_EQ(Statuses(flush), std::vector<int>{403}) << flush;
+  EXPECT_EQ(Count("events") + Count("rejected"), 0);
+  // DNS rebinding: the page's own name in Host.
+  for (const char* host : {"rebind.attacker.example", "rebind.attacker.example:8080", "sink"}) {
+    const std::string out =
+        Exchange("GET /api/sessions?limit=1 HTTP/1.1\r\nHost: " + std::string(host) +
+                 "\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(Statuses(out), std::vector<int>{421}) << host << out;
+  }
+  // What media servers, nginx and curl send passes; so does the page's own origin.
+  const std::string port = std::to_string(sink_.port());
+  for (const std::string& host : {"127.0.0.1:" + port, "localhost:" + port, "[::1]:" + port,
+                                  std::string("edge.localhost"), std::string("127.0.0.1")}) {
+    const std::string out = Exchange("GET /api/sessions?limit=1 HTTP/1.1\r\nHost: " + host +
+                                     "\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(Statuses(out), std::vector<int>{200}) << host << out;
+  }
+  auto same = cli_->Post("/events", {{"Origin", "http://127.0.0.1:" + port}},
+                         "[" + Event("own-page") + "]", "text/plain");
+  ASSERT_TRUE(same);
+  EXPECT_EQ(same->status, 200);
+  auto curl = cli_->Post("/events", "[" + Event("curl", 2) + "]", "application/json");
+  ASSERT_TRUE(curl);
+  EXPECT_EQ(curl->status, 200);
+  EXPECT_EQ(Count("events"), 2);
+  auto m = cli_->Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("sessionsink_http_browser_refused_total 8"), std::string::npos) << m->body;
+}
+
+// N5: a time no clock could have produced (beyond the sink's clock + 1 h)
+// drives no restart and no session end; a genuine restart always applies.
+TEST_F(HostileTest, FarFutureTimesDriveNoRestartAndAreFlagged) {
+  Start();
+  auto post = [&](const std::string& body) {
+    auto r = cli_->Post("/events", body, "application/json");
+    EXPECT_TRUE(r);
+    EXPECT_EQ(r ? r->status : 0, 200) << (r ? r->body : "");
+    return r ? r->body : std::string();
+  };
+  const int64_t now = NowMs();
+  const std::string skewed =
+      post(R"([{"event":"server_started","server":"c","utc_ms":4102444799000}])");
+  EXPECT_NE(skewed.find("\"future_times\":1"), std::string::npos) << skewed;
+  auto play = [&](const std::string& id, int64_t t, int first_id) {
+    post(R"([{"event":"play_opened","id":")" + id + R"(","server":"c","utc_ms":)" +
+         std::to_string(t) + R"(,"event_id":)" + std::to_string(first_id) +
+         R"(},{"event":"play_started","id":")" + id + R"(","server":"c","utc_ms":)" +
+         std::to_string(t + 100) + R"(,"event_id":)" + std::to_string(first_id + 1) + "}]");
+  };
+  play("ck6", now + 1000, 1);
+  // ck5: running, with one event dated 2099.
+  play("ck5", now + 1000, 10);
+  post(
+      R"([{"event":"play_updated","id":"ck5","server":"c","utc_ms":4102444798000,"event_id":12}])");
+  ASSERT_TRUE(sink_.Flush());
+  EXPECT_EQ(One("SELECT state FROM sessions WHERE id = 'ck6'"), "running");
+  EXPECT_EQ(One("SELECT last_event_at < 4000000000000 FROM sessions WHERE id = 'ck5'"), "1");
+  // A genuine restart applies: both plays were running before it.
+  post(R"([{"event":"server_started","server":"c","utc_ms":)" + std::to_string(now + 5000) + "}]");
+  ASSERT_TRUE(sink_.Flush());
+  for (const char* id : {"ck5", "ck6"}) {
+    EXPECT_EQ(One(std::string("SELECT state || '|' || close_reason || '|' || (closed_at < ") +
+                  std::to_string(now + 10000) + ") FROM sessions WHERE id = '" + id + "'"),
+              "finished|server_restart|1")
+        << id;
+  }
+  // A later play of c runs: no restart from 2099 is in force.
+  play("ck7", now + 6000, 20);
+  ASSERT_TRUE(sink_.Flush());
+  EXPECT_EQ(One("SELECT state FROM sessions WHERE id = 'ck7'"), "running");
+  // The bodies are kept as received, and the events are counted.
+  EXPECT_EQ(Count("events", "body LIKE '%4102444799000%'"), 1);
+  auto m = cli_->Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("sessionsink_events_future_times_total 2"), std::string::npos) << m->body;
+  EXPECT_NE(sink_.log().find("more than 1 h ahead"), std::string::npos) << sink_.log();
+}
+
+// #6 under concurrency: every request in flight shares --request-memory.
+// Concurrent big batches past it get 503 + Retry-After at once (never a
+// timeout), small requests still get through, and the peak stays bounded.
+TEST_F(HostileTest, ConcurrentBigBatchesShareOneMemoryBudget) {
+  Start({"--request-memory", "64MiB"});
+  auto batch = [](int k, int n) {
+    std::string b = "[";
+    for (int i = 0; i < n; ++i) {
+      if (i) b += ',';
+      b += R"({"event":"play_opened","id":"c)" + std::to_string(k) + "_" + std::to_string(i) +
+           R"(","server":"s","event_id":)" + std::to_string(i) + "}";
+    }
+    return b + "]";
+  };
+  std::vector<std::string> bodies;
+  for (int k = 0; k < 4; ++k) bodies.push_back(batch(k, 40000));  // ~3 MB each
+  std::vector<int> codes(bodies.size());
+  std::vector<std::string> retry(bodies.size());
+  std::vector<double> secs(bodies.size());
+  std::vector<std::thread> threads;
+  for (size_t k = 0; k < bodies.size(); ++k) {
+    threads.emplace_back([&, k] {
+      httplib::Client c("127.0.0.1", sink_.port());
+      c.set_read_timeout(60, 0);
+      const auto t0 = Clock::now();
+      auto r = c.Post("/events", bodies[k], "application/json");
+      secs[k] = std::chrono::duration<double>(Clock::now() - t0).count();
+      codes[k] = r ? r->status : -1;
+      if (r) retry[k] = r->get_header_value("Retry-After");
+    });
+  }
+  // Meanwhile a small post gets through.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto small = cli_->Post("/events", "[" + Event("small-1") + "]", "application/json");
+  for (std::thread& t : threads) t.join();
+  ASSERT_TRUE(small);
+  EXPECT_EQ(small->status, 200) << small->body;
+  int ok = 0, refused = 0;
+  for (size_t k = 0; k < codes.size(); ++k) {
+    if (codes[k] == 200) ++ok;
+    if (codes[k] == 503) {
+      ++refused;
+      EXPECT_EQ(retry[k], "1");
+      EXPECT_LT(secs[k], 5.0) << "a refusal must come at once";
+    }
+  }
+  EXPECT_GE(ok, 1);
+  EXPECT_GE(refused, 1) << "4 concurrent 3 MB batches fit in 64 MiB?";
+  EXPECT_EQ(ok + refused, 4);
+  auto m = cli_->Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("sessionsink_http_memory_refused_total " + std::to_string(refused)),
+            std::string::npos)
+      << m->body;
+  EXPECT_LT(PeakRssKib(sink_.pid()), kBigBatchRssKib);
 }
 
 }  // namespace

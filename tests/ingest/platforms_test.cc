@@ -3,6 +3,7 @@
 // shuffled orders with duplicates, in random commit groups, and must give
 // the same rows (the merge does not depend on arrival order).
 #include <algorithm>
+#include <map>
 #include <random>
 
 #include "ingest/platforms/platforms.h"
@@ -75,7 +76,10 @@ class PlatformsTest : public ::testing::Test {
     test::TempDir tmp;
     Open(tmp.File("in-order.db"));
     WriteAll(bodies);
-    EXPECT_EQ(test::QueryRows(tmp.File("in-order.db"), kColumns), want);
+    // Rows come ORDER BY id: the expected ones sorted alike.
+    std::vector<std::string> sorted = want;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(test::QueryRows(tmp.File("in-order.db"), kColumns), sorted);
     std::mt19937 rng(7);
     for (int round = 0; round < 8; ++round) {
       std::vector<std::pair<Src, std::string>> replay = bodies;
@@ -87,7 +91,7 @@ class PlatformsTest : public ::testing::Test {
       Open(path);
       WriteAll(replay, 1 + round % 3);
       writer_.reset();
-      EXPECT_EQ(test::QueryRows(path, kColumns), want) << "replay " << round;
+      EXPECT_EQ(test::QueryRows(path, kColumns), sorted) << "replay " << round;
     }
   }
 
@@ -114,7 +118,8 @@ TEST_F(PlatformsTest, GameLiftSessionThatErrorsDuringPlacement) {
   // Placement started at CreatedAt and timed out 300.5 s later: no capacity.
   Expect({GL("arn:gl/s1", "ACTIVATING", "", "1732406400"),
           GL("arn:gl/s1", "ERROR", "placementTimeout", "1732406700.5")},
-         {"arn:gl/s1\tplay\tgamelift\tfinished\tERROR\tplacementTimeout\tcapacity\t300500\t0\t0"
+         {"gamelift/arn:gl/"
+          "s1\tplay\tgamelift\tfinished\tERROR\tplacementTimeout\tcapacity\t300500\t0\t0"
           "\t0\t0\t1732406400000\tNULL\tNULL\t1732406700500\tplayer-1\tNULL"});
 }
 
@@ -129,7 +134,8 @@ TEST_F(PlatformsTest, GameLiftSessionWithAReconnectionThatEndsIdle) {
        GL("arn:gl/s2", "CONNECTED", "", "1732406740"),
        GL("arn:gl/s2", "TERMINATING", "idleTimeout", "1732410340"),
        GL("arn:gl/s2", "TERMINATED", "idleTimeout", "1732410345")},
-      {"arn:gl/s2\tplay\tgamelift\tfinished\tTERMINATED\tidleTimeout\tidle_timeout\t20000\t1"
+      {"gamelift/arn:gl/"
+       "s2\tplay\tgamelift\tfinished\tTERMINATED\tidleTimeout\tidle_timeout\t20000\t1"
        "\t40000\t1\t40000\t1732406400000\t1732406420000\t1732406430000\t1732410345000\tplayer-1"
        "\tNULL"});
 }
@@ -152,8 +158,8 @@ TEST_F(PlatformsTest, GameLiftEveryDocumentedReasonHasItsClass) {
   std::vector<std::string> want;
   auto row = [](const std::string& id, const char* state, const char* reason, const char* cls,
                 const char* queued, const char* authorized) {
-    return id + "\tplay\tgamelift\tfinished\t" + state + "\t" + reason + "\t" + cls + "\t" +
-           queued + "\t0\t0\t0\t0\t1732406400000\t" + authorized +
+    return "gamelift/" + id + "\tplay\tgamelift\tfinished\t" + state + "\t" + reason + "\t" + cls +
+           "\t" + queued + "\t0\t0\t0\t0\t1732406400000\t" + authorized +
            "\tNULL\t1732406460000\tplayer-1\tNULL";
   };
   for (const auto& [reason, cls] : terminated) {
@@ -170,7 +176,7 @@ TEST_F(PlatformsTest, GameLiftEveryDocumentedReasonHasItsClass) {
   // A status this sink does not know: kept verbatim, the session stays open.
   bodies.push_back(GL("arn:gl/x", "HIBERNATING", "", "1732406410"));
   want.push_back(
-      "arn:gl/x\tplay\tgamelift\testablishing\tHIBERNATING\tNULL\tNULL\tNULL\t0\t0\t0\t0"
+      "gamelift/arn:gl/x\tplay\tgamelift\testablishing\tHIBERNATING\tNULL\tNULL\tNULL\t0\t0\t0\t0"
       "\t1732406400000\tNULL\tNULL\tNULL\tplayer-1\tNULL");
   std::sort(want.begin(), want.end());
   Expect(bodies, want);
@@ -210,7 +216,7 @@ TEST_F(PlatformsTest, ZegoUserReconnectsWithinTheHeartbeatWindow) {
        Z(R"({"event":"room_logout","appid":1234567,"timestamp":1732407000,"room_id":"lobby",)"
          R"("user_account":"alice","session_id":"5551","login_time":1732406400123,)"
          R"("logout_time":1732407000500,"user_role":1,"reason":0})")},
-      {"zego/lobby/alice/5551\tplay\tzego\tfinished\troom_logout\t0\tnormal\tNULL\t1\t15000\t1"
+      {"zego/lobby/user/alice/5551\tplay\tzego\tfinished\troom_logout\t0\tnormal\tNULL\t1\t15000\t1"
        "\t15000\t1732406400123\tNULL\t1732406400123\t1732407000500\talice\t5551"});
 }
 
@@ -224,7 +230,7 @@ TEST_F(PlatformsTest, ZegoHeartbeatTimeoutEndsTheSession) {
          R"("reason":3,"timestamp":1732406460000})"),
        Z(R"({"event":"room_logout","appid":"1234567","timestamp":"1732406550","room_id":"lobby",)"
          R"("user_account":"bob","session_id":"77","logout_time":"1732406550000","reason":"1"})")},
-      {"zego/lobby/bob/77\tplay\tzego\tfinished\troom_logout\t1\tnetwork\tNULL\t1\t90000\t1"
+      {"zego/lobby/user/bob/77\tplay\tzego\tfinished\troom_logout\t1\tnetwork\tNULL\t1\t90000\t1"
        "\t90000\t1732406400000\tNULL\t1732406400000\t1732406550000\tbob\t77"});
 }
 
@@ -262,7 +268,7 @@ TEST_F(PlatformsTest, ZegoEveryCloseTypeReasonAndClientState) {
                        R"(","session_id":"1","login_time":1732406400000,)"
                        R"("logout_time":1732406500000,"reason":)" +
                        std::to_string(reason) + "}"));
-    want.push_back("zego/r/" + u + "/1\tplay\tzego\tfinished\troom_logout\t" +
+    want.push_back("zego/r/user/" + u + "/1\tplay\tzego\tfinished\troom_logout\t" +
                    std::to_string(reason) + "\t" + cls +
                    "\tNULL\t0\t0\t0\t0\t1732406400000\tNULL\tNULL\t1732406500000\t" + u + "\t1");
   }
@@ -292,7 +298,7 @@ TEST_F(PlatformsTest, ZegoEveryCloseTypeReasonAndClientState) {
     bodies.push_back(Z(R"({"event":"room_state_changed","room_id":"r","user_id":")" + u +
                        R"(","session_id":"9","reason":")" + reason + R"(","error_code":)" + code +
                        R"(,"timestamp":1732406410000})"));
-    want.push_back("zego/r/" + u + "/9\tplay\tzego\tfinished\t" + reason + "\t" + code + "\t" +
+    want.push_back("zego/r/user/" + u + "/9\tplay\tzego\tfinished\t" + reason + "\t" + code + "\t" +
                    cls + "\tNULL\t0\t0\t0\t0\t1732406400000\tNULL\tNULL\t1732406410000\t" + u +
                    "\t9");
   }
@@ -301,7 +307,7 @@ TEST_F(PlatformsTest, ZegoEveryCloseTypeReasonAndClientState) {
                      R"("session_id":"9","reason":"LOGOUT_FAILED","error_code":1000002,)"
                      R"("timestamp":1732406400000})"));
   want.push_back(
-      "zego/r/lf/9\tplay\tzego\testablishing\tLOGOUT_FAILED\t1000002\tNULL\tNULL\t0\t0\t0\t0"
+      "zego/r/user/lf/9\tplay\tzego\testablishing\tLOGOUT_FAILED\t1000002\tNULL\tNULL\t0\t0\t0\t0"
       "\tNULL\tNULL\tNULL\tNULL\tlf\t9");
   std::sort(want.begin(), want.end());
   Expect(bodies, want);
@@ -342,7 +348,7 @@ TEST_F(PlatformsTest, ZegoPublisherStatesAndAClientLogin) {
             R"("reason":"LOGINING","timestamp":1732406399000})"),
           Z(R"({"event":"room_state_changed","room_id":"r","user_id":"alice","session_id":"3",)"
             R"("reason":"LOGINED","timestamp":1732406399500})")},
-         {"zego/r/alice/3\tplay\tzego\trunning\tLOGINED\tNULL\tNULL\tNULL\t0\t0\t0\t0"
+         {"zego/r/user/alice/3\tplay\tzego\trunning\tLOGINED\tNULL\tNULL\tNULL\t0\t0\t0\t0"
           "\t1732406399000\tNULL\t1732406399500\tNULL\talice\t3",
           "zego/r/stream/cam\tpublish\tzego\tfinished\tNO_PUBLISH\t0\tnormal\tNULL\t1\t4000"
           "\t1\t4000\t1732406400000\tNULL\t1732406401000\t1732406600000\talice\tsid-cam"});
@@ -363,8 +369,9 @@ TEST_F(PlatformsTest, StreampixelViewerQueuesThenGetsNoWorker) {
           SP(k, 3, 1732406410000, R"({"type":"stream-state","value":"queue-1"})"),
           SP(k, 4, 1732406420000,
              R"({"type":"disconnect","code":4001,"reason":"No Worker Node Available"})")},
-         {k + "\tplay\tstreampixel\tfinished\tdisconnect\t4001\tcapacity\t19000\t0\t0\t0\t0"
-              "\t1732406400000\tNULL\tNULL\t1732406420000\tviewer-7\tNULL"});
+         {"streampixel/" + k +
+          "\tplay\tstreampixel\tfinished\tdisconnect\t4001\tcapacity\t19000\t0\t0\t0\t0"
+          "\t1732406400000\tNULL\tNULL\t1732406420000\tviewer-7\tNULL"});
 }
 
 // A form field that is not UTF-8 once percent-decoded cannot become the
@@ -376,6 +383,97 @@ TEST(ZegoFormTest, FieldThatIsNotUtf8IsUnreadable) {
   EXPECT_EQ(r.status().code(), Status::Code::kInvalid);
   EXPECT_NE(r.status().message().find("not UTF-8"), std::string::npos) << r.status().ToString();
   EXPECT_TRUE(ParseFor(Src::kZegoForm, "event=room_login&room_id=r1&user_id=%C3%A9").ok());
+}
+
+// Property: ZEGO's composite ids are injective. Random parts built from the
+// pieces that made ids collide ('/', '%', the tags, escapes) over every kind
+// of ZEGO session: two events get the same session id only when they name
+// the same session (same kind of session, same parts).
+TEST(ZegoIdTest, DistinctSessionsNeverShareAnId) {
+  std::mt19937 rng(20);
+  const std::vector<std::string> pieces = {"a",    "/",  "%",   "stream", "play", "room",
+                                           "user", "2F", "%2F", "%25",    "b/c",  ""};
+  auto part = [&](bool allow_empty) {
+    std::string p;
+    const int n = 1 + static_cast<int>(rng() % 3);
+    for (int i = 0; i < n; ++i) p += pieces[rng() % pieces.size()];
+    if (p.empty() && !allow_empty) p = "x";
+    return p;
+  };
+  auto json = [](const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    return out + "\"";
+  };
+  std::map<std::string, std::string> owner;  // id -> the session it was built for
+  int checked = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const std::string room = part(false), a = part(false), b = part(true);
+    std::string body, who;
+    switch (rng() % 4) {
+      case 0:  // presence: room, user, login session
+        body = R"({"event":"room_login","room_id":)" + json(room) + R"(,"user_id":)" + json(a) +
+               R"(,"session_id":)" + json(b.empty() ? "s" : b) + R"(,"login_time":1732406400000})";
+        who = "presence|" + room + "|" + a + "|" + (b.empty() ? "s" : b);
+        break;
+      case 1:  // a published stream: room, stream
+        body = R"({"event":"stream_create","room_id":)" + json(room) + R"(,"stream_id":)" +
+               json(a) + R"(,"create_time_ms":1732406400000})";
+        who = "stream|" + room + "|" + a;
+        break;
+      case 2:  // a played stream: room, stream, user
+        body = R"({"event":"player_state_changed","room_id":)" + json(room) + R"(,"stream_id":)" +
+               json(a) + R"(,"user_id":)" + json(b.empty() ? "u" : b) +
+               R"(,"state":"PLAYING","timestamp":1732406400000})";
+        who = "play|" + room + "|" + a + "|" + (b.empty() ? "u" : b);
+        break;
+      default:  // the room: room, room_seq
+        body = R"({"event":"room_close","room_id":)" + json(room) + R"(,"room_seq":)" + json(a) +
+               R"(,"room_close_time":1732406400000})";
+        who = "room|" + room + "|" + a;
+        break;
+    }
+    Result<ParsedBody> r = ParseFor(Src::kZego, body);
+    ASSERT_TRUE(r.ok()) << body << ": " << r.status().ToString();
+    ASSERT_EQ(r->events.size(), 1u) << body;
+    ASSERT_TRUE(r->events[0].id) << body;
+    const std::string& id = *r->events[0].id;
+    EXPECT_EQ(id.rfind("zego/", 0), 0u) << id;
+    auto [it, added] = owner.emplace(id, who);
+    if (!added) {
+      ASSERT_EQ(it->second, who) << "two sessions share the id " << id;
+      ++checked;
+    }
+  }
+  EXPECT_GT(owner.size(), 5000u);
+  EXPECT_GT(checked, 0);  // the same session did come up again, with the same id
+}
+
+// Every platform endpoint's ids carry its platform's prefix, and Flussonic's
+// /events cannot use one.
+TEST(PlatformIdTest, EveryPlatformNamespacesItsIds) {
+  auto only_id = [](Result<ParsedBody> r) {
+    EXPECT_TRUE(r.ok());
+    return r.ok() && r->events.size() == 1 && r->events[0].id ? *r->events[0].id : "";
+  };
+  EXPECT_EQ(only_id(ParseFor(Src::kStreampixel,
+                             R"({"key":"k1","at":1732406400000,"message":{"type":"x"}})")),
+            "streampixel/k1");
+  EXPECT_EQ(only_id(ParseFor(Src::kGameLift, R"({"Arn":"arn:x","Status":"ACTIVE"})")),
+            "gamelift/arn:x");
+  for (const char* id : {"streampixel/k1", "gamelift/arn:x", "zego/r/stream/s", "nginx-rtmp/e/1"}) {
+    Result<ParsedBody> r =
+        test::Parse(R"([{"event":"play_opened","id":")" + std::string(id) + R"(","server":"s"}])");
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(r->events.empty()) << id;
+    ASSERT_EQ(r->rejects.size(), 1u) << id;
+    EXPECT_NE(r->rejects[0].reason.find("another platform"), std::string::npos);
+  }
+  EXPECT_EQ(test::Parse(R"([{"event":"play_opened","id":"zego","server":"s"}])")->events.size(),
+            1u);
 }
 
 }  // namespace

@@ -91,7 +91,7 @@ TEST(StreampixelTest, SingleObjectCarriesEveryField) {
   EXPECT_EQ(e.kind, "play");
   EXPECT_TRUE(e.kind_explicit);
   EXPECT_TRUE(e.HasSession());
-  EXPECT_EQ(e.id, "7f9c-page");
+  EXPECT_EQ(e.id, "streampixel/7f9c-page");
   EXPECT_EQ(e.utc_ms, kT);
   EXPECT_EQ(e.EventTime(), kT);
   EXPECT_EQ(e.event_id, 3);
@@ -145,7 +145,7 @@ TEST(StreampixelTest, ArrayOfItemsInOrder) {
   EXPECT_EQ(r->events[0].body, a);
   EXPECT_EQ(r->events[1].raw_state, "connecting");
   EXPECT_EQ(r->events[1].body, b);
-  EXPECT_EQ(r->events[2].id, "s2");
+  EXPECT_EQ(r->events[2].id, "streampixel/s2");
   EXPECT_EQ(r->events[2].body, c);
 }
 
@@ -390,7 +390,7 @@ TEST(StreampixelTest, RejectsNameTheProblem) {
 
 TEST(StreampixelTest, LaterDuplicateFieldWins) {
   Event e = ParseOne(R"({"key":5,"key":"k","at":"x","at":1700000000123,"message":{"type":"x"}})");
-  EXPECT_EQ(e.id, "k");
+  EXPECT_EQ(e.id, "streampixel/k");
   EXPECT_EQ(e.utc_ms, kT);
 }
 
