@@ -7,6 +7,49 @@
 
 namespace sink::bench {
 
+namespace {
+
+// A uuid-shaped session id: random, with the serial in its last group so
+// that ids never repeat.
+std::string Uuid(uint64_t r, int64_t serial) {
+  char id[64];
+  std::snprintf(
+      id, sizeof id, "%08llx-%04llx-4%03llx-8%03llx-%012llx",
+      static_cast<unsigned long long>(r >> 32), static_cast<unsigned long long>((r >> 16) & 0xffff),
+      static_cast<unsigned long long>(r & 0xfff), static_cast<unsigned long long>(serial & 0xfff),
+      static_cast<unsigned long long>(serial));
+  return id;
+}
+
+// One play event in Flussonic's format, ~330 bytes like a real one.
+std::string PlayEventJson(const char* event, int64_t event_id, int64_t utc_ms,
+                          const std::string& server, const std::string& id, int64_t opened_at,
+                          uint64_t ip_c, uint64_t ip_d, int64_t bytes) {
+  char buf[640];
+  const int n = std::snprintf(
+      buf, sizeof buf,
+      R"({"event":"%s","event_id":%lld,"utc_ms":%lld,"server":"%s","id":"%s","type":"play",)"
+      R"("media":"channel%llu","ip":"10.%llu.%llu.%llu","proto":"hls","bytes":%lld,)"
+      R"("opened_at":%lld,"user_id":"user%llu","country":"us",)"
+      R"("user_agent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"})",
+      event, static_cast<long long>(event_id), static_cast<long long>(utc_ms), server.c_str(),
+      id.c_str(), static_cast<unsigned long long>(opened_at % 200),
+      static_cast<unsigned long long>(opened_at % 250), static_cast<unsigned long long>(ip_c),
+      static_cast<unsigned long long>(ip_d), static_cast<long long>(bytes),
+      static_cast<long long>(opened_at), static_cast<unsigned long long>(opened_at % 50000));
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+using Due = std::pair<int64_t, size_t>;
+
+int64_t NowWallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
 Workload::Workload(const WorkloadOptions& o) : o_(o), rng_(o.seed), clock_(o.start_ms) {
   open_.reserve(static_cast<size_t>(o.open_sessions));
   for (int64_t i = 0; i < o.open_sessions; ++i) open_.push_back(NewSession());
@@ -14,15 +57,7 @@ Workload::Workload(const WorkloadOptions& o) : o_(o), rng_(o.seed), clock_(o.sta
 
 Workload::Session Workload::NewSession() {
   Session s;
-  char id[64];
-  const uint64_t r = rng_();
-  const int64_t serial = serial_++;
-  std::snprintf(
-      id, sizeof id, "%08llx-%04llx-4%03llx-8%03llx-%012llx",
-      static_cast<unsigned long long>(r >> 32), static_cast<unsigned long long>((r >> 16) & 0xffff),
-      static_cast<unsigned long long>(r & 0xfff), static_cast<unsigned long long>(serial & 0xfff),
-      static_cast<unsigned long long>(serial));
-  s.id = id;
+  s.id = Uuid(rng_(), serial_++);
   s.opened_at = clock_;
   return s;
 }
@@ -57,19 +92,8 @@ GenEvent Workload::NextFor(size_t k) {
   e.bytes = s.bytes;
   if (e.phase == 4) s.stalled = true;
   if (e.phase == 5) s.stalled = false;
-  char buf[640];
-  const int n = std::snprintf(
-      buf, sizeof buf,
-      R"({"event":"%s","event_id":%lld,"utc_ms":%lld,"server":"%s","id":"%s","type":"play",)"
-      R"("media":"channel%llu","ip":"10.%llu.%llu.%llu","proto":"hls","bytes":%lld,)"
-      R"("opened_at":%lld,"user_id":"user%llu","country":"us",)"
-      R"("user_agent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"})",
-      e.name.c_str(), static_cast<long long>(++event_id_), static_cast<long long>(e.utc_ms),
-      o_.server.c_str(), s.id.c_str(), static_cast<unsigned long long>(s.opened_at % 200),
-      static_cast<unsigned long long>(s.opened_at % 250), static_cast<unsigned long long>(k % 250),
-      static_cast<unsigned long long>(k % 200), static_cast<long long>(s.bytes),
-      static_cast<long long>(s.opened_at), static_cast<unsigned long long>(s.opened_at % 50000));
-  e.json.assign(buf, static_cast<size_t>(n));
+  e.json = PlayEventJson(e.name.c_str(), ++event_id_, e.utc_ms, o_.server, s.id, s.opened_at,
+                         k % 250, k % 200, s.bytes);
   if (e.phase == 6) {
     s = NewSession();
   } else {
@@ -98,24 +122,6 @@ std::string Workload::Batch(int n, std::vector<GenEvent>* events) {
   return body;
 }
 
-namespace {
-std::string Uuid(uint64_t r, int64_t serial) {
-  char id[64];
-  std::snprintf(
-      id, sizeof id, "%08llx-%04llx-4%03llx-8%03llx-%012llx",
-      static_cast<unsigned long long>(r >> 32), static_cast<unsigned long long>((r >> 16) & 0xffff),
-      static_cast<unsigned long long>(r & 0xfff), static_cast<unsigned long long>(serial & 0xfff),
-      static_cast<unsigned long long>(serial));
-  return id;
-}
-using Due = std::pair<int64_t, size_t>;
-int64_t NowWallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
-
 Audience::Audience(const AudienceOptions& o) : o_(o), rng_(o.seed) {
   viewers_.resize(static_cast<size_t>(std::max<int64_t>(1, o.viewers)));
   for (Viewer& v : viewers_) NewViewer(&v, 0);
@@ -131,21 +137,10 @@ void Audience::NewViewer(Viewer* v, int64_t now_ms) {
 }
 
 void Audience::Append(std::string* body, const Viewer& v, const char* event, int64_t* count) {
-  char buf[640];
-  const int n = std::snprintf(
-      buf, sizeof buf,
-      R"({"event":"%s","event_id":%lld,"utc_ms":%lld,"server":"%s","id":"%s","type":"play",)"
-      R"("media":"channel%llu","ip":"10.%llu.%llu.%llu","proto":"hls","bytes":%lld,)"
-      R"("opened_at":%lld,"user_id":"user%llu","country":"us",)"
-      R"("user_agent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"})",
-      event, static_cast<long long>(++event_id_), static_cast<long long>(NowWallMs()),
-      o_.server.c_str(), v.id.c_str(), static_cast<unsigned long long>(v.opened_at % 200),
-      static_cast<unsigned long long>(v.opened_at % 250),
-      static_cast<unsigned long long>(v.opened_at / 250 % 250),
-      static_cast<unsigned long long>(v.opened_at / 7 % 200), static_cast<long long>(v.bytes),
-      static_cast<long long>(v.opened_at), static_cast<unsigned long long>(v.opened_at % 50000));
   body->push_back(body->empty() ? '[' : ',');
-  body->append(buf, static_cast<size_t>(n));
+  *body += PlayEventJson(event, ++event_id_, NowWallMs(), o_.server, v.id, v.opened_at,
+                         static_cast<uint64_t>(v.opened_at / 250 % 250),
+                         static_cast<uint64_t>(v.opened_at / 7 % 200), v.bytes);
   ++*count;
 }
 
