@@ -430,7 +430,7 @@ TEST_F(KafkaE2eTest, FatalProducerErrorRecreatesTheProducer) {
   ASSERT_TRUE(WaitFor([&] { return Metric("sessionsink_kafka_backlog_events") == 0; }, 90000))
       << sink_.log();
   EXPECT_EQ(Seqs(ConsumeEvents(400)), AllSeqs());
-  EXPECT_NE(sink_.log().find("fatal producer error"), std::string::npos) << sink_.log();
+  EXPECT_TRUE(sink_.WaitForLog("fatal producer error")) << sink_.log();
 }
 
 // Writes refused as unauthorized (an ACL missing for a while) are retried

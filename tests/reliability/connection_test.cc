@@ -320,8 +320,8 @@ TEST_F(ConnectionTest, OverloadIs503WithRetryAfterAndRecoversWithoutRestart) {
   EXPECT_EQ(stored, acked) << "stored batches differ from the acknowledged ones";
   EXPECT_EQ(test::QueryRows(db_, "SELECT count(*) FROM events")[0],
             std::to_string(acked.size() * 500));
-  EXPECT_NE(sink_.log().find("refusing events with 503"), std::string::npos);
-  EXPECT_NE(sink_.log().find("writer queue is full"), std::string::npos);
+  EXPECT_TRUE(sink_.WaitForLog("refusing events with 503")) << sink_.log();
+  EXPECT_TRUE(sink_.WaitForLog("writer queue is full")) << sink_.log();
 }
 
 }  // namespace
