@@ -179,7 +179,7 @@ row soak "$(kv events_per_s "$WORK/lg-soak.txt")" "$(kv p50_ms "$WORK/lg-soak.tx
 # capacity: the most concurrent viewers that hold (see the header)
 BEST=0
 for v in $VIEWERS; do
-  start_sink "$WORK/sink-cap.log" --db "$WORK/cap.db"
+  start_sink "$WORK/sink-cap-$v.log" --db "$WORK/cap.db"
   ( while kill -0 "$SINK_PID" 2>/dev/null; do  # epoch-seconds flush-lag, twice a second
       lag=$(curl -s "http://127.0.0.1:$PORT/metrics" |
             awk '/^sessionsink_sessions_flush_lag_seconds /{print $2}')

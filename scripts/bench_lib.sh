@@ -6,6 +6,7 @@ median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 
 start_sink() {  # log-file serve-args... ; sets PORT, SINK_PID, and a peak-RSS watcher
   local log=$1; shift
+  : > "$log"  # emptied here, not by the background job: a reused log's old port is never read
   "$B/sessionsink" serve --listen 127.0.0.1:0 "$@" 2> "$log" &
   SINK_PID=$!
   for _ in $(seq 200); do

@@ -108,7 +108,10 @@ int main(int argc, char** argv) {
       httplib::Headers headers;
       if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
       std::vector<double> lat;
-      // Posts one batch until it is taken; false when stopping first.
+      // Posts one batch until it is taken; false when stopping first, or
+      // when the sink has not answered at all for 100 tries in a row (it is
+      // gone: the run stops, with errors).
+      int unanswered = 0;
       auto post = [&](const std::string& body, int64_t n, bool measure) {
         for (;;) {
           const auto s = Clock::now();
@@ -116,6 +119,7 @@ int main(int argc, char** argv) {
           const double ms = std::chrono::duration<double, std::milli>(Clock::now() - s).count();
           ++sh.requests;
           if (res && res->status == 200) {
+            unanswered = 0;
             if (!measure) return true;
             lat.push_back(ms);
             const int64_t before = sh.events.fetch_add(n);
@@ -131,6 +135,12 @@ int main(int argc, char** argv) {
             ++sh.retries;
           } else {
             ++sh.errors;
+          }
+          unanswered = res ? 0 : unanswered + 1;
+          if (unanswered >= 100) {
+            std::fprintf(stderr, "sessionsink-loadgen: no answer from %s 100 times in a row\n",
+                         url.c_str());
+            sh.stop = true;
           }
           if (sh.stop) return false;
           std::this_thread::sleep_for(std::chrono::milliseconds(100));
