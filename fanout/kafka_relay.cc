@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "fanout/clickhouse_message.h"
+#include "store/log_reader.h"
 #include "store/session_table.h"
 #include "store/sqlite.h"
 
@@ -93,9 +94,10 @@ class Relay::Impl {
     db_ = std::move(db.value());
     SINK_RETURN_IF_ERROR(db_.Exec("PRAGMA busy_timeout=5000"));
     auto prep = [this](Stmt* out, const std::string& sql) { return db_.Prepare(sql, out); };
-    SINK_RETURN_IF_ERROR(prep(&read_events_,
-                              "SELECT seq, server, kind, phase, session_id, body FROM events "
-                              "WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
+    // The events are in the log's segments beside the main file.
+    Result<LogReader> log = LogReader::Open(o_.db_path);
+    if (!log.ok()) return log.status();
+    log_.emplace(std::move(log.value()));
     // The row's JSON comes from the table definition (store/session_table.h).
     SINK_RETURN_IF_ERROR(
         prep(&read_sessions_, "SELECT c.change_seq, s.id, " + SessionJsonSql("s") +
@@ -103,9 +105,6 @@ class Relay::Impl {
                                   "ON s.id = c.id AND s.change_seq = c.change_seq "
                                   "WHERE c.change_seq > ?1 ORDER BY c.change_seq LIMIT ?2"));
     SINK_RETURN_IF_ERROR(prep(&cursor_, "SELECT seq FROM relay_cursors WHERE name = ?1"));
-    SINK_RETURN_IF_ERROR(prep(&max_seq_, "SELECT coalesce(max(seq), 0) FROM events"));
-    SINK_RETURN_IF_ERROR(
-        prep(&oldest_, "SELECT received_at FROM events WHERE seq > ?1 ORDER BY seq LIMIT 1"));
     Result<int64_t> c1 = LoadCursor(kEventsCursor);
     if (!c1.ok()) return c1.status();
     Result<int64_t> c2 = LoadCursor(kSessionsCursor);
@@ -392,50 +391,46 @@ class Relay::Impl {
   }
 
   Status ReadChunk(Chunk* c) {
-    read_events_.Bind(1, next_events_);
-    read_events_.Bind(2, o_.chunk_rows);
-    for (;;) {
-      Result<bool> row = read_events_.Step();
-      if (!row.ok()) {
-        read_events_.Reset();
-        return row.status();
-      }
-      if (!row.value()) break;
-      Delivery& d = c->messages.emplace_back();
-      d.chunk = c;
-      d.events_topic = true;
-      d.seq = read_events_.Int(0);
-      // Key: the session id; the server for session-less events.
-      if (!read_events_.IsNull(4)) {
-        d.key = std::string(read_events_.Text(4));
-      } else if (!read_events_.IsNull(1)) {
-        d.key = std::string(read_events_.Text(1));
-      }
-      const std::string seq = std::to_string(d.seq);
-      const std::string_view server = read_events_.Text(1), kind = read_events_.Text(2),
-                             phase = read_events_.Text(3), body = read_events_.Text(5);
-      rd_kafka_headers_t* h = rd_kafka_headers_new(4);
-      rd_kafka_header_add(h, "seq", -1, seq.data(), static_cast<ssize_t>(seq.size()));
-      if (!read_events_.IsNull(2)) {
-        rd_kafka_header_add(h, "kind", -1, kind.data(), static_cast<ssize_t>(kind.size()));
-      }
-      if (!read_events_.IsNull(3)) {
-        rd_kafka_header_add(h, "phase", -1, phase.data(), static_cast<ssize_t>(phase.size()));
-      }
-      if (!read_events_.IsNull(1)) {
-        rd_kafka_header_add(h, "server", -1, server.data(), static_cast<ssize_t>(server.size()));
-      }
-      Produce(o_.events_topic, d, body, h);
-      if (!o_.clickhouse_topic.empty()) {
-        ProduceEnvelope(c, d, read_events_.IsNull(1) ? std::nullopt : std::optional(server),
-                        read_events_.IsNull(2) ? std::nullopt : std::optional(kind),
-                        read_events_.IsNull(3) ? std::nullopt : std::optional(phase),
-                        read_events_.IsNull(4) ? std::nullopt : std::optional(read_events_.Text(4)),
-                        body);
-      }
-      c->events_end = d.seq;
-    }
-    read_events_.Reset();
+    SINK_RETURN_IF_ERROR(log_->ForEachAfter(
+        next_events_,
+        [&](const LogRecord& r) {
+          Delivery& d = c->messages.emplace_back();
+          d.chunk = c;
+          d.events_topic = true;
+          d.seq = r.seq;
+          // Key: the session id; the server for session-less events.
+          if (r.session_id) {
+            d.key = *r.session_id;
+          } else if (r.server) {
+            d.key = *r.server;
+          }
+          const std::string seq = std::to_string(d.seq);
+          rd_kafka_headers_t* h = rd_kafka_headers_new(4);
+          rd_kafka_header_add(h, "seq", -1, seq.data(), static_cast<ssize_t>(seq.size()));
+          if (r.kind) {
+            rd_kafka_header_add(h, "kind", -1, r.kind->data(),
+                                static_cast<ssize_t>(r.kind->size()));
+          }
+          if (r.phase) {
+            rd_kafka_header_add(h, "phase", -1, r.phase->data(),
+                                static_cast<ssize_t>(r.phase->size()));
+          }
+          if (r.server) {
+            rd_kafka_header_add(h, "server", -1, r.server->data(),
+                                static_cast<ssize_t>(r.server->size()));
+          }
+          Produce(o_.events_topic, d, r.body, h);
+          auto view = [](const std::optional<std::string>& v) {
+            return v ? std::optional<std::string_view>(*v) : std::nullopt;
+          };
+          if (!o_.clickhouse_topic.empty()) {
+            ProduceEnvelope(c, d, view(r.server), view(r.kind), view(r.phase), view(r.session_id),
+                            r.body);
+          }
+          c->events_end = d.seq;
+          return Status::Ok();
+        },
+        o_.chunk_rows));
 
     read_sessions_.Bind(1, next_sessions_);
     read_sessions_.Bind(2, o_.chunk_rows);
@@ -594,13 +589,17 @@ class Relay::Impl {
 
   void UpdateBacklog() {
     int64_t max_seq = 0, oldest = 0;
-    Result<bool> row = max_seq_.Step();
-    if (row.ok() && row.value()) max_seq = max_seq_.Int(0);
-    max_seq_.Reset();
-    oldest_.Bind(1, events_cursor_);
-    row = oldest_.Step();
-    if (row.ok() && row.value()) oldest = oldest_.Int(0);
-    oldest_.Reset();
+    Result<int64_t> last = log_->LastSeq();
+    if (last.ok()) max_seq = last.value();
+    if (max_seq > events_cursor_) {
+      (void)log_->ForEachAfter(  // a gauge: a failed read leaves it at 0
+          events_cursor_,
+          [&](const LogRecord& r) {
+            oldest = r.received_at;
+            return Status::Ok();
+          },
+          1);
+    }
     std::lock_guard<std::mutex> lock(mu_);
     stats_.backlog_events = std::max<int64_t>(0, max_seq - events_cursor_);
     stats_.oldest_undelivered_age_ms = oldest ? std::max<int64_t>(0, clock_->NowMs() - oldest) : 0;
@@ -613,7 +612,8 @@ class Relay::Impl {
   const Clock* clock_;
 
   Db db_;  // read-only connection; declared before its statements
-  Stmt read_events_, read_sessions_, cursor_, max_seq_, oldest_;
+  Stmt read_sessions_, cursor_;
+  std::optional<LogReader> log_;  // the events, read-only
   Producer rk_;
 
   // Relay-thread state.

@@ -191,10 +191,45 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
       ->envname("SESSIONSINK_MAX_PENDING_EVENTS")
       ->check(CLI::Range(uint64_t{1}, uint64_t{100000000}));
   cmd->add_option("--max-db-bytes", cfg->max_db_bytes,
-                  "Cap on the database file size (e.g. 20GiB; 0 = no cap). When reached, "
-                  "requests get 503 and nothing is acknowledged until space is freed.")
+                  "Cap on each database file (the main file and each log segment; e.g. 20GiB; 0 = "
+                  "no cap). When reached, requests get 503 and nothing is acknowledged until "
+                  "space is freed. --max-disk caps them together.")
       ->envname("SESSIONSINK_MAX_DB_BYTES")
       ->transform(CLI::AsSizeValue(false));
+  cmd->add_option("--retain-events", cfg->retain_events_ms,
+                  "Delete stored events older than this (e.g. 7d, 36h; 0 = keep them all). The "
+                  "log is deleted whole, a segment at a time, oldest first, and never events "
+                  "the sessions table or the Kafka relay still need. Sessions are kept.")
+      ->envname("SESSIONSINK_RETAIN_EVENTS")
+      ->transform(Duration())
+      ->default_str("0");
+  cmd->add_option("--max-disk", cfg->max_disk_bytes,
+                  "Cap on every file of the store together, WAL included (e.g. 100MB, 50GiB; 0 = "
+                  "none): the oldest log segments are deleted to stay under it. When only what "
+                  "must be kept is left, event requests get 503 (logged, in /metrics).")
+      ->envname("SESSIONSINK_MAX_DISK")
+      ->transform(CLI::AsSizeValue(false));
+  cmd->add_option("--retain-sessions", cfg->retain_sessions_ms,
+                  "Delete finished sessions that closed longer ago than this (e.g. 90d; 0 = "
+                  "keep them all), a thousand at a time.")
+      ->envname("SESSIONSINK_RETAIN_SESSIONS")
+      ->transform(Duration())
+      ->default_str("0");
+  cmd->add_option("--segment-bytes", cfg->segment_bytes,
+                  "Close the open log segment past this size (0 = 256MiB, or --max-disk / 8 when "
+                  "smaller). Retention deletes whole segments.")
+      ->envname("SESSIONSINK_SEGMENT_BYTES")
+      ->transform(CLI::AsSizeValue(false));
+  cmd->add_option("--segment-duration", cfg->segment_ms,
+                  "Close the open log segment when its first event is this old.")
+      ->envname("SESSIONSINK_SEGMENT_DURATION")
+      ->transform(Duration())
+      ->default_str("1h");
+  cmd->add_option("--keep-dead-letters", cfg->keep_dead_letters,
+                  "Rows kept in the rejected and kafka_dead_letters tables (the newest, each); "
+                  "the durable copy of a rejected item stays in the log until retention.")
+      ->envname("SESSIONSINK_KEEP_DEAD_LETTERS")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
   cmd->add_option(
          "--cache-size", cfg->cache_bytes,
          "SQLite page cache of the writer (e.g. 16MiB, 64MiB). The log is appended at its end "

@@ -61,8 +61,19 @@ struct ServeConfig {
   // count).
   int64_t client_timeout_ms = 30000;
   uint64_t max_pending_events = 200000;
-  // Cap on the database size (0: none); when full, requests get 503.
+  // Cap on each database file (0: none); when full, requests get 503.
   uint64_t max_db_bytes = 0;
+  // Retention (0: keep everything): events older than this, and the oldest
+  // while every file of the store exceeds max_disk_bytes, are deleted whole
+  // by segment; finished sessions older than retain_sessions_ms.
+  int64_t retain_events_ms = 0;
+  uint64_t max_disk_bytes = 0;
+  int64_t retain_sessions_ms = 0;
+  // The open log segment is closed past this size or age (0: automatic).
+  uint64_t segment_bytes = 0;
+  int64_t segment_ms = 60ll * 60 * 1000;
+  // Dead letters kept in `rejected` and `kafka_dead_letters` (each).
+  uint64_t keep_dead_letters = 100000;
   // SQLite page cache of the writer connection.
   uint64_t cache_bytes = 16ull << 20;
   // How long a request waits for its commit before it is answered 503.

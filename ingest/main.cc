@@ -144,6 +144,13 @@ int Serve(const sink::ServeCommandLine& cl, const std::vector<std::string>& args
   wo.sweep_interval_ms = SweepInterval(cfg);
   wo.session_memory_bytes = static_cast<int64_t>(cfg.session_memory_bytes);
   wo.reparse = sink::ReparseStoredEvent;
+  wo.retain_events_ms = cfg.retain_events_ms;
+  wo.max_disk_bytes = static_cast<int64_t>(cfg.max_disk_bytes);
+  wo.retain_sessions_ms = cfg.retain_sessions_ms;
+  wo.segment_bytes = static_cast<int64_t>(cfg.segment_bytes);
+  wo.segment_ms = cfg.segment_ms;
+  wo.keep_dead_letters = static_cast<int64_t>(cfg.keep_dead_letters);
+  wo.relay_events = !cfg.kafka_brokers.empty();
   auto writer = sink::Writer::Open(wo, &clock);
   if (!writer.ok()) {
     spdlog::critical("{}", writer.status().message());

@@ -3,12 +3,14 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "ingest/connection_guard.h"
 #include "ingest/http_server.h"
 #include "store/json_text.h"
 #include "store/log_fields.h"
+#include "store/log_reader.h"
 #include "store/sqlite.h"
 
 namespace sink {
@@ -57,24 +59,20 @@ NginxRtmpEndpoint::NginxRtmpEndpoint(const ServeConfig& cfg, Writer* writer, con
 NginxRtmpEndpoint::~NginxRtmpEndpoint() = default;
 
 Status NginxRtmpEndpoint::Restore() {
-  Result<Db> db = Db::Open(cfg_.db_path, false, /*read_only=*/true);
-  if (!db.ok()) return db.status();
-  SINK_RETURN_IF_ERROR(db->Exec("PRAGMA busy_timeout=5000"));
-  // events_nginx_rtmp (schemas/sql/007_streams.sql) holds exactly these rows.
-  Result<Stmt> q = db->Prepare(
-      "SELECT received_at, body FROM events INDEXED BY events_nginx_rtmp "
-      "WHERE event GLOB 'nginx-rtmp.*' AND received_at >= ?1 "
-      "ORDER BY received_at, seq");
-  if (!q.ok()) return q.status();
-  q->Bind(1, clock_->NowMs() - cfg_.session_timeout_ms);
-  int64_t n = 0;
-  for (;;) {
-    Result<bool> row = q->Step();
-    if (!row.ok()) return row.status();
-    if (!row.value()) break;
-    adapter_.Restore(q->Text(1), q->Int(0));
-    ++n;
-  }
+  // The recent nginx-rtmp callbacks, from the log's segments (their
+  // events_nginx_rtmp index holds exactly these rows), in arrival order.
+  Result<LogReader> log = LogReader::Open(cfg_.db_path);
+  if (!log.ok()) return log.status();
+  std::vector<std::pair<int64_t, std::string>> callbacks;
+  SINK_RETURN_IF_ERROR(log->ForEachReceivedSince(clock_->NowMs() - cfg_.session_timeout_ms,
+                                                 "nginx-rtmp.*", [&](const LogRecord& r) {
+                                                   callbacks.emplace_back(r.received_at, r.body);
+                                                   return Status::Ok();
+                                                 }));
+  std::stable_sort(callbacks.begin(), callbacks.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [at, body] : callbacks) adapter_.Restore(body, at);
+  const size_t n = callbacks.size();
   if (n > 0) {
     spdlog::info("nginx-rtmp: {} connections remembered from {} callbacks of the last {} s",
                  adapter_.tracked(), n, cfg_.session_timeout_ms / 1000);

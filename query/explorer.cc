@@ -1,11 +1,14 @@
 #include "query/explorer.h"
 
+#include "store/log_reader.h"
+
 #include <algorithm>
 #include <charconv>
 #include <iterator>
 
 #include "query/report.h"
 #include "store/json_text.h"
+#include "store/log_reader.h"
 #include "store/session_table.h"
 
 namespace sink {
@@ -345,53 +348,25 @@ Result<std::string> ListSessionsJson(Db& db, const ExplorerQuery& q) {
 
 namespace {
 
-struct Budget {
-  std::chrono::steady_clock::time_point until;
-  bool spent = false;
-};
-
-int StopWhenSpent(void* p) {
-  Budget* b = static_cast<Budget*>(p);
-  if (std::chrono::steady_clock::now() < b->until) return 0;
-  b->spent = true;
-  return 1;
-}
-
-// Steps `s` into `out` until done, `max` events, or the budget is spent
-// (then *complete = false). Errors other than the budget's interrupt fail.
-Status CollectEvents(Stmt& s, const Budget& budget, size_t max, SessionEventList* out) {
-  for (;;) {
-    if (out->events.size() >= max) {
-      out->complete = false;
-      return Status::Ok();
-    }
-    Result<bool> row = s.Step();
-    if (!row.ok()) {
-      if (!budget.spent) return row.status();
-      out->complete = false;
-      return Status::Ok();
-    }
-    if (!row.value()) return Status::Ok();
-    TimelineEvent e;
-    e.seq = s.Int(0);
-    e.received_at = s.Int(1);
-    e.server = s.OptText(2);
-    e.event = std::string(s.Text(3));
-    e.kind = s.OptText(4);
-    e.phase = s.OptText(5);
-    e.utc_ms = s.OptInt(6);
-    e.body = std::string(s.Text(7));
-    out->events.push_back(std::move(e));
-  }
+TimelineEvent FromRecord(const LogRecord& r) {
+  TimelineEvent e;
+  e.seq = r.seq;
+  e.received_at = r.received_at;
+  e.server = r.server;
+  e.event = r.event;
+  e.kind = r.kind;
+  e.phase = r.phase;
+  e.utc_ms = r.utc_ms;
+  e.body = r.body;
+  return e;
 }
 
 }  // namespace
 
 Result<SessionEventList> SessionEvents(Db& db, std::string_view id, size_t max_events,
                                        std::chrono::milliseconds budget) {
-  Result<Stmt> row = db.Prepare(
-      "SELECT event_seqs, event_count, last_seq, first_event_at, last_event_at FROM sessions "
-      "WHERE id = ?1");
+  Result<Stmt> row =
+      db.Prepare("SELECT event_seqs, event_count, last_seq FROM sessions WHERE id = ?1");
   if (!row.ok()) return row.status();
   row->Bind(1, id);
   Result<bool> has = row->Step();
@@ -402,63 +377,52 @@ Result<SessionEventList> SessionEvents(Db& db, std::string_view id, size_t max_e
   const bool listed = !row->IsNull(0) && seqs.Assign(row->Blob(0));
   const int64_t count = row->Int(1);
   const std::optional<int64_t> last_seq = row->OptInt(2);
-  const std::optional<int64_t> first = row->OptInt(3), last = row->OptInt(4);
+  row->Reset();
 
-  constexpr const char* kColumns =
-      "SELECT seq, received_at, server, event, kind, phase, utc_ms, body FROM events ";
-  Budget b{std::chrono::steady_clock::now() + budget};
-  sqlite3_progress_handler(db.get(), 1000, StopWhenSpent, &b);
+  // The events are in the log's segments beside the main file.
+  const char* main_file = sqlite3_db_filename(db.get(), "main");
+  Result<LogReader> log = LogReader::Open(main_file ? main_file : "");
+  if (!log.ok()) return log.status();
+  const auto until = std::chrono::steady_clock::now() + budget;
+  // Ends a scan early: the list is full or the budget is spent.
+  const Status stop = Status::Unavailable("timeline: stop");
+  auto add = [&](const LogRecord& r) -> Status {
+    if (list.events.size() >= max_events || std::chrono::steady_clock::now() >= until) {
+      list.complete = false;
+      return stop;
+    }
+    list.events.push_back(FromRecord(r));
+    return Status::Ok();
+  };
+  auto scan = [&](int64_t after, std::optional<int64_t> upto) {
+    Status st = log->ForEachAfter(after, [&](const LogRecord& r) {
+      if (upto && r.seq > *upto) return stop;
+      if (r.session_id != id) return Status::Ok();
+      return add(r);
+    });
+    return st.message() == stop.message() ? Status::Ok() : st;
+  };
   Status st = Status::Ok();
   if (listed) {
     // The row lists its events' seqs (store/session_table.h): read them by
-    // primary key; past the list's bound, the rest lie after its last seq.
-    Result<Stmt> one = db.Prepare(std::string(kColumns) + "WHERE seq = ?1");
-    st = one.status();
+    // seq; past the list's bound, the rest lie after its last seq. Events
+    // retention deleted are missing.
     for (int64_t seq : seqs.Decode()) {
-      if (!st.ok() || !list.complete) break;
-      one->Bind(1, seq);
-      st = CollectEvents(one.value(), b, max_events, &list);
-      one->Reset();
+      if (!list.complete) break;
+      Result<std::optional<LogRecord>> e = log->Get(seq);
+      if (!e.ok()) return e.status();
+      if (!e->has_value()) continue;
+      st = add(*e.value());
+      if (!st.ok()) break;
     }
+    st = st.message() == stop.message() ? Status::Ok() : st;
     if (st.ok() && list.complete && seqs.listed() < count && last_seq) {
-      Result<Stmt> rest = db.Prepare(std::string(kColumns) +
-                                     "WHERE seq > ?2 AND seq <= ?3 AND session_id = ?1 "
-                                     "ORDER BY seq");
-      st = rest.status();
-      if (rest.ok()) {
-        rest->Bind(1, id);
-        rest->Bind(2, seqs.last());
-        rest->Bind(3, *last_seq);
-        st = CollectEvents(rest.value(), b, max_events, &list);
-      }
+      st = scan(seqs.last(), *last_seq);
     }
   } else {
-    // A row written before schema version 6 lists nothing: the time range
-    // of the row bounds a walk of events_dedup, in its order (utc_ms), so
-    // that a walk cut short still lists the earliest events.
-    if (first && last) {
-      Result<Stmt> s = db.Prepare(std::string(kColumns) +
-                                  "WHERE utc_ms >= ?2 AND utc_ms <= ?3 AND session_id = ?1 "
-                                  "ORDER BY utc_ms");
-      st = s.status();
-      if (s.ok()) {
-        s->Bind(1, id);
-        s->Bind(2, *first);
-        s->Bind(3, *last);
-        st = CollectEvents(s.value(), b, max_events, &list);
-      }
-    }
-    if (st.ok() && list.complete) {
-      Result<Stmt> s = db.Prepare(std::string(kColumns) +
-                                  "WHERE utc_ms IS NULL AND session_id = ?1 ORDER BY seq");
-      st = s.status();
-      if (s.ok()) {
-        s->Bind(1, id);
-        st = CollectEvents(s.value(), b, max_events, &list);
-      }
-    }
+    // A row written before schema version 6 lists nothing: walk the log.
+    st = scan(0, last_seq);
   }
-  sqlite3_progress_handler(db.get(), 0, nullptr, nullptr);
   if (!st.ok()) return st;
   std::stable_sort(list.events.begin(), list.events.end(),
                    [](const TimelineEvent& x, const TimelineEvent& y) {

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include "store/log_reader.h"
+#include "store/segment_log.h"
 #include "store/sqlite.h"
 
 namespace sink {
@@ -41,6 +43,38 @@ Status CopyLive(const std::string& from, const std::string& to) {
   return SyncPath(to, false);
 }
 
+// Copies a closed segment, which never changes, as a file.
+Status CopyClosed(const std::string& from, const std::string& to) {
+  const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return Status::IoError("cannot open " + from);
+  const std::string tmp = to + ".tmp";
+  const int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (out < 0) {
+    ::close(in);
+    return Status::IoError("cannot create " + tmp);
+  }
+  char buf[1 << 16];
+  bool ok = true;
+  for (;;) {
+    const ssize_t n = ::read(in, buf, sizeof buf);
+    if (n == 0) break;
+    if (n < 0 || ::write(out, buf, static_cast<size_t>(n)) != n) {
+      ok = false;
+      break;
+    }
+  }
+  ok = ok && ::fsync(out) == 0;
+  ::close(in);
+  ok = ::close(out) == 0 && ok;
+  std::error_code ec;
+  if (ok) fs::rename(tmp, to, ec);
+  if (!ok || ec) {
+    fs::remove(tmp, ec);
+    return Status::IoError("cannot copy " + from + " to " + to);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<BackupReport> Backup(const std::string& db_path, const std::string& out_dir) {
@@ -56,15 +90,45 @@ Result<BackupReport> Backup(const std::string& db_path, const std::string& out_d
   if (ec) return Status::IoError("cannot create " + out_dir + ": " + ec.message());
 
   BackupReport report;
-  // The main file: sessions, the watermark and the events it holds.
+  // The main file first: the sessions and their watermark. Every segment is
+  // copied after it, so the copy's log holds every event the watermark
+  // covers (and those committed since, replayed when the copy starts).
   const std::string main_copy = (fs::path(out_dir) / fs::path(db_path).filename()).string();
   SINK_RETURN_IF_ERROR(CopyLive(db_path, main_copy));
-  SINK_RETURN_IF_ERROR(SyncPath(out_dir, true));
   report.files.push_back({main_copy, static_cast<int64_t>(fs::file_size(main_copy, ec))});
+
+  const std::string dir = SegmentDir(db_path);
+  const std::string out_log = SegmentDir(main_copy);
+  fs::create_directories(out_log, ec);
+  if (ec) return Status::IoError("cannot create " + out_log + ": " + ec.message());
+  Result<std::vector<int64_t>> ids = ListSegments(dir);
+  if (!ids.ok()) return ids.status();
+  for (size_t i = 0; i < ids->size(); ++i) {
+    const int64_t id = ids.value()[i];
+    const std::string from = SegmentPath(dir, id), to = SegmentPath(out_log, id);
+    const bool newest = i + 1 == ids->size();
+    Status st;
+    if (newest) {
+      st = CopyLive(from, to);
+    } else {
+      // Closed: it never changes. Opened first, so that retention deleting
+      // it meanwhile does not cut the copy short.
+      st = CopyClosed(from, to);
+    }
+    if (!st.ok()) {
+      if (!fs::exists(from, ec)) continue;  // deleted by retention before it was opened
+      return st;
+    }
+    report.files.push_back({to, static_cast<int64_t>(fs::file_size(to, ec))});
+  }
+  SINK_RETURN_IF_ERROR(SyncPath(out_log, true));
+  SINK_RETURN_IF_ERROR(SyncPath(out_dir, true));
 
   Result<Db> copy = Db::Open(main_copy, /*create=*/false, /*read_only=*/true);
   if (!copy.ok()) return copy.status();
-  Result<int64_t> last = copy->QueryInt("SELECT coalesce(max(seq), 0) FROM events");
+  Result<LogReader> log = LogReader::Open(main_copy);
+  if (!log.ok()) return log.status();
+  Result<int64_t> last = log->LastSeq();
   if (!last.ok()) return last.status();
   report.last_seq = last.value();
   Result<int64_t> mark = copy->QueryInt(

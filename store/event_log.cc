@@ -61,44 +61,29 @@ int64_t DedupHash(const Event& e) {
   return h.Finish();
 }
 
-Result<EventLog> EventLog::Open(Db* db) {
+bool IsStreamStateEvent(std::string_view name) {
+  return name == "source_lost" || name == "source_ready" || name == "stream_started" ||
+         name == "stream_stopped";
+}
+
+Result<EventLog> EventLog::Open(Db* db, bool writable) {
   EventLog l;
   l.db_ = db;
   auto prep = [db](Stmt* out, std::string_view sql) { return db->Prepare(sql, out); };
   SINK_RETURN_IF_ERROR(prep(&l.find_dup_,
                             "SELECT server, event, session_id, event_id FROM events "
                             "WHERE utc_ms IS ?1 AND dedup = ?2"));
-  SINK_RETURN_IF_ERROR(prep(&l.insert_event_,
-                            "INSERT INTO events(received_at, server, event, kind, phase, "
-                            "session_id, utc_ms, event_id, dedup, body, platform) "
-                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
-  SINK_RETURN_IF_ERROR(prep(&l.insert_reject_,
-                            "INSERT INTO rejected(received_at, remote_addr, reason, item_index, "
-                            "server, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
-  SINK_RETURN_IF_ERROR(
-      prep(&l.upsert_server_,
-           "INSERT INTO servers(server, events, duplicates, rejected, last_event_at, last_seen_at, "
-           "restart_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(server) DO UPDATE SET "
-           "events = events + excluded.events, duplicates = duplicates + excluded.duplicates, "
-           "rejected = rejected + excluded.rejected, "
-           "last_event_at = max(coalesce(last_event_at, excluded.last_event_at), "
-           "coalesce(excluded.last_event_at, last_event_at)), "
-           "last_seen_at = max(coalesce(last_seen_at, 0), excluded.last_seen_at), "
-           "restart_at = max(coalesce(restart_at, excluded.restart_at), "
-           "coalesce(excluded.restart_at, restart_at))"));
-  SINK_RETURN_IF_ERROR(prep(&l.restart_at_, "SELECT restart_at FROM servers WHERE server = ?1"));
-  SINK_RETURN_IF_ERROR(prep(&l.save_cursor_,
-                            "INSERT INTO relay_cursors(name, seq, updated_at) VALUES (?1, ?2, ?3) "
-                            "ON CONFLICT(name) DO UPDATE SET seq = max(seq, excluded.seq), "
-                            "updated_at = excluded.updated_at"));
-  SINK_RETURN_IF_ERROR(
-      prep(&l.trim_changes_, "DELETE FROM session_changes WHERE change_seq <= ?1"));
-  SINK_RETURN_IF_ERROR(prep(&l.insert_kafka_dead_,
-                            "INSERT INTO kafka_dead_letters(topic, seq, key, reason, failed_at) "
-                            "VALUES (?1, ?2, ?3, ?4, ?5)"));
   SINK_RETURN_IF_ERROR(prep(&l.read_after_,
                             "SELECT seq, received_at, event, platform, body FROM events "
                             "WHERE seq > ?1 ORDER BY seq"));
+  if (!writable) return l;
+  SINK_RETURN_IF_ERROR(prep(&l.insert_event_,
+                            "INSERT INTO events(seq, received_at, server, event, kind, phase, "
+                            "session_id, utc_ms, event_id, dedup, body, platform) "
+                            "VALUES (?12, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+  SINK_RETURN_IF_ERROR(prep(&l.insert_reject_,
+                            "INSERT INTO rejected(received_at, remote_addr, reason, item_index, "
+                            "server, body, after_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
   return l;
 }
 
@@ -124,16 +109,7 @@ Result<bool> EventLog::IsDuplicate(const Event& e, int64_t dedup) {
   return dup;
 }
 
-Result<std::optional<int64_t>> EventLog::Append(const Event& e, int64_t received_at) {
-  const int64_t dedup = DedupHash(e);
-  Result<bool> dup = IsDuplicate(e, dedup);
-  if (!dup.ok()) return dup.status();
-  ServerDelta& sd = servers_[e.server.value_or("")];
-  sd.last_seen_at = std::max(sd.last_seen_at, received_at);
-  if (dup.value()) {
-    ++sd.duplicates;
-    return std::optional<int64_t>();
-  }
+Status EventLog::Append(const Event& e, int64_t seq, int64_t dedup, int64_t received_at) {
   Stmt& s = insert_event_;
   s.Bind(1, received_at);
   s.BindView(2, e.server);  // the event outlives the step
@@ -158,18 +134,12 @@ Result<std::optional<int64_t>> EventLog::Append(const Event& e, int64_t received
   } else {
     s.BindView(11, e.platform);
   }
-  SINK_RETURN_IF_ERROR(s.RunAndReset());
-  ++sd.events;
-  const std::optional<int64_t> te = e.EventTime();
-  if (te && (!sd.last_event_at || *te > *sd.last_event_at)) sd.last_event_at = te;
-  if (e.name == "server_started" && e.server && !e.HasSession()) {
-    const int64_t at = te.value_or(received_at);
-    if (!sd.restart_at || at > *sd.restart_at) sd.restart_at = at;
-  }
-  return std::optional<int64_t>(sqlite3_last_insert_rowid(db_->get()));
+  s.Bind(12, seq);
+  return s.RunAndReset();
 }
 
-Status EventLog::AddReject(const Reject& r, int64_t received_at, std::string_view remote_addr) {
+Result<int64_t> EventLog::AddReject(const Reject& r, int64_t after_seq, int64_t received_at,
+                                    std::string_view remote_addr) {
   Stmt& s = insert_reject_;
   s.Bind(1, received_at);
   s.Bind(2, remote_addr);
@@ -181,69 +151,9 @@ Status EventLog::AddReject(const Reject& r, int64_t received_at, std::string_vie
   }
   s.Bind(5, r.server);
   s.BindBlob(6, r.body);
+  s.Bind(7, after_seq);
   SINK_RETURN_IF_ERROR(s.RunAndReset());
-  ServerDelta& sd = servers_[r.server.value_or("")];
-  ++sd.rejected;
-  sd.last_seen_at = std::max(sd.last_seen_at, received_at);
-  return Status::Ok();
-}
-
-Status EventLog::SaveCursor(std::string_view name, int64_t seq, int64_t at) {
-  save_cursor_.Bind(1, name);
-  save_cursor_.Bind(2, seq);
-  save_cursor_.Bind(3, at);
-  SINK_RETURN_IF_ERROR(save_cursor_.RunAndReset());
-  if (name != "sessions") return Status::Ok();
-  trim_changes_.Bind(1, seq);  // delivered: the log is no longer needed
-  return trim_changes_.RunAndReset();
-}
-
-Status EventLog::AddKafkaDeadLetter(const KafkaDeadLetter& d, int64_t at) {
-  Stmt& s = insert_kafka_dead_;
-  s.Bind(1, std::string_view(d.topic));
-  s.Bind(2, d.seq);
-  s.Bind(3, d.key);
-  s.Bind(4, std::string_view(d.reason));
-  s.Bind(5, at);
-  return s.RunAndReset();
-}
-
-Result<std::map<std::string, int64_t>> EventLog::WriteServers() {
-  std::map<std::string, int64_t> restarts;
-  for (const auto& [server, sd] : servers_) {
-    if (server.empty()) continue;
-    Stmt& s = upsert_server_;
-    s.Bind(1, std::string_view(server));
-    s.Bind(2, sd.events);
-    s.Bind(3, sd.duplicates);
-    s.Bind(4, sd.rejected);
-    s.Bind(5, sd.last_event_at);
-    s.Bind(6, sd.last_seen_at);
-    s.Bind(7, sd.restart_at);
-    SINK_RETURN_IF_ERROR(s.RunAndReset());
-    if (!sd.restart_at) continue;
-    restart_at_.Bind(1, std::string_view(server));
-    Result<bool> row = restart_at_.Step();
-    if (row.ok() && row.value() && !restart_at_.IsNull(0)) restarts[server] = restart_at_.Int(0);
-    restart_at_.Reset();
-    if (!row.ok()) return row.status();
-  }
-  servers_.clear();
-  return restarts;
-}
-
-Result<std::map<std::string, int64_t>> EventLog::RestartTimes() {
-  Result<Stmt> q =
-      db_->Prepare("SELECT server, restart_at FROM servers WHERE restart_at IS NOT NULL");
-  if (!q.ok()) return q.status();
-  std::map<std::string, int64_t> out;
-  for (;;) {
-    Result<bool> row = q->Step();
-    if (!row.ok()) return row.status();
-    if (!row.value()) break;
-    out[std::string(q->Text(0))] = q->Int(1);
-  }
-  return out;
+  return static_cast<int64_t>(sqlite3_last_insert_rowid(db_->get()));
 }
 
 Status EventLog::ForEachAfter(int64_t seq, const std::function<Status(const StoredEvent&)>& fn) {
@@ -267,10 +177,6 @@ Status EventLog::ForEachAfter(int64_t seq, const std::function<Status(const Stor
       return st;
     }
   }
-}
-
-Result<int64_t> EventLog::LastSeq() {
-  return db_->QueryInt("SELECT coalesce(max(seq), 0) FROM events");
 }
 
 }  // namespace sink

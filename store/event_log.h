@@ -1,11 +1,11 @@
-// EventLog: the durable log a 2xx waits for — `events` (append, with exact
-// dedup), `rejected` (dead letters), the per-server counters, and the Kafka
-// relay's progress (its cursors and the messages Kafka refused for good).
+// EventLog: one segment of the durable log a 2xx waits for — `events`
+// (append, with exact dedup) and `rejected` (dead letters) of one segment
+// file (schemas/segment.sql). store/segment_log.h strings the segments
+// together; the per-server counters and the relay's progress live in the
+// main file (store/sink_tables.h).
 //
-// Everything here is written inside the caller's transaction (the writer's
-// group commit): the log is what a COMMIT makes durable. Sessions are not
-// written here; they are merged in memory after the commit and written
-// behind (store/session_set.h).
+// Writes happen inside the caller's transaction (the log writer's group
+// commit): the log is what a COMMIT makes durable.
 //
 // Dedup: an event is a duplicate when (server, event, id, utc_ms, event_id)
 // all match a stored event. The lookup goes through `events_dedup`, an
@@ -17,7 +17,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,51 +44,34 @@ struct StoredEvent {
   std::string body;
 };
 
+// The stream-level events the main file keeps whole (the outages report).
+bool IsStreamStateEvent(std::string_view name);
+
 class EventLog {
  public:
-  static Result<EventLog> Open(Db* db);
+  // Prepares the statements on a segment's connection (schemas/segment.sql);
+  // `db` must outlive the object. Without `writable`, only IsDuplicate and
+  // the reads work (a closed segment).
+  static Result<EventLog> Open(Db* db, bool writable);
   EventLog(EventLog&&) = default;
   EventLog& operator=(EventLog&&) = default;
 
-  // Appends `e` unless it is a duplicate. Returns its seq, or nullopt for a
-  // duplicate (counted for its server either way).
-  Result<std::optional<int64_t>> Append(const Event& e, int64_t received_at);
-  Status AddReject(const Reject& r, int64_t received_at, std::string_view remote_addr);
-  // Relay progress: a cursor never moves back; delivered session changes
-  // are dropped from session_changes.
-  Status SaveCursor(std::string_view name, int64_t seq, int64_t at);
-  Status AddKafkaDeadLetter(const KafkaDeadLetter& d, int64_t at);
+  // Whether an event with `e`'s dedup key (and hash `dedup`) is stored here.
+  Result<bool> IsDuplicate(const Event& e, int64_t dedup);
+  // Appends `e` with `seq`, inside the caller's transaction.
+  Status Append(const Event& e, int64_t seq, int64_t dedup, int64_t received_at);
+  // Keeps a dead letter; returns its row id in the segment.
+  Result<int64_t> AddReject(const Reject& r, int64_t after_seq, int64_t received_at,
+                            std::string_view remote_addr);
 
-  // Writes the per-server counters gathered since the last call (or
-  // Discard()), at the end of the transaction. Returns, for every server
-  // that sent server_started, the latest restart time now stored.
-  Result<std::map<std::string, int64_t>> WriteServers();
-  // Forgets the gathered counters (the transaction rolled back).
-  void Discard() { servers_.clear(); }
-
-  // The latest restart time of every server (at start).
-  Result<std::map<std::string, int64_t>> RestartTimes();
   // Calls `fn` for every stored event after `seq`, in seq order.
   Status ForEachAfter(int64_t seq, const std::function<Status(const StoredEvent&)>& fn);
-  Result<int64_t> LastSeq();
 
   EventLog() = default;  // unusable until assigned from Open()
 
  private:
-  struct ServerDelta {
-    int64_t events = 0;
-    int64_t duplicates = 0;
-    int64_t rejected = 0;
-    std::optional<int64_t> last_event_at;
-    int64_t last_seen_at = 0;
-    std::optional<int64_t> restart_at;
-  };
-  Result<bool> IsDuplicate(const Event& e, int64_t dedup);
-
   Db* db_ = nullptr;
-  Stmt find_dup_, insert_event_, insert_reject_, upsert_server_, restart_at_, save_cursor_,
-      trim_changes_, insert_kafka_dead_, read_after_;
-  std::map<std::string, ServerDelta> servers_;  // this transaction's counters
+  Stmt find_dup_, insert_event_, insert_reject_, read_after_;
 };
 
 }  // namespace sink

@@ -4,7 +4,7 @@
 
 namespace sink {
 
-Status Migrate(Db& db) {
+Status Migrate(Db& db, int up_to) {
   Result<int64_t> current = db.QueryInt("PRAGMA user_version");
   if (!current.ok()) return current.status();
   const std::vector<Migration>& all = Migrations();
@@ -16,6 +16,7 @@ Status Migrate(Db& db) {
   }
   for (const Migration& m : all) {
     if (m.version <= current.value()) continue;
+    if (m.version > up_to) break;
     SINK_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
     Status st = db.Exec(m.sql);
     if (st.ok()) st = db.Exec("PRAGMA user_version = " + std::to_string(m.version));

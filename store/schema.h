@@ -21,6 +21,7 @@ const std::vector<Migration>& Migrations();
 // Brings `db` to the newest schema version. Each migration runs in its own
 // transaction. Fails (and changes nothing) when the file was written by a
 // newer sessionsink.
-Status Migrate(Db& db);
+// With `up_to`, stops after that version.
+Status Migrate(Db& db, int up_to = 1 << 30);
 
 }  // namespace sink

@@ -90,6 +90,11 @@ class SessionSet {
   Status WriteChunk(size_t max_rows, Stmt* save_watermark);
   void Committed(int64_t now_ms);
   void RolledBack();
+  // The last WriteChunk wrote the watermark: the transaction moves it to
+  // cycle_watermark() (what else the log's commits up to it changed goes in
+  // the same transaction).
+  bool WatermarkPending() const { return pending_watermark_; }
+  int64_t cycle_watermark() const { return cycle_watermark_; }
   // Sessions beyond the budget leave memory (clean ones only).
   void Evict();
 

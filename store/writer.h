@@ -1,22 +1,27 @@
-// Writer: the single thread that owns the SQLite connection and commits.
-// It is the only connection that writes or checkpoints the file.
+// Writer: the store's two writer threads, each the only connection that
+// writes or checkpoints its files.
 //
-// HTTP handlers Submit() batches; the writer drains everything queued into
-// one transaction (group commit) that appends the distinct events to the
-// log and keeps the dead letters (store/event_log.h), and COMMITs. Only then
-// are the futures of all batches in the group fulfilled, so a successful
-// outcome means the events are durable (to the configured synchronous
-// level). A failed transaction is rolled back whole and every batch in it
-// fails with kUnavailable: nothing is half-applied and senders retry.
+// The log writer: HTTP handlers Submit() batches; it drains everything
+// queued into one transaction (group commit) on the open segment of the
+// event log (store/segment_log.h) that appends the distinct events and keeps
+// the dead letters, and COMMITs. Only then are the futures of all batches in
+// the group fulfilled, so a successful outcome means the events are durable
+// (to the configured synchronous level). A failed transaction is rolled back
+// whole and every batch in it fails with kUnavailable: nothing is
+// half-applied and senders retry. Nothing else is on that path.
 //
-// After the commit the events are merged into the sessions in memory
-// (store/session_set.h), which are written to the `sessions` table behind,
-// at most `session_flush_ms` later, between group commits; readers of the
-// table see rows at most that far behind the log. At start, the events
-// after the table's watermark are read back, re-parsed with `reparse`, and
-// merged again, so the rows after a crash are exactly what they would have
-// been. Between groups the writer also finishes sessions idle for longer
-// than `session_timeout_ms` (close_reason 'sink_timeout').
+// The sessions writer (the main file): the committed events are handed to
+// it and merged into the sessions in memory (store/session_set.h), which
+// are written to the `sessions` table behind, at most `session_flush_ms`
+// later, with the watermark and what the commits changed beside sessions
+// (store/sink_tables.h) in the same transaction. At start, the events after
+// the watermark are read back from the segments, re-parsed with `reparse`,
+// and merged again, so the rows after a crash are exactly what they would
+// have been. It also finishes sessions idle for longer than
+// `session_timeout_ms` (close_reason 'sink_timeout'), saves the Kafka
+// relay's progress, and applies retention: closed segments are deleted
+// whole, oldest first, never one holding events after the watermark or not
+// yet delivered by the relay.
 //
 // Thread-safety: Submit(), Stats(), Healthy(), FlushNow(), SweepNow() and
 // SetCommitListener() may be called from any thread (FlushNow and SweepNow
@@ -42,6 +47,7 @@
 #include "store/event_log.h"
 #include "store/histogram.h"
 #include "store/log_limit.h"
+#include "store/segment_log.h"
 #include "store/status.h"
 #include "store/write_batch.h"
 
@@ -103,7 +109,30 @@ struct WriterOptions {
   // Re-parses stored events at start (required when the log holds events
   // after the watermark: ingest/platforms/platforms.h ReparseStoredEvent).
   Reparser reparse;
+
+  // The event log's segments (store/segment_log.h): the open one is closed
+  // past `segment_bytes` or when its first event is `segment_ms` old
+  // (0: the default, or max_disk_bytes / 8 when that is smaller).
+  int64_t segment_bytes = 0;
+  int64_t segment_ms = 60ll * 60 * 1000;
+  int64_t dedup_horizon_ms = 24ll * 60 * 60 * 1000;
+  // Retention (0: keep everything). Closed segments whose newest event
+  // arrived longer ago than `retain_events_ms` are deleted, and the oldest
+  // while the files of the store exceed `max_disk_bytes`.
+  int64_t retain_events_ms = 0;
+  int64_t max_disk_bytes = 0;
+  // Finished sessions closed longer ago than this are deleted (0: never).
+  int64_t retain_sessions_ms = 0;
+  // Rows kept in `rejected` and in `kafka_dead_letters` (the newest).
+  int64_t keep_dead_letters = 100000;
+  // Retention never deletes events the Kafka relay has not delivered.
+  bool relay_events = false;
+  // How often retention looks.
+  int64_t retention_interval_ms = 1000;
 };
+
+// How many events a batch of the relay's progress counts for: none.
+bool IsControlBatch(const WriteBatch& b);
 
 struct WriterStats {
   uint64_t commits = 0;
@@ -146,6 +175,23 @@ struct WriterStats {
   uint64_t checkpoint_failures = 0;
   int64_t wal_bytes = 0;         // gauge: the WAL after the last commit or checkpoint
   std::string checkpoint_error;  // the last checkpoint's failure ("" when it worked)
+  // The files on disk and retention.
+  int64_t main_bytes = 0;          // gauge: the main file and its WAL
+  int64_t log_bytes = 0;           // gauge: every segment, WAL included
+  int64_t open_segment_bytes = 0;  // gauge: the open segment, WAL included
+  int64_t segments = 0;            // gauge: segment files
+  int64_t log_last_seq = 0;        // gauge
+  int64_t oldest_event_at = 0;     // gauge: arrival of the oldest event kept (0: none)
+  uint64_t segments_closed = 0;
+  uint64_t segments_deleted = 0;
+  uint64_t events_deleted = 0;    // events deleted whole with their segments
+  uint64_t sessions_deleted = 0;  // finished sessions past --retain-sessions
+  uint64_t dead_letters_trimmed = 0;
+  uint64_t retention_failures = 0;
+  uint64_t rotate_failures = 0;
+  // Over --max-disk with nothing retention may delete: event batches get 503.
+  bool disk_full = false;
+  std::string retention_error;  // why retention cannot do its work ("" when it can)
 };
 
 class Writer {
@@ -182,16 +228,28 @@ class Writer {
   // next sweep on: a reload. Any thread.
   void SetSessionTimeout(int64_t timeout_ms, int64_t sweep_interval_ms);
 
-  class Impl;  // SQLite, the log, the sessions in memory; lives on the writer thread.
+  // Closes the open segment (when it holds anything) and returns when the
+  // next one is open (tests, backup). Any thread.
+  Status RotateNow();
+
+  class Impl;  // the main file and the sessions in memory; the sessions writer's.
 
  private:
-  Writer(const WriterOptions& options, const Clock* clock, std::unique_ptr<Impl> impl);
-  void Run();
   struct Pending {
     WriteBatch batch;
     std::promise<Result<WriteOutcome>> done;
   };
+  struct Handoff;  // a committed group, from the log writer to the sessions writer
+  Writer(const WriterOptions& options, const Clock* clock, std::unique_ptr<Impl> impl,
+         std::unique_ptr<SegmentLog> log, std::shared_ptr<SegmentCatalog> catalog);
+  void Run();     // the sessions writer
+  void RunLog();  // the log writer
   void CommitGroup(std::deque<Pending>& group);
+  void TakeHandoffs(std::deque<std::unique_ptr<Handoff>>& handoffs);
+  void SaveProgress(std::deque<Pending>& control);
+  void Retention();
+  void WriteSideOnly(bool now);
+  void LogCheckpoint(int64_t min_pages);
   void Flush(bool all);
   void CatchUp();               // retries a failed merge when its pause is over
   void ReportMergeFailure();    // logs and paces a failure Merge or CatchUp recorded
@@ -208,8 +266,7 @@ class Writer {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Pending> queue_;                        // guarded by mu_
-  size_t queued_events_ = 0;                         // guarded by mu_
+  size_t queued_events_ = 0;                         // guarded by log_mu_
   bool stopping_ = false;                            // guarded by mu_
   bool sweep_requested_ = false;                     // guarded by mu_
   std::vector<std::promise<Status>> sweep_waiters_;  // guarded by mu_
@@ -228,6 +285,25 @@ class Writer {
 
   std::function<void()> on_commit_;  // guarded by mu_
   std::atomic<bool> healthy_{true};
+
+  // The log writer's side.
+  std::shared_ptr<SegmentCatalog> catalog_;
+  std::unique_ptr<SegmentLog> log_;  // the log thread's
+  mutable std::mutex log_mu_;        // guards what follows
+  std::condition_variable log_cv_;
+  std::deque<Pending> log_queue_;
+  bool log_stopping_ = false, log_stopped_ = false;
+  std::vector<std::promise<Status>> rotate_waiters_;
+  std::deque<std::unique_ptr<Handoff>> handoffs_;  // guarded by mu_
+  std::deque<Pending> control_;                    // relay progress; guarded by mu_
+  size_t handoff_events_ = 0;                      // guarded by mu_
+  std::atomic<bool> disk_full_{false};
+  Backoff log_checkpoint_backoff_, rotate_backoff_;
+  LogLimit log_checkpoint_log_, rotate_log_, retention_log_;
+  int64_t next_retention_ms_ = 0;
+  int64_t next_side_ms_ = 0;
+  int64_t relay_events_cursor_ = 0;  // delivered, as saved in the main file
+  std::thread log_thread_;
   // Sessions waiting to be written exceed twice the memory bound (their
   // flushes keep failing): new batches are refused.
   std::atomic<bool> sessions_full_{false};

@@ -208,6 +208,7 @@ class GoldenReplayTest : public GoldenTest {
   void ReadBack(const std::vector<Event>& posted, std::vector<WriteBatch>* replay) {
     Result<Db> db = Db::Open(tmp_.File("golden.db"), false, true);
     ASSERT_TRUE(db.ok());
+    test::ExposeLog(db.value());
     Result<Stmt> q = db->Prepare(
         "SELECT received_at, body FROM events WHERE event GLOB 'nginx-rtmp.*' ORDER BY seq");
     ASSERT_TRUE(q.ok());

@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "store/segment_log.h"
+
 namespace sink::test {
 
 TempDir::TempDir() {
@@ -125,8 +127,39 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+void ExposeLog(Db& db) {
+  Result<int64_t> has = db.QueryInt(
+      "SELECT (SELECT count(*) FROM sqlite_master WHERE name = 'events') + (SELECT count(*) FROM "
+      "sqlite_temp_master WHERE name = 'events')");
+  if (!has.ok() || has.value() > 0) return;
+  const char* main_file = sqlite3_db_filename(db.get(), "main");
+  if (main_file == nullptr || *main_file == '\0') return;
+  Result<std::vector<int64_t>> ids = ListSegments(SegmentDir(main_file));
+  if (!ids.ok() || ids->empty()) return;
+  std::string view = "CREATE TEMP VIEW events AS ";
+  std::string rejected = "CREATE TEMP VIEW log_rejected AS ";
+  for (size_t i = 0; i < ids->size(); ++i) {
+    const std::string name = "seg" + std::to_string(i);
+    Result<Stmt> attach = db.Prepare("ATTACH DATABASE ?1 AS " + name);
+    if (!attach.ok()) return;
+    const std::string path = SegmentPath(SegmentDir(main_file), ids.value()[i]);
+    attach->Bind(1, std::string_view(path));
+    const Status st = attach->RunAndReset();
+    EXPECT_TRUE(st.ok()) << "attaching log segment " << path << ": " << st.ToString();
+    if (i) {
+      view += " UNION ALL ";
+      rejected += " UNION ALL ";
+    }
+    view += "SELECT * FROM " + name + ".events";
+    rejected += "SELECT * FROM " + name + ".rejected";
+  }
+  EXPECT_TRUE(db.Exec(view).ok());
+  EXPECT_TRUE(db.Exec(rejected).ok());
+}
+
 std::vector<std::string> QueryRows(Db& db, const std::string& sql) {
   std::vector<std::string> rows;
+  if (sql.find("events") != std::string::npos) ExposeLog(db);
   Result<Stmt> s = db.Prepare(sql);
   EXPECT_TRUE(s.ok()) << s.status().ToString() << " in " << sql;
   if (!s.ok()) return rows;

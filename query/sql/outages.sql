@@ -70,7 +70,7 @@ ev AS (
          CASE WHEN e.event IN ('source_lost', 'stream_stopped')
               THEN coalesce(CASE WHEN typeof(e.body ->> '$.reason') = 'text'
                                  THEN e.body ->> '$.reason' END, e.event) END AS cause
-  FROM events e INDEXED BY events_stream_state, p  -- just these events (schema 7)
+  FROM stream_events e, p  -- kept whole in the main file (schema 8)
   WHERE e.event IN ('source_lost', 'source_ready', 'stream_started', 'stream_stopped')
     AND (p.plat IS NULL OR p.plat = 'flussonic')
     AND (p.srv IS NULL OR e.server = p.srv)

@@ -26,7 +26,7 @@ PORT=$(port_of "$WORK/sink.log")
 "$B/sessionsink-loadgen" --url "http://127.0.0.1:$PORT/events" --servers 2 --batch 50 \
   --open-sessions 1000 --duration 2s > "$WORK/lg.txt"
 check "$WORK/lg.txt"
-committed=$(sqlite3 "$WORK/s.db" 'select count(*) from events')
+committed=$("$B/sessionsink" events --db "$WORK/s.db" --count)
 sent=$(grep '^events=' "$WORK/lg.txt" | cut -d= -f2)
 [ "$committed" = "$sent" ] || { echo "acknowledged $sent events, stored $committed" >&2; exit 1; }
 # The easy load (a run of events per session); its events repeat the first

@@ -69,7 +69,7 @@ timeout 90 chromium --headless=new --no-sandbox --disable-gpu --disable-dev-shm-
 grep -q 'id="status">done csrf<' "$tmp/dom.html" || die "the page did not finish: $(cat "$tmp/dom.html")"
 grep -q 'events posted' "$tmp/dom.html" || die "the page did not post: $(cat "$tmp/dom.html")"
 
-q() { sqlite3 -batch -noheader "$tmp/sessions.db" "$1"; }
+q() { "$here/../../scripts/events-sql.sh" "$tmp/sessions.db" -noheader "$1"; }
 n=$(q "select count(*) from events")
 [ "$n" = 0 ] || die "a cross-site page stored $n events"
 [ "$(q "select count(*) from rejected")" = 0 ] || die "a cross-site page left dead letters"

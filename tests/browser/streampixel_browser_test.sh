@@ -131,7 +131,7 @@ grep -q 'id="status">done left<' "$tmp/dom-left.html" ||
   die "the 'left' page did not navigate away: $(grep 'id="' "$tmp/dom-left.html")"
 
 db="$tmp/sessions.db"
-q() { sqlite3 -batch -noheader -separator '|' "$db" "$1"; }
+q() { "$here/../../scripts/events-sql.sh" "$db" -noheader -separator '|' "$1"; }
 
 # The beacons are answered after COMMIT; wait for all 17 events (4 + 8 + 5).
 for _ in $(seq 1 100); do

@@ -109,6 +109,7 @@ class ClickHouseE2eTest : public ::testing::Test {
         int64_t& v = want[std::string(q->Text(0))];
         v = std::max(v, q->Int(1));
       }
+      test::ExposeLog(db.value());
       events += db->QueryInt("SELECT count(*) FROM events").value();
     }
     std::string expected;

@@ -71,7 +71,7 @@ within() {  # within NAME EXPECTED ACTUAL TOLERANCE
   fi
 }
 now_ms() { date +%s%3N; }
-q() { sqlite3 -batch -noheader -separator '|' "$tmp/sessions.db" "$@"; }
+q() { "$here/../../scripts/events-sql.sh" "$tmp/sessions.db" -noheader -separator '|' "$@"; }
 # Polls CMD (a shell snippet) every 0.1 s until it succeeds, for at most SECONDS.
 wait_for() {  # wait_for SECONDS WHAT CMD
   local deadline=$(($(now_ms) + $1 * 1000))

@@ -14,10 +14,9 @@ e AS (
          CASE b % 4 WHEN 0 THEN 'source_lost' WHEN 1 THEN 'source_ready'
                     WHEN 2 THEN 'stream_started' ELSE 'stream_stopped' END AS event
   FROM r, t)
-INSERT INTO events(received_at, server, event, kind, phase, session_id, utc_ms, event_id, dedup,
-                   body)
-SELECT at + b % 5000, 'edge' || (a % 20), event, NULL, NULL, NULL,
-       CASE WHEN b % 50 = 0 THEN NULL ELSE at END, i, i,
+INSERT INTO stream_events(seq, received_at, server, event, utc_ms, body)
+SELECT i, at + b % 5000, 'edge' || (a % 20), event,
+       CASE WHEN b % 50 = 0 THEN NULL ELSE at END,
        json_object('event', event, 'event_id', i, 'server', 'edge' || (a % 20),
                    'media', CASE WHEN b % 97 = 0 THEN NULL WHEN b % 89 = 0 THEN 7
                                  ELSE 'ch' || (b % 500) END,

@@ -13,6 +13,7 @@
 #include "store/event_log.h"
 #include "store/log_block.h"
 #include "store/schema.h"
+#include "store/segment_log.h"
 #include "store/zstd_codec.h"
 
 namespace sink {
@@ -193,14 +194,15 @@ TEST_F(CompactSegmentTest, ReadsBackEveryEventBySeqAfterASeqAndByDedupKey) {
   }
 }
 
-// The log as the sink writes it today (EventLog into schema 7's events
-// table) compacts into a segment that reads back every column as stored.
+// The log as the sink writes it today (EventLog into an open segment's
+// events table) compacts into a segment that reads back every column as
+// stored.
 TEST_F(CompactSegmentTest, CompactsTheEventsTableTheLogWrites) {
-  const std::string main_path = (dir_ / "sessions.db").string();
+  const std::string main_path = (dir_ / "seg-00000001.db").string();
   Result<Db> db = Db::Open(main_path, true);
   ASSERT_TRUE(db.ok());
-  ASSERT_TRUE(Migrate(db.value()).ok());
-  Result<EventLog> log = EventLog::Open(&db.value());
+  ASSERT_TRUE(db->Exec(SegmentSchemaSql()).ok());
+  Result<EventLog> log = EventLog::Open(&db.value(), /*writable=*/true);
   ASSERT_TRUE(log.ok()) << log.status().ToString();
   ASSERT_TRUE(db->Exec("BEGIN").ok());
   for (int i = 0; i < 1000; ++i) {
@@ -215,8 +217,8 @@ TEST_F(CompactSegmentTest, CompactsTheEventsTableTheLogWrites) {
     }
     e.platform = i % 5 == 0 ? "zego" : std::string(kFlussonicPlatform);
     e.body = R"({"event":")" + e.name + R"(","n":)" + std::to_string(i) + "}";
-    Result<std::optional<int64_t>> seq = log->Append(e, 1767225700000 + i);
-    ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+    Status st = log->Append(e, i + 1, DedupHash(e), 1767225700000 + i);
+    ASSERT_TRUE(st.ok()) << st.ToString();
   }
   ASSERT_TRUE(db->Exec("COMMIT").ok());
 

@@ -78,7 +78,7 @@ class WriteBehindTest : public ::testing::Test {
       b.events.assign(events.begin() + static_cast<long>(i),
                       events.begin() + static_cast<long>(end));
       auto f = writer_->Submit(std::move(b));
-      ASSERT_TRUE(f.ok());
+      ASSERT_TRUE(f.ok()) << f.status().ToString();
       ASSERT_TRUE(f->get().ok());
       i = end;
     }

@@ -65,6 +65,12 @@ class WriterTest : public ::testing::Test {
   }
 
   std::vector<std::string> Rows(const std::string& sql) { return test::QueryRows(path_, sql); }
+  // The open segment of the event log (the newest file).
+  std::string OpenSegment() const {
+    Result<std::vector<int64_t>> ids = ListSegments(SegmentDir(path_));
+    EXPECT_TRUE(ids.ok() && !ids->empty());
+    return SegmentPath(SegmentDir(path_), ids.ok() && !ids->empty() ? ids->back() : 1);
+  }
   std::string One(const std::string& sql) {
     auto r = Rows(sql);
     return r.empty() ? "<no row>" : r[0];
@@ -197,8 +203,8 @@ TEST_F(WriterTest, MergeAcrossCommitsAndReopenEqualsOneCommit) {
 }
 
 TEST_F(WriterTest, ConcurrentRequestsShareCommits) {
-  // Hold the write lock from another connection so requests pile up.
-  Result<Db> other = Db::Open(path_, false);
+  // Hold the log's write lock from another connection so requests pile up.
+  Result<Db> other = Db::Open(OpenSegment(), false);
   ASSERT_TRUE(other.ok());
   ASSERT_OK(other->Exec("BEGIN IMMEDIATE"));
   std::vector<Writer::Future> futures;
@@ -276,7 +282,7 @@ TEST_F(WriterTest, BusyDatabaseFailsTheGroupWholeThenRecovers) {
   WriterOptions o;
   o.busy_timeout_ms = 50;
   Reopen(o);
-  Result<Db> other = Db::Open(path_, false);
+  Result<Db> other = Db::Open(OpenSegment(), false);
   ASSERT_TRUE(other.ok());
   ASSERT_OK(other->Exec("BEGIN IMMEDIATE"));
   Result<WriteOutcome> r = Write({Ev("play_opened", Phase::kOpened, "a", kT0)});
@@ -316,6 +322,7 @@ TEST_F(WriterTest, FullDatabaseIsUnavailableAndNothingIsHalfApplied) {
   EXPECT_EQ(failure.code(), Status::Code::kUnavailable);
   EXPECT_FALSE(writer_->Healthy());
   // Every acknowledged batch is there, the refused one not at all.
+  ASSERT_OK(writer_->FlushNow());
   EXPECT_EQ(One("SELECT count(*) FROM events"), std::to_string(ok_batches * 10));
   EXPECT_EQ(One("SELECT count(*) FROM sessions"), std::to_string(ok_batches));
   EXPECT_EQ(One("PRAGMA integrity_check"), "ok");
@@ -399,8 +406,9 @@ TEST_F(WriterTest, WalStaysBoundedAndTheDatabaseFileFills) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   namespace fs = std::filesystem;
-  EXPECT_LT(fs::file_size(path_ + "-wal"), 3u << 20) << "WAL not bounded";
-  EXPECT_GT(fs::file_size(path_), 1u << 20) << "nothing checkpointed into the database file";
+  const std::string log = OpenSegment();  // where the events are
+  EXPECT_LT(fs::file_size(log + "-wal"), 3u << 20) << "WAL not bounded";
+  EXPECT_GT(fs::file_size(log), 1u << 20) << "nothing checkpointed into the database file";
 }
 
 TEST_F(WriterTest, AnIdleWriterCopiesWhatTheWalHoldsIntoTheFile) {
@@ -486,14 +494,28 @@ TEST_F(WriterTest, UpgradeFromVersion2RebuildsWhatSqlCannot) {
                      Ev("play_started", Phase::kStarted, "f", kT0), closed})
                   .ok());
   writer_.reset();
-  {  // Turn the file back into a version-2 database.
+  {  // Turn the file back into a version-2 database: the events in it.
     Result<Db> db = Db::Open(path_, false);
     ASSERT_TRUE(db.ok());
+    Result<Stmt> attach = db->Prepare("ATTACH DATABASE ?1 AS seg");
+    ASSERT_TRUE(attach.ok());
+    const std::string segment = OpenSegment();
+    attach->Bind(1, std::string_view(segment));
+    ASSERT_OK(attach->RunAndReset());
+    ASSERT_OK(db->Exec(
+        "CREATE TABLE events (seq INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, server TEXT, "
+        "event TEXT NOT NULL, kind TEXT, phase TEXT, session_id TEXT, utc_ms INTEGER, event_id "
+        "INTEGER, dedup INTEGER NOT NULL, body TEXT NOT NULL); CREATE INDEX events_dedup ON "
+        "events(utc_ms, dedup); INSERT INTO events SELECT seq, received_at, server, event, kind, "
+        "phase, session_id, utc_ms, event_id, dedup, body FROM seg.events; DETACH DATABASE seg"));
+    std::filesystem::remove_all(SegmentDir(path_));
     std::string drop =
         "DROP TABLE stall_intervals; DROP INDEX sessions_source; DROP TABLE session_changes; "
         "CREATE INDEX sessions_change ON sessions(change_seq); DROP TABLE store_state; "
         "ALTER TABLE sessions DROP COLUMN last_seq; ALTER TABLE sessions DROP COLUMN event_seqs; "
-        "ALTER TABLE events DROP COLUMN platform; DROP INDEX sessions_open; "
+        "DROP TABLE stream_events; DROP TABLE log_segments; DROP INDEX rejected_log; "
+        "ALTER TABLE rejected DROP COLUMN log_segment; ALTER TABLE rejected DROP COLUMN log_rowid; "
+        "DROP INDEX sessions_open; "
         "CREATE INDEX sessions_open ON sessions(seen_at) WHERE state <> 'finished'; ";
     for (const char* c : {"ip_net", "platform", "raw_state", "raw_reason", "end_class", "queued_ms",
                           "reconnect_count", "reconnect_ms", "external_id"}) {
