@@ -136,6 +136,44 @@ void HttpServer::RenderMetrics(httplib::Response& res) const {
        w.checkpoint_failures);
   line("sessionsink_wal_bytes", "Size of the database's WAL after the last commit or checkpoint.",
        "gauge", static_cast<uint64_t>(w.wal_bytes));
+  // The files on disk and retention (docs/operations.md, "Retention").
+  Header(&m, "sessionsink_store_bytes",
+         "Bytes on disk by kind of file, WAL included: the main file (sessions), the open log "
+         "segment, the closed ones.",
+         "gauge");
+  m += "sessionsink_store_bytes{file=\"main\"} " + std::to_string(w.main_bytes) + "\n";
+  m += "sessionsink_store_bytes{file=\"log_open\"} " + std::to_string(w.open_segment_bytes) + "\n";
+  m += "sessionsink_store_bytes{file=\"log_closed\"} " +
+       std::to_string(w.log_bytes - w.open_segment_bytes) + "\n";
+  line("sessionsink_log_segments", "Segment files of the event log (the open one included).",
+       "gauge", static_cast<uint64_t>(w.segments));
+  line("sessionsink_log_last_seq", "The newest seq in the event log.", "gauge",
+       static_cast<uint64_t>(w.log_last_seq));
+  gauge_seconds("sessionsink_log_oldest_event_timestamp_seconds",
+                "Arrival time of the oldest event still stored (0: none).",
+                static_cast<double>(w.oldest_event_at) / 1000.0);
+  line("sessionsink_log_segments_closed_total", "Log segments closed (then immutable).", "counter",
+       w.segments_closed);
+  line("sessionsink_log_segment_failures_total",
+       "Attempts to close the open segment and open the next that failed (retried).", "counter",
+       w.rotate_failures);
+  line("sessionsink_retention_segments_deleted_total",
+       "Closed log segments deleted whole by --retain-events or --max-disk.", "counter",
+       w.segments_deleted);
+  line("sessionsink_retention_events_deleted_total",
+       "Events deleted with those segments (gone by retention, not lost).", "counter",
+       w.events_deleted);
+  line("sessionsink_retention_sessions_deleted_total",
+       "Finished sessions deleted by --retain-sessions.", "counter", w.sessions_deleted);
+  line("sessionsink_retention_dead_letters_deleted_total",
+       "Oldest rows of rejected and kafka_dead_letters deleted past --keep-dead-letters.",
+       "counter", w.dead_letters_trimmed);
+  line("sessionsink_retention_failures_total", "Retention steps that failed (retried).", "counter",
+       w.retention_failures);
+  line("sessionsink_disk_full",
+       "1 while the store is over --max-disk with nothing retention may delete: event requests "
+       "get 503.",
+       "gauge", static_cast<uint64_t>(w.disk_full ? 1 : 0));
   line("sessionsink_sessions_behind", "1 while the sessions table cannot follow the log.", "gauge",
        static_cast<uint64_t>(w.sessions_error.empty() ? 0 : 1));
   line("sessionsink_sessions_open", "Sessions not finished (in memory or not).", "gauge",

@@ -28,6 +28,12 @@ void HttpServer::HandleReadyz(httplib::Response& res) const {
     status = "the last database commit failed";
   } else if (relay_ != nullptr && !relay_->Stats().producer_up) {
     status = "the Kafka producer cannot be created";
+  } else if (w.disk_full) {
+    status = "the store is at --max-disk: " + w.retention_error;
+  } else if (!w.retention_error.empty()) {
+    status = "retention cannot do its work: " + w.retention_error;
+  } else if (!w.log_error.empty()) {
+    status = "the event log cannot open its next segment: " + w.log_error;
   } else if (!w.checkpoint_error.empty()) {
     status = "the WAL cannot be checkpointed: " + w.checkpoint_error;
   } else if (!w.sessions_error.empty()) {

@@ -184,7 +184,10 @@ Result<std::unique_ptr<SegmentLog>> SegmentLog::Open(const SegmentLogOptions& o,
       return Status::IoError("cannot read log segment " + path + ": " + info.status().message());
     }
     info->closed = !last;
-    if (!last) info->closed_at = ModifiedMs(path);
+    if (!last) {
+      auto known = o.closed_at.find(id);
+      info->closed_at = known != o.closed_at.end() ? known->second : ModifiedMs(path);
+    }
     catalog->Put(info.value());
     log->last_seq_ = std::max(log->last_seq_, info->last_seq);
   }

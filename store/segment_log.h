@@ -105,6 +105,9 @@ struct SegmentLogOptions {
   int64_t wal_limit_pages = 16384;
   // Cap on one segment file (max_page_count; 0: none).
   int64_t max_file_bytes = 0;
+  // When the closed segments were closed (sink clock), as the main file's
+  // catalog says; a segment missing here is dated by its file's mtime.
+  std::map<int64_t, int64_t> closed_at;
 };
 
 // One accepted event of a group, for what runs after the commit.

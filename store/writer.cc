@@ -1,5 +1,6 @@
 #include "store/writer.h"
 
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -222,6 +223,7 @@ class Writer::Impl {
         return Status::Ok();
       });
       side.upto_seq = std::max(committed_seq_, from);
+      if (upgraded_) side.servers.clear();
       if (st.ok() && !side.empty()) side_.push_back(std::move(side));
     }
     if (st.ok()) st = ApplyRestarts(now_ms);
@@ -255,6 +257,20 @@ class Writer::Impl {
   // Side effects wait that the watermark already covers.
   bool SideDue() const { return !side_.empty() && side_.front().upto_seq <= sessions_.watermark(); }
 
+  // When each closed segment was closed, as the catalog last recorded.
+  Result<std::map<int64_t, int64_t>> ClosedTimes() {
+    Result<Stmt> q =
+        db_.Prepare("SELECT id, closed_at FROM log_segments WHERE closed_at IS NOT NULL");
+    if (!q.ok()) return q.status();
+    std::map<int64_t, int64_t> out;
+    for (;;) {
+      Result<bool> row = q->Step();
+      if (!row.ok()) return row.status();
+      if (!row.value()) break;
+      out[q->Int(0)] = q->Int(1);
+    }
+    return out;
+  }
   bool CatalogChanged(const SegmentCatalog& catalog) const {
     return catalog.version() != catalog_version_;
   }
@@ -362,7 +378,11 @@ class Writer::Impl {
     Result<int64_t> version = db_.QueryInt("PRAGMA user_version");
     if (!version.ok()) return version.status();
     SINK_RETURN_IF_ERROR(Migrate(db_, 7));
-    if (Has(db_, "events")) SINK_RETURN_IF_ERROR(MoveEventsToSegment(db_, o.db_path));
+    if (Has(db_, "events")) {
+      SINK_RETURN_IF_ERROR(MoveEventsToSegment(db_, o.db_path));
+      // Older releases counted every committed event in `servers` already.
+      upgraded_ = true;
+    }
     SINK_RETURN_IF_ERROR(Migrate(db_));
     Result<SinkTables> tables = SinkTables::Open(&db_);
     if (!tables.ok()) return tables.status();
@@ -480,6 +500,7 @@ class Writer::Impl {
   int64_t wal_limit_pages_ = 0;
   uint64_t checkpoints_ = 0;
   bool catch_up_ = false;
+  bool upgraded_ = false;                            // this start moved an older file's events out
   std::map<std::string, int64_t> restart_at_;        // server → latest restart seen
   std::map<std::string, int64_t> pending_restarts_;  // server → restart time not yet applied
   std::string error_;
@@ -503,12 +524,15 @@ Result<std::unique_ptr<Writer>> Writer::Open(const WriterOptions& options, const
   if (options.segment_bytes <= 0 && options.max_disk_bytes > 0) {
     // Small enough that deleting the oldest frees a useful share of the cap.
     lo.segment_bytes =
-        std::min(lo.segment_bytes, std::max<int64_t>(options.max_disk_bytes / 8, 1 << 20));
+        std::min(lo.segment_bytes, std::max<int64_t>(options.max_disk_bytes / 8, 64 << 10));
   }
   lo.segment_ms = options.segment_ms;
   lo.dedup_horizon_ms = options.dedup_horizon_ms;
   lo.wal_limit_pages = options.wal_limit_pages;
   lo.max_file_bytes = options.max_db_bytes;
+  Result<std::map<int64_t, int64_t>> closed = impl.value()->ClosedTimes();
+  if (!closed.ok()) return closed.status();
+  lo.closed_at = std::move(closed.value());
   Result<std::unique_ptr<SegmentLog>> log = SegmentLog::Open(lo, catalog.get());
   if (!log.ok()) return log.status();
   SINK_RETURN_IF_ERROR(impl.value()->Recover(log.value()->last_seq(), clock->NowMs()));
@@ -527,6 +551,7 @@ Writer::Writer(const WriterOptions& options, const Clock* clock, std::unique_ptr
       log_(std::move(log)) {
   Result<int64_t> cursor = impl_->tables().Cursor("events");
   relay_events_cursor_ = cursor.ok() ? cursor.value() : 0;
+  WarnIfTheDiskFillsSoon();
   Publish();
   thread_ = std::thread([this] { Run(); });
   log_thread_ = std::thread([this] { RunLog(); });
@@ -770,8 +795,11 @@ void Writer::LogCheckpoint(int64_t min_pages) {
   if (!log_checkpoint_backoff_.Due()) return;
   const Status st = log_->Checkpoint(min_pages);
   if (st.ok()) {
-    if (log_checkpoint_backoff_.failing()) spdlog::info("store: log checkpoints work again");
+    if (!log_checkpoint_backoff_.failing()) return;
+    spdlog::info("store: log checkpoints work again");
     log_checkpoint_backoff_.Succeeded();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stats_.checkpoint_error.rfind("log segment: ", 0) == 0) stats_.checkpoint_error.clear();
     return;
   }
   log_checkpoint_backoff_.Failed();
@@ -796,7 +824,8 @@ void Writer::RunLog() {
     {
       std::unique_lock<std::mutex> lock(log_mu_);
       log_cv_.wait_for(lock, tick, [this] {
-        return !log_queue_.empty() || log_stopping_ || !rotate_waiters_.empty();
+        return !log_queue_.empty() || log_stopping_ || !rotate_waiters_.empty() ||
+               rotate_requested_.load();
       });
       group.swap(log_queue_);
       rotate.swap(rotate_waiters_);
@@ -812,10 +841,12 @@ void Writer::RunLog() {
       if (st.ok()) {
         if (rotate_backoff_.failing()) spdlog::info("store: log segments open again");
         rotate_backoff_.Succeeded();
+        stats_.log_error.clear();
         if (log_->open_id() != before) ++stats_.segments_closed;
       } else {
         rotate_backoff_.Failed();
         ++stats_.rotate_failures;
+        stats_.log_error = st.message();
         uint64_t skipped = 0;
         if (rotate_log_.Allow(&skipped)) {
           spdlog::error(
@@ -1085,10 +1116,13 @@ void Writer::Checkpoint(int64_t min_pages) {
 // --retain-sessions and the oldest dead letters past their bound go in small
 // steps.
 void Writer::Retention() {
+  // Paced in real time; ages are measured on the sink's clock.
+  const auto tick = std::chrono::steady_clock::now();
+  if (tick < next_retention_) return;
+  next_retention_ = tick + std::chrono::milliseconds(options_.retention_interval_ms);
   const int64_t now = clock_->NowMs();
-  if (now < next_retention_ms_) return;
-  next_retention_ms_ = now + options_.retention_interval_ms;
-  const int64_t watermark = impl_->sessions().watermark();
+  int64_t watermark = impl_->sessions().watermark();
+  bool flushed = false;
   const std::vector<SegmentInfo> segments = catalog_->Snapshot();
   int64_t total = SqliteFileBytes(impl_->path());
   for (const SegmentInfo& seg : segments) total += seg.bytes;
@@ -1101,6 +1135,13 @@ void Writer::Retention() {
                          seg.max_received_at < now - options_.retain_events_ms;
     const bool over = options_.max_disk_bytes > 0 && total > options_.max_disk_bytes;
     if (!expired && !over && seg.events > 0) break;
+    if (seg.last_seq > watermark && !flushed) {
+      // The sessions table is written up to the log first (this thread's
+      // own work): retention never waits for --session-flush.
+      Flush(/*all=*/true);
+      flushed = true;
+      watermark = impl_->sessions().watermark();
+    }
     if (seg.last_seq > watermark) {
       blocked = "the sessions table has not merged segment " + std::to_string(seg.id) + " yet";
       break;
@@ -1149,6 +1190,12 @@ void Writer::Retention() {
     }
   }
   const bool full = options_.max_disk_bytes > 0 && total > options_.max_disk_bytes;
+  if (full && blocked.empty() && failed.ok()) {
+    // Only the open segment is left: closed, it can go once it is merged
+    // and delivered.
+    rotate_requested_ = true;
+    log_cv_.notify_one();
+  }
   std::string error;
   if (!failed.ok()) {
     error = failed.message();
@@ -1174,6 +1221,31 @@ void Writer::Retention() {
   stats_.dead_letters_trimmed += static_cast<uint64_t>(trimmed);
   if (!failed.ok()) ++stats_.retention_failures;
   stats_.retention_error = error;
+}
+
+// Without retention, says at start when the free disk lasts less than a
+// week at the rate the log grew so far (measured over at least an hour).
+void Writer::WarnIfTheDiskFillsSoon() const {
+  if (options_.retain_events_ms > 0 || options_.max_disk_bytes > 0) return;
+  int64_t bytes = 0, oldest = 0, newest = 0;
+  for (const SegmentInfo& seg : catalog_->Snapshot()) {
+    bytes += seg.bytes;
+    if (seg.events == 0) continue;
+    if (oldest == 0) oldest = seg.min_received_at;
+    newest = std::max(newest, seg.max_received_at);
+  }
+  const int64_t span_ms = newest - oldest;
+  if (span_ms < 60ll * 60 * 1000 || bytes <= 0) return;
+  struct statvfs fs {};
+  if (statvfs(SegmentDir(options_.db_path).c_str(), &fs) != 0) return;
+  const double free_bytes = static_cast<double>(fs.f_bavail) * static_cast<double>(fs.f_frsize);
+  const double per_day = static_cast<double>(bytes) / (static_cast<double>(span_ms) / 86400000.0);
+  const double days = free_bytes / per_day;
+  if (days >= 7) return;
+  spdlog::warn(
+      "store: the log grew {:.1f} MB a day so far and {:.1f} GB are free: the disk fills in about "
+      "{:.1f} days. Set --retain-events or --max-disk (docs/operations.md, \"Retention\")",
+      per_day / 1e6, free_bytes / 1e9, days);
 }
 
 bool Writer::SweepContinues() const {

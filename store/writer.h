@@ -30,6 +30,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -192,6 +193,7 @@ struct WriterStats {
   // Over --max-disk with nothing retention may delete: event batches get 503.
   bool disk_full = false;
   std::string retention_error;  // why retention cannot do its work ("" when it can)
+  std::string log_error;        // why the open segment cannot be closed ("" when it can)
 };
 
 class Writer {
@@ -249,6 +251,7 @@ class Writer {
   void SaveProgress(std::deque<Pending>& control);
   void Retention();
   void WriteSideOnly(bool now);
+  void WarnIfTheDiskFillsSoon() const;
   void LogCheckpoint(int64_t min_pages);
   void Flush(bool all);
   void CatchUp();               // retries a failed merge when its pause is over
@@ -298,9 +301,10 @@ class Writer {
   std::deque<Pending> control_;                    // relay progress; guarded by mu_
   size_t handoff_events_ = 0;                      // guarded by mu_
   std::atomic<bool> disk_full_{false};
+  std::atomic<bool> rotate_requested_{false};  // by retention: close the open segment
   Backoff log_checkpoint_backoff_, rotate_backoff_;
   LogLimit log_checkpoint_log_, rotate_log_, retention_log_;
-  int64_t next_retention_ms_ = 0;
+  std::chrono::steady_clock::time_point next_retention_{};
   int64_t next_side_ms_ = 0;
   int64_t relay_events_cursor_ = 0;  // delivered, as saved in the main file
   std::thread log_thread_;

@@ -1,5 +1,6 @@
 #include "tests/test_util.h"
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -159,7 +160,11 @@ void ExposeLog(Db& db) {
 
 std::vector<std::string> QueryRows(Db& db, const std::string& sql) {
   std::vector<std::string> rows;
-  if (sql.find("events") != std::string::npos) ExposeLog(db);
+  std::string lower = sql;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* t : {"from events", "join events", "from log_rejected"}) {
+    if (lower.find(t) != std::string::npos) ExposeLog(db);
+  }
   Result<Stmt> s = db.Prepare(sql);
   EXPECT_TRUE(s.ok()) << s.status().ToString() << " in " << sql;
   if (!s.ok()) return rows;
