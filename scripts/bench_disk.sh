@@ -36,7 +36,7 @@ WORK=$(mktemp -d /tmp/sessionsink-bench-disk.XXXXXX)
 trap 'pkill -P $$ 2>/dev/null || true; rm -rf "$WORK"' EXIT
 . scripts/bench_lib.sh
 HARD=(--servers 8 --batch 100 --open-sessions 100000)
-bytes() { du -cb "$@" 2>/dev/null | tail -1 | cut -f1; }
+bytes() { { du -cb "$@" 2>/dev/null || true; } | tail -1 | cut -f1; }
 per() { awk -v b="$1" -v n="$2" 'BEGIN{ if (n > 0) printf "%.1f", b/n; else print "-" }'; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
@@ -67,7 +67,7 @@ for r in $(seq "$ROUNDS"); do
   compact=$( [ -n "$compact_files" ] && bytes $compact_files || echo 0)
   main=$(bytes "$db" "$db-wal")
   open=$(bytes "$db.events"/seg-*.db "$db.events"/seg-*.db-wal)
-  nseg=$(find "$db.events" -name 'seg-*' ! -name '*-*' | wc -l)
+  nseg=$(find "$db.events" \( -name 'seg-*.db' -o -name 'seg-*.zdb' \) | wc -l)
   row=$(printf '%-6s %10s %9s %9s %9s %9s %9s %s' "$r" "$events" "$(per "$total" "$events")" \
     "$(per "$compact" "$compact_events")" "$(per "$main" "$events")" "$(per "$open" "$events")" \
     "$nseg" "$waited")
