@@ -235,7 +235,12 @@ Result<CompactSegment> CompactSegment::Open(const std::string& path) {
     s.dict_ = d.value();
   }
   SINK_RETURN_IF_ERROR(s.db_.Prepare(
-      "SELECT data FROM blocks WHERE last_seq > ? ORDER BY first_seq", &s.blocks_after_));
+      // From the block holding seq + 1 on, found through the primary key
+      // (a reader resuming after a seq does not scan the blocks before it).
+      "SELECT data FROM blocks WHERE first_seq >= coalesce((SELECT first_seq FROM blocks WHERE "
+      "first_seq <= ?1 + 1 ORDER BY first_seq DESC LIMIT 1), 0) AND last_seq > ?1 "
+      "ORDER BY first_seq",
+      &s.blocks_after_));
   SINK_RETURN_IF_ERROR(
       s.db_.Prepare("SELECT data FROM blocks WHERE first_seq <= ? ORDER BY first_seq DESC LIMIT 1",
                     &s.block_of_));
