@@ -101,19 +101,27 @@ Result<BackupReport> Backup(const std::string& db_path, const std::string& out_d
   const std::string out_log = SegmentDir(main_copy);
   fs::create_directories(out_log, ec);
   if (ec) return Status::IoError("cannot create " + out_log + ": " + ec.message());
-  Result<std::vector<int64_t>> ids = ListSegments(dir);
-  if (!ids.ok()) return ids.status();
-  for (size_t i = 0; i < ids->size(); ++i) {
-    const int64_t id = ids.value()[i];
-    const std::string from = SegmentPath(dir, id), to = SegmentPath(out_log, id);
-    const bool newest = i + 1 == ids->size();
+  Result<std::vector<SegmentFile>> files = ListSegmentFiles(dir);
+  if (!files.ok()) return files.status();
+  for (size_t i = 0; i < files->size(); ++i) {
+    const SegmentFile& f = files.value()[i];
+    const bool newest = i + 1 == files->size() && !f.compact;
+    std::string from = f.Path(dir);
+    std::string to = f.Path(out_log);
     Status st;
     if (newest) {
       st = CopyLive(from, to);
     } else {
       // Closed: it never changes. Opened first, so that retention deleting
-      // it meanwhile does not cut the copy short.
+      // it meanwhile does not cut the copy short. Either form: a compact
+      // one is copied as it is.
       st = CopyClosed(from, to);
+      if (!st.ok() && !f.compact && fs::exists(CompactSegmentPath(dir, f.id), ec)) {
+        // Compacted between the listing and the copy.
+        from = CompactSegmentPath(dir, f.id);
+        to = CompactSegmentPath(out_log, f.id);
+        st = CopyClosed(from, to);
+      }
     }
     if (!st.ok()) {
       if (!fs::exists(from, ec)) continue;  // deleted by retention before it was opened

@@ -28,6 +28,9 @@ CREATE TABLE dict(id INTEGER PRIMARY KEY, bytes BLOB NOT NULL);
 CREATE TABLE blocks(first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, data BLOB NOT NULL);
 CREATE TABLE dedup(utc_ms INTEGER NOT NULL, hash INTEGER NOT NULL, seq INTEGER NOT NULL,
                    PRIMARY KEY(utc_ms, hash, seq)) WITHOUT ROWID;
+CREATE TABLE rejected(id INTEGER PRIMARY KEY, after_seq INTEGER NOT NULL,
+                      received_at INTEGER NOT NULL, remote_addr TEXT, reason TEXT NOT NULL,
+                      item_index INTEGER, server TEXT, body BLOB NOT NULL);
 )sql";
 
 void Widen(SegmentMeta* m, const LogRecord& r) {
@@ -45,7 +48,8 @@ void Widen(SegmentMeta* m, const LogRecord& r) {
   }
 }
 
-Status Build(Db& db, const RecordSource& next, const CompactOptions& o, SegmentMeta* meta) {
+Status Build(Db& db, const RecordSource& next, const CompactOptions& o,
+             const std::function<Status(Db&)>& finish, SegmentMeta* meta) {
   SINK_RETURN_IF_ERROR(db.Exec(kSchema));
   SINK_RETURN_IF_ERROR(db.Exec("BEGIN"));
   Result<Stmt> put_block =
@@ -133,6 +137,7 @@ Status Build(Db& db, const RecordSource& next, const CompactOptions& o, SegmentM
     put_meta->Bind(2, value);
     SINK_RETURN_IF_ERROR(put_meta->RunAndReset());
   }
+  if (finish) SINK_RETURN_IF_ERROR(finish(db));
   return db.Exec("COMMIT");
 }
 
@@ -169,9 +174,11 @@ Result<RecordSource> EventsTableSource(Db* db, int64_t after_seq, int64_t up_to_
 }
 
 Result<SegmentMeta> WriteCompactSegment(const std::string& path, const RecordSource& next,
-                                        const CompactOptions& options) {
+                                        const CompactOptions& options,
+                                        const std::function<Status(Db&)>& finish) {
   const std::string tmp = path + ".tmp";
   std::remove(tmp.c_str());
+  std::remove((tmp + "-journal").c_str());
   SegmentMeta meta;
   {
     Result<Db> db = Db::Open(tmp, /*create=*/true);
@@ -180,10 +187,11 @@ Result<SegmentMeta> WriteCompactSegment(const std::string& path, const RecordSou
     // journal is enough, and the file is synced before it is renamed.
     Status st =
         db->Exec("PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; PRAGMA page_size=4096");
-    if (st.ok()) st = Build(db.value(), next, options, &meta);
+    if (st.ok()) st = Build(db.value(), next, options, finish, &meta);
     if (!st.ok()) {
       db = Db();
       std::remove(tmp.c_str());
+      std::remove((tmp + "-journal").c_str());
       return st;
     }
   }
@@ -227,21 +235,30 @@ Result<CompactSegment> CompactSegment::Open(const std::string& path) {
     s.dict_ = d.value();
   }
   SINK_RETURN_IF_ERROR(s.db_.Prepare(
-      "SELECT data FROM blocks WHERE last_seq > ? ORDER BY first_seq", &s.blocks_after_));
+      // From the block holding seq + 1 on, found through the primary key
+      // (a reader resuming after a seq does not scan the blocks before it).
+      "SELECT data FROM blocks WHERE first_seq >= coalesce((SELECT first_seq FROM blocks WHERE "
+      "first_seq <= ?1 + 1 ORDER BY first_seq DESC LIMIT 1), 0) AND last_seq > ?1 "
+      "ORDER BY first_seq",
+      &s.blocks_after_));
   SINK_RETURN_IF_ERROR(
       s.db_.Prepare("SELECT data FROM blocks WHERE first_seq <= ? ORDER BY first_seq DESC LIMIT 1",
                     &s.block_of_));
   SINK_RETURN_IF_ERROR(
       s.db_.Prepare("SELECT seq FROM dedup WHERE utc_ms = ? AND hash = ?", &s.candidates_));
+  SINK_RETURN_IF_ERROR(s.db_.Prepare(
+      "SELECT id, after_seq, received_at, remote_addr, reason, item_index, server, body "
+      "FROM rejected WHERE after_seq > ?1 ORDER BY id",
+      &s.rejects_));
   return s;
 }
 
-Status CompactSegment::ForEachAfter(int64_t seq,
-                                    const std::function<Status(const LogRecord&)>& fn) {
+Status CompactSegment::ForEachAfter(int64_t seq, const std::function<Status(const LogRecord&)>& fn,
+                                    int64_t limit) {
   Stmt& s = blocks_after_;
   s.Bind(1, seq);
   Status st;
-  for (;;) {
+  while (limit > 0) {
     Result<bool> row = s.Step();
     if (!row.ok()) {
       st = row.status();
@@ -255,6 +272,7 @@ Status CompactSegment::ForEachAfter(int64_t seq,
     }
     for (const LogRecord& r : rs.value()) {
       if (r.seq <= seq) continue;
+      if (limit-- <= 0) break;
       st = fn(r);
       if (!st.ok()) break;
     }
@@ -264,7 +282,56 @@ Status CompactSegment::ForEachAfter(int64_t seq,
   return st;
 }
 
+Status CompactSegment::ForEachReceivedSince(int64_t received_at, const std::string& pattern,
+                                            const std::function<Status(const LogRecord&)>& fn) {
+  if (meta_.max_received_at < received_at) return Status::Ok();
+  return ForEachAfter(0, [&](const LogRecord& r) {
+    if (r.received_at < received_at || sqlite3_strglob(pattern.c_str(), r.event.c_str()) != 0) {
+      return Status::Ok();
+    }
+    return fn(r);
+  });
+}
+
+Status CompactSegment::ForEachRejectAfter(int64_t after_seq,
+                                          const std::function<Status(const LogReject&)>& fn) {
+  Stmt& q = rejects_;
+  q.Bind(1, after_seq);
+  LogReject r;
+  Status st;
+  for (;;) {
+    Result<bool> row = q.Step();
+    if (!row.ok()) {
+      st = row.status();
+      break;
+    }
+    if (!row.value()) break;
+    r.rowid = q.Int(0);
+    r.after_seq = q.Int(1);
+    r.received_at = q.Int(2);
+    r.remote_addr = q.OptText(3);
+    r.reason = std::string(q.Text(4));
+    r.item_index = q.OptInt(5);
+    r.server = q.OptText(6);
+    r.body = std::string(q.Blob(7));
+    st = fn(r);
+    if (!st.ok()) break;
+  }
+  q.Reset();
+  return st;
+}
+
+Result<int64_t> CompactSegment::RejectCount() {
+  return db_.QueryInt("SELECT count(*) FROM rejected");
+}
+
 Result<std::optional<LogRecord>> CompactSegment::Get(int64_t seq) {
+  if (!cached_.empty() && cached_.front().seq <= seq && seq <= cached_.back().seq) {
+    for (const LogRecord& r : cached_) {
+      if (r.seq == seq) return std::optional<LogRecord>(r);
+    }
+    return std::optional<LogRecord>();
+  }
   Stmt& s = block_of_;
   s.Bind(1, seq);
   Result<bool> row = s.Step();
@@ -277,8 +344,9 @@ Result<std::optional<LogRecord>> CompactSegment::Get(int64_t seq) {
     if (!rs.ok()) {
       st = rs.status();
     } else {
-      for (LogRecord& r : rs.value()) {
-        if (r.seq == seq) found = std::move(r);
+      cached_ = std::move(rs.value());
+      for (const LogRecord& r : cached_) {
+        if (r.seq == seq) found = r;
       }
     }
   }

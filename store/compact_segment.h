@@ -8,7 +8,11 @@
 //                                          led by time like the open log's
 //   dict(id PK, bytes)                     the zstd dictionary the blocks
 //                                          were made with, when one was
-//   meta(name PK, value)                   seq and time ranges, count
+//   rejected(…)                            the segment's dead letters, as
+//                                          the raw form keeps them
+//                                          (schemas/segment.sql)
+//   meta(name PK, value)                   seq and time ranges, count,
+//                                          base_seq
 //
 // The file is built under a temporary name and renamed into place, so a
 // reader (or a crash) sees the whole segment or none of it.
@@ -25,6 +29,7 @@
 #include <vector>
 
 #include "store/log_block.h"
+#include "store/log_reader.h"
 #include "store/sqlite.h"
 #include "store/status.h"
 #include "store/zstd_codec.h"
@@ -58,9 +63,13 @@ using RecordSource = std::function<Result<bool>(LogRecord* out)>;
 Result<RecordSource> EventsTableSource(Db* db, int64_t after_seq, int64_t up_to_seq);
 
 // Writes the compact segment `path` from `next` (at least one record).
-// Returns its metadata.
+// `finish`, when given, runs on the new file's connection inside its
+// transaction, after the events (the compactor copies the dead letters into
+// `rejected` and the raw segment's base_seq into `meta`). Returns its
+// metadata.
 Result<SegmentMeta> WriteCompactSegment(const std::string& path, const RecordSource& next,
-                                        const CompactOptions& options);
+                                        const CompactOptions& options,
+                                        const std::function<Status(Db&)>& finish = {});
 
 class CompactSegment {
  public:
@@ -69,10 +78,20 @@ class CompactSegment {
   CompactSegment& operator=(CompactSegment&&) = default;
 
   const SegmentMeta& meta() const { return meta_; }
-  // Calls `fn` for every event after `seq`, in seq order.
-  Status ForEachAfter(int64_t seq, const std::function<Status(const LogRecord&)>& fn);
-  // The event with this seq, if the segment holds it.
+  // Calls `fn` for every event after `seq` (at most `limit`), in seq order.
+  Status ForEachAfter(int64_t seq, const std::function<Status(const LogRecord&)>& fn,
+                      int64_t limit = INT64_MAX);
+  // Every event received at or after `received_at` whose name matches the
+  // GLOB `pattern`, in seq order (decodes every block that may hold one).
+  Status ForEachReceivedSince(int64_t received_at, const std::string& pattern,
+                              const std::function<Status(const LogRecord&)>& fn);
+  // The event with this seq, if the segment holds it (the last block read
+  // is kept: reading a session's events one by one decodes each block once).
   Result<std::optional<LogRecord>> Get(int64_t seq);
+  // The dead letters committed after the event `after_seq`, by row id
+  // (`segment` is left 0 for the caller to fill).
+  Status ForEachRejectAfter(int64_t after_seq, const std::function<Status(const LogReject&)>& fn);
+  Result<int64_t> RejectCount();
   // The seqs of the events whose (utc_ms, dedup hash) may be these: the
   // candidates a dedup check compares field by field (the table keeps 32
   // bits of the hash, so a rare candidate is another event).
@@ -81,8 +100,9 @@ class CompactSegment {
  private:
   CompactSegment() = default;
   Db db_;
-  Stmt blocks_after_, block_of_, candidates_;
+  Stmt blocks_after_, block_of_, candidates_, rejects_;
   std::shared_ptr<const ZstdDict> dict_;
+  std::vector<LogRecord> cached_;  // the block Get() read last
   SegmentMeta meta_;
 };
 

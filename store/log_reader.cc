@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "store/compact_segment.h"
 #include "store/segment_log.h"
 
 namespace sink {
@@ -51,11 +52,27 @@ Status EachRow(Stmt& q, Fn&& fn) {
 
 struct LogReader::Segment {
   int64_t id = 0;
+  bool compact = false;  // the form listed last
   std::string path;
   bool opened = false;
+  bool ranged = false;  // first_seq/last_seq were read (final for a closed segment)
+  // The raw form's connection …
   Db db;
   Stmt after, one, since, rejects, range;
+  // … or the compact form.
+  std::optional<CompactSegment> cs;
   int64_t first_seq = 0, last_seq = 0;  // as of the last look (0, 0: empty)
+
+  void Close() {
+    after = Stmt();
+    one = Stmt();
+    since = Stmt();
+    rejects = Stmt();
+    range = Stmt();
+    db = Db();
+    cs.reset();
+    opened = false;
+  }
 };
 
 LogReader::LogReader(std::string dir) : dir_(std::move(dir)) {}
@@ -80,55 +97,111 @@ Result<LogReader> LogReader::Open(const std::string& db_path) {
 }
 
 Status LogReader::Refresh() {
-  Result<std::vector<int64_t>> ids = ListSegments(dir_);
-  if (!ids.ok()) return ids.status();
+  Result<std::vector<SegmentFile>> files = ListSegmentFiles(dir_);
+  if (!files.ok()) return files.status();
   std::vector<std::unique_ptr<Segment>> next;
   size_t j = 0;
-  for (int64_t id : ids.value()) {
-    while (j < segments_.size() && segments_[j]->id < id) ++j;
-    if (j < segments_.size() && segments_[j]->id == id) {
-      next.push_back(std::move(segments_[j++]));
+  for (const SegmentFile& f : files.value()) {
+    while (j < segments_.size() && segments_[j]->id < f.id) ++j;
+    if (j < segments_.size() && segments_[j]->id == f.id) {
+      std::unique_ptr<Segment>& s = segments_[j++];
+      if (s->compact != f.compact) {
+        // Compacted since: the raw file is gone, its connection goes too
+        // (the range stays: the same events).
+        s->Close();
+        s->compact = f.compact;
+        s->path = f.Path(dir_);
+      }
+      next.push_back(std::move(s));
       continue;
     }
     auto s = std::make_unique<Segment>();
-    s->id = id;
-    s->path = SegmentPath(dir_, id);
+    s->id = f.id;
+    s->compact = f.compact;
+    s->path = f.Path(dir_);
     next.push_back(std::move(s));
   }
   segments_ = std::move(next);
   return Status::Ok();
 }
 
+void LogReader::Release() {
+  // A closed segment's range never changes: its connection is let go so
+  // that a file the compactor or retention deleted gives its space back.
+  for (size_t i = 0; i + 1 < segments_.size(); ++i) {
+    if (segments_[i]->opened && segments_[i]->ranged) segments_[i]->Close();
+  }
+}
+
+Status LogReader::OpenSegment(Segment* s) {
+  if (s->compact) {
+    Result<CompactSegment> cs = CompactSegment::Open(s->path);
+    if (!cs.ok()) return cs.status();
+    s->cs.emplace(std::move(cs.value()));
+    s->opened = true;
+    return Status::Ok();
+  }
+  Result<Db> db = Db::Open(s->path, /*create=*/false, /*read_only=*/true);
+  if (!db.ok()) return db.status();
+  s->db = std::move(db.value());
+  SINK_RETURN_IF_ERROR(s->db.Exec("PRAGMA busy_timeout=5000"));
+  const std::string cols = kColumns;
+  SINK_RETURN_IF_ERROR(s->db.Prepare(cols + "WHERE seq > ?1 ORDER BY seq LIMIT ?2", &s->after));
+  SINK_RETURN_IF_ERROR(s->db.Prepare(cols + "WHERE seq = ?1", &s->one));
+  SINK_RETURN_IF_ERROR(s->db.Prepare(cols + "WHERE received_at >= ?1 AND event GLOB ?2 "
+                                            "ORDER BY seq",
+                                     &s->since));
+  SINK_RETURN_IF_ERROR(s->db.Prepare(
+      "SELECT id, after_seq, received_at, remote_addr, reason, item_index, server, body "
+      "FROM rejected WHERE after_seq > ?1 ORDER BY id",
+      &s->rejects));
+  SINK_RETURN_IF_ERROR(
+      s->db.Prepare("SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM events", &s->range));
+  s->opened = true;
+  return Status::Ok();
+}
+
 Result<LogReader::Segment*> LogReader::Use(Segment* s) {
   // Only the newest segment grows: an older one's range is read once.
   const bool newest = !segments_.empty() && segments_.back().get() == s;
-  if (s->opened && !newest) return s;
+  if (s->opened && s->ranged && !newest) return s;
   if (!s->opened) {
-    Result<Db> db = Db::Open(s->path, /*create=*/false, /*read_only=*/true);
-    if (!db.ok()) return db.status();
-    s->db = std::move(db.value());
-    SINK_RETURN_IF_ERROR(s->db.Exec("PRAGMA busy_timeout=5000"));
-    const std::string cols = kColumns;
-    SINK_RETURN_IF_ERROR(s->db.Prepare(cols + "WHERE seq > ?1 ORDER BY seq LIMIT ?2", &s->after));
-    SINK_RETURN_IF_ERROR(s->db.Prepare(cols + "WHERE seq = ?1", &s->one));
-    SINK_RETURN_IF_ERROR(s->db.Prepare(cols + "WHERE received_at >= ?1 AND event GLOB ?2 "
-                                              "ORDER BY seq",
-                                       &s->since));
-    SINK_RETURN_IF_ERROR(s->db.Prepare(
-        "SELECT id, after_seq, received_at, remote_addr, reason, item_index, server, body "
-        "FROM rejected WHERE after_seq > ?1 ORDER BY id",
-        &s->rejects));
-    SINK_RETURN_IF_ERROR(s->db.Prepare(
-        "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM events", &s->range));
-    s->opened = true;
+    Status st = OpenSegment(s);
+    if (!st.ok() && !s->compact) {
+      // Compacted between the listing and now: the compact form is there.
+      std::error_code ec;
+      const std::string compact = CompactSegmentPath(dir_, s->id);
+      if (std::filesystem::exists(compact, ec)) {
+        s->Close();
+        s->compact = true;
+        s->path = compact;
+        st = OpenSegment(s);
+      }
+    }
+    if (!st.ok()) {
+      s->Close();
+      return st;
+    }
   }
-  Status st = EachRow(s->range, [&](const Stmt& q) {
-    s->first_seq = q.Int(0);
-    s->last_seq = q.Int(1);
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
+  if (s->compact) {
+    s->first_seq = s->cs->meta().first_seq;
+    s->last_seq = s->cs->meta().last_seq;
+  } else {
+    Status st = EachRow(s->range, [&](const Stmt& q) {
+      s->first_seq = q.Int(0);
+      s->last_seq = q.Int(1);
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+  }
+  s->ranged = true;
   return s;
+}
+
+bool LogReader::Gone(const Segment* s) const {
+  std::error_code ec;
+  return !std::filesystem::exists(SegmentPath(dir_, s->id), ec) &&
+         !std::filesystem::exists(CompactSegmentPath(dir_, s->id), ec);
 }
 
 Status LogReader::ForEachAfter(int64_t seq, const std::function<Status(const LogRecord&)>& fn,
@@ -139,14 +212,24 @@ Status LogReader::ForEachAfter(int64_t seq, const std::function<Status(const Log
     Segment* s = segments_[i].get();
     // A closed segment whose events all lie at or before `seq` is skipped
     // without a look once it was seen (its range no longer changes).
-    if (s->opened && i + 1 < segments_.size() && s->last_seq <= seq) continue;
+    if (s->ranged && i + 1 < segments_.size() && s->last_seq <= seq) continue;
     Result<Segment*> u = Use(s);
     if (!u.ok()) {
-      std::error_code ec;
-      if (!std::filesystem::exists(s->path, ec)) continue;  // deleted by retention
+      if (Gone(s)) continue;  // deleted by retention
       return u.status();
     }
     if (s->last_seq <= seq) continue;
+    if (s->compact) {
+      SINK_RETURN_IF_ERROR(s->cs->ForEachAfter(
+          seq,
+          [&](const LogRecord& rec) {
+            seq = rec.seq;
+            --limit;
+            return fn(rec);
+          },
+          limit));
+      continue;
+    }
     s->after.Bind(1, seq);
     s->after.Bind(2, limit);
     Status st = EachRow(s->after, [&](const Stmt& q) {
@@ -157,6 +240,7 @@ Status LogReader::ForEachAfter(int64_t seq, const std::function<Status(const Log
     });
     SINK_RETURN_IF_ERROR(st);
   }
+  Release();
   return Status::Ok();
 }
 
@@ -170,6 +254,7 @@ Result<std::optional<LogRecord>> LogReader::Get(int64_t seq) {
       if (!u.ok()) continue;  // deleted by retention
       if (s->first_seq == 0 || s->first_seq > seq) continue;
       if (s->last_seq < seq) break;
+      if (s->compact) return s->cs->Get(seq);
       s->one.Bind(1, seq);
       std::optional<LogRecord> out;
       Status st = EachRow(s->one, [&](const Stmt& q) {
@@ -193,6 +278,10 @@ Status LogReader::ForEachReceivedSince(int64_t received_at, const std::string& p
     Result<Segment*> u = Use(seg.get());
     if (!u.ok()) continue;  // deleted by retention
     Segment* s = u.value();
+    if (s->compact) {
+      SINK_RETURN_IF_ERROR(s->cs->ForEachReceivedSince(received_at, pattern, fn));
+      continue;
+    }
     s->since.Bind(1, received_at);
     s->since.Bind(2, std::string_view(pattern));
     SINK_RETURN_IF_ERROR(EachRow(s->since, [&](const Stmt& q) {
@@ -200,6 +289,7 @@ Status LogReader::ForEachReceivedSince(int64_t received_at, const std::string& p
       return fn(r);
     }));
   }
+  Release();
   return Status::Ok();
 }
 
@@ -211,6 +301,14 @@ Status LogReader::ForEachRejectAfter(int64_t after_seq,
     Segment* s = segments_[i].get();
     Result<Segment*> u = Use(s);
     if (!u.ok()) continue;  // deleted by retention
+    if (s->compact) {
+      SINK_RETURN_IF_ERROR(s->cs->ForEachRejectAfter(after_seq, [&](const LogReject& cr) {
+        LogReject copy = cr;
+        copy.segment = s->id;
+        return fn(copy);
+      }));
+      continue;
+    }
     s->rejects.Bind(1, after_seq);
     SINK_RETURN_IF_ERROR(EachRow(s->rejects, [&](const Stmt& q) {
       r.segment = s->id;
@@ -225,6 +323,7 @@ Status LogReader::ForEachRejectAfter(int64_t after_seq,
       return fn(r);
     }));
   }
+  Release();
   return Status::Ok();
 }
 
@@ -233,8 +332,12 @@ Result<int64_t> LogReader::LastSeq() {
   for (auto it = segments_.rbegin(); it != segments_.rend(); ++it) {
     Result<Segment*> u = Use(it->get());
     if (!u.ok()) continue;
-    if (u.value()->last_seq > 0) return u.value()->last_seq;
+    if (u.value()->last_seq > 0) {
+      Release();
+      return u.value()->last_seq;
+    }
   }
+  Release();
   return int64_t{0};
 }
 

@@ -6,7 +6,11 @@
 //
 // Every connection it opens is read-only: it never takes a writer's lock or
 // checkpoints (one writer per file). A segment deleted by retention while
-// it is read is skipped, as if it had been deleted before.
+// it is read is skipped, as if it had been deleted before. A closed segment
+// may be in its compact form (store/compactor.h): it is read as such, and
+// one compacted while it is read is found again in its new form. The
+// connections to closed segments are let go after each scan (not after
+// Get()), so that the space of a file deleted meanwhile comes back.
 //
 // Not thread-safe: one per thread.
 #pragma once
@@ -68,6 +72,9 @@ class LogReader {
   explicit LogReader(std::string dir);
   Status Refresh();  // the directory's segments now
   Result<Segment*> Use(Segment* s);
+  Status OpenSegment(Segment* s);
+  bool Gone(const Segment* s) const;  // deleted in both forms
+  void Release();                     // closes the closed segments' connections
 
   std::string dir_;
   std::vector<std::unique_ptr<Segment>> segments_;  // by id

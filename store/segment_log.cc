@@ -9,6 +9,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "store/compact_segment.h"
+
 namespace sink {
 
 namespace fs = std::filesystem;
@@ -17,6 +19,12 @@ namespace {
 
 constexpr std::string_view kPrefix = "seg-";
 constexpr std::string_view kSuffix = ".db";
+constexpr std::string_view kCompactSuffix = ".zdb";
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
 
 int64_t ModifiedMs(const std::string& path) {
   struct stat st {};
@@ -39,23 +47,44 @@ std::string SegmentPath(const std::string& dir, int64_t id) {
   return dir + "/" + name;
 }
 
-Result<std::vector<int64_t>> ListSegments(const std::string& dir) {
-  std::vector<int64_t> ids;
+std::string CompactSegmentPath(const std::string& dir, int64_t id) {
+  char name[32];
+  std::snprintf(name, sizeof name, "seg-%08lld.zdb", static_cast<long long>(id));
+  return dir + "/" + name;
+}
+
+Result<std::vector<SegmentFile>> ListSegmentFiles(const std::string& dir) {
+  std::map<int64_t, SegmentFile> found;
   std::error_code ec;
-  if (!fs::exists(dir, ec)) return ids;
+  if (!fs::exists(dir, ec)) return std::vector<SegmentFile>();
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (name.size() <= kPrefix.size() + kSuffix.size() || name.rfind(kPrefix, 0) != 0 ||
-        name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
+    const bool compact = EndsWith(name, kCompactSuffix);
+    const std::string_view suffix = compact ? kCompactSuffix : kSuffix;
+    if (name.size() <= kPrefix.size() + suffix.size() || name.rfind(kPrefix, 0) != 0 ||
+        !EndsWith(name, suffix)) {
       continue;
     }
     const std::string digits =
-        name.substr(kPrefix.size(), name.size() - kPrefix.size() - kSuffix.size());
+        name.substr(kPrefix.size(), name.size() - kPrefix.size() - suffix.size());
     if (digits.empty() || !std::all_of(digits.begin(), digits.end(), ::isdigit)) continue;
-    ids.push_back(std::stoll(digits));
+    SegmentFile& f = found[std::stoll(digits)];
+    f.id = std::stoll(digits);
+    (compact ? f.compact : f.raw) = true;
   }
   if (ec) return Status::IoError("cannot list " + dir + ": " + ec.message());
-  std::sort(ids.begin(), ids.end());
+  std::vector<SegmentFile> out;
+  out.reserve(found.size());
+  for (const auto& [id, f] : found) out.push_back(f);
+  return out;
+}
+
+Result<std::vector<int64_t>> ListSegments(const std::string& dir) {
+  Result<std::vector<SegmentFile>> files = ListSegmentFiles(dir);
+  if (!files.ok()) return files.status();
+  std::vector<int64_t> ids;
+  ids.reserve(files->size());
+  for (const SegmentFile& f : files.value()) ids.push_back(f.id);
   return ids;
 }
 
@@ -68,17 +97,42 @@ int64_t SqliteFileBytes(const std::string& path) {
   return total;
 }
 
-Status RemoveSegmentFiles(const std::string& path) {
+Status RemoveSqliteFiles(const std::string& path) {
   std::error_code ec;
   // The database file first: without it the others are leftovers.
   fs::remove(path, ec);
   if (ec) return Status::IoError("cannot delete " + path + ": " + ec.message());
-  fs::remove(path + "-wal", ec);
-  fs::remove(path + "-shm", ec);
+  for (const char* extra : {"-wal", "-shm", "-journal"}) fs::remove(path + extra, ec);
   return Status::Ok();
 }
 
+Status RemoveSegmentFiles(const std::string& path) {
+  SINK_RETURN_IF_ERROR(RemoveSqliteFiles(path));
+  if (!EndsWith(path, kSuffix)) return Status::Ok();
+  return RemoveSqliteFiles(path.substr(0, path.size() - kSuffix.size()) +
+                           std::string(kCompactSuffix));
+}
+
 Result<SegmentInfo> ReadSegmentInfo(const std::string& path, int64_t id) {
+  if (EndsWith(path, kCompactSuffix)) {
+    Result<CompactSegment> c = CompactSegment::Open(path);
+    if (!c.ok()) return c.status();
+    Result<int64_t> rejected = c->RejectCount();
+    if (!rejected.ok()) return rejected.status();
+    SegmentInfo s;
+    s.id = id;
+    s.compact = true;
+    s.first_seq = c->meta().first_seq;
+    s.last_seq = c->meta().last_seq;
+    s.events = c->meta().count;
+    s.rejected = rejected.value();
+    s.min_received_at = c->meta().min_received_at;
+    s.max_received_at = c->meta().max_received_at;
+    s.min_utc_ms = c->meta().min_utc_ms;
+    s.max_utc_ms = c->meta().max_utc_ms;
+    s.bytes = SqliteFileBytes(path);
+    return s;
+  }
   Result<Db> db = Db::Open(path, /*create=*/false, /*read_only=*/true);
   if (!db.ok()) return db.status();
   SINK_RETURN_IF_ERROR(db->Exec("PRAGMA busy_timeout=5000; BEGIN"));
@@ -131,6 +185,15 @@ void SegmentCatalog::Put(const SegmentInfo& s) {
   ++version_;
 }
 
+bool SegmentCatalog::Replace(const SegmentInfo& s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = segments_.find(s.id);
+  if (it == segments_.end()) return false;
+  it->second = s;
+  ++version_;
+  return true;
+}
+
 void SegmentCatalog::Erase(int64_t id) {
   std::lock_guard<std::mutex> lock(mu_);
   segments_.erase(id);
@@ -146,9 +209,15 @@ int64_t SegmentCatalog::Bytes() const {
 
 uint64_t SegmentCatalog::version() const { return version_.load(); }
 
+// A closed segment's read connection: the raw form's, with its EventLog,
+// or the compact form's.
 struct SegmentLog::Closed {
+  bool compact = false;
   Db db;
   EventLog log;
+  std::optional<CompactSegment> segment;
+
+  ~Closed() { log = EventLog(); }  // statements before their connection
 };
 
 SegmentLog::SegmentLog(const SegmentLogOptions& o, SegmentCatalog* catalog)
@@ -166,35 +235,69 @@ Result<std::unique_ptr<SegmentLog>> SegmentLog::Open(const SegmentLogOptions& o,
   std::error_code ec;
   fs::create_directories(log->dir_, ec);
   if (ec) return Status::IoError("cannot create " + log->dir_ + ": " + ec.message());
-  // A segment whose creation a crash interrupted holds nothing.
+  // A segment whose creation a crash interrupted holds nothing; nor does a
+  // compact segment still under its temporary name (the raw form is whole).
   for (fs::directory_iterator it(log->dir_, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0) {
-      fs::remove(it->path(), ec);
-    }
+    if (EndsWith(name, ".tmp") || EndsWith(name, ".tmp-journal")) fs::remove(it->path(), ec);
   }
-  Result<std::vector<int64_t>> ids = ListSegments(log->dir_);
-  if (!ids.ok()) return ids.status();
-  for (size_t i = 0; i < ids->size(); ++i) {
-    const int64_t id = ids.value()[i];
-    const std::string path = SegmentPath(log->dir_, id);
-    const bool last = i + 1 == ids->size();
-    Result<SegmentInfo> info = ReadSegmentInfo(path, id);
-    if (!info.ok()) {
-      return Status::IoError("cannot read log segment " + path + ": " + info.status().message());
+  Result<std::vector<SegmentFile>> files = ListSegmentFiles(log->dir_);
+  if (!files.ok()) return files.status();
+  for (size_t i = 0; i < files->size(); ++i) {
+    SegmentFile& f = files.value()[i];
+    const std::string raw = SegmentPath(log->dir_, f.id);
+    const std::string compact = CompactSegmentPath(log->dir_, f.id);
+    const bool last = i + 1 == files->size();
+    Result<SegmentInfo> info = Status::Internal("no segment");
+    if (f.compact) {
+      // A crash during compaction: the compact form was renamed into place
+      // whole and synced before the raw one is deleted, so it wins when it
+      // opens and holds the raw form's events; otherwise the raw form does.
+      info = ReadSegmentInfo(compact, f.id);
+      if (info.ok() && f.raw) {
+        Result<SegmentInfo> r = ReadSegmentInfo(raw, f.id);
+        if (!r.ok() || (r->first_seq == info->first_seq && r->last_seq == info->last_seq &&
+                        r->events == info->events && r->rejected == info->rejected)) {
+          spdlog::warn("store: log segment {} is in both forms; keeping the compact one", f.id);
+          SINK_RETURN_IF_ERROR(RemoveSqliteFiles(raw));
+          f.raw = false;
+        } else {
+          info = Status::Invalid("the compact form does not hold the raw form's events");
+        }
+      }
+      if (!info.ok()) {
+        if (!f.raw) {
+          return Status::IoError("cannot read log segment " + compact + ": " +
+                                 info.status().message());
+        }
+        spdlog::warn("store: deleting {}, which cannot replace the raw log segment: {}", compact,
+                     info.status().message());
+        SINK_RETURN_IF_ERROR(RemoveSqliteFiles(compact));
+        f.compact = false;
+      }
     }
-    info->closed = !last;
-    if (!last) {
-      auto known = o.closed_at.find(id);
-      info->closed_at = known != o.closed_at.end() ? known->second : ModifiedMs(path);
+    if (!f.compact) info = ReadSegmentInfo(raw, f.id);
+    if (!info.ok()) {
+      return Status::IoError("cannot read log segment " + f.Path(log->dir_) + ": " +
+                             info.status().message());
+    }
+    // A compact segment is never the open one.
+    info->closed = !last || f.compact;
+    if (info->closed) {
+      auto known = o.closed_at.find(f.id);
+      info->closed_at =
+          known != o.closed_at.end() ? known->second : ModifiedMs(f.Path(log->dir_));
     }
     catalog->Put(info.value());
     log->last_seq_ = std::max(log->last_seq_, info->last_seq);
   }
-  if (ids->empty()) {
+  if (files->empty()) {
     SINK_RETURN_IF_ERROR(log->OpenSegment(1, /*create=*/true));
+  } else if (files->back().compact) {
+    // Never appended to: the next one is opened.
+    SINK_RETURN_IF_ERROR(log->OpenSegment(files->back().id + 1, /*create=*/true));
   } else {
-    SINK_RETURN_IF_ERROR(log->OpenSegment(ids->back(), /*create=*/false));
+    SINK_RETURN_IF_ERROR(log->OpenSegment(files->back().id, /*create=*/false));
   }
   return log;
 }
@@ -308,21 +411,53 @@ Status SegmentLog::Begin(int64_t now_ms) {
   return open_db_.Exec("BEGIN IMMEDIATE");
 }
 
-Result<SegmentLog::Closed*> SegmentLog::ClosedSegment(int64_t id) {
-  auto it = closed_.find(id);
-  if (it != closed_.end()) return it->second.get();
+Result<SegmentLog::Closed*> SegmentLog::ClosedSegment(const SegmentInfo& s) {
+  auto it = closed_.find(s.id);
+  // A connection to the form the segment is no longer in is dropped (the
+  // compactor deleted that file: its space comes back when it is closed).
+  if (it != closed_.end() && it->second->compact == s.compact) return it->second.get();
+  if (it != closed_.end()) closed_.erase(it);
   auto c = std::make_unique<Closed>();
-  Result<Db> db = Db::Open(SegmentPath(dir_, id), /*create=*/false, /*read_only=*/true);
-  if (!db.ok()) return db.status();
-  c->db = std::move(db.value());
-  SINK_RETURN_IF_ERROR(c->db.Exec("PRAGMA busy_timeout=5000"));
-  Result<EventLog> log = EventLog::Open(&c->db, /*writable=*/false);
-  if (!log.ok()) return log.status();
-  c->log = std::move(log.value());
+  c->compact = s.compact;
+  if (s.compact) {
+    Result<CompactSegment> seg = CompactSegment::Open(CompactSegmentPath(dir_, s.id));
+    if (!seg.ok()) return seg.status();
+    c->segment.emplace(std::move(seg.value()));
+  } else {
+    Result<Db> db = Db::Open(SegmentPath(dir_, s.id), /*create=*/false, /*read_only=*/true);
+    if (!db.ok()) return db.status();
+    c->db = std::move(db.value());
+    SINK_RETURN_IF_ERROR(c->db.Exec("PRAGMA busy_timeout=5000"));
+    Result<EventLog> log = EventLog::Open(&c->db, /*writable=*/false);
+    if (!log.ok()) return log.status();
+    c->log = std::move(log.value());
+  }
   Closed* raw = c.get();
-  closed_[id] = std::move(c);
+  closed_[s.id] = std::move(c);
   return raw;
 }
+
+namespace {
+
+// Whether the compact segment holds an event with `e`'s dedup key: its
+// candidates by (utc_ms, 32 bits of the hash), compared field by field.
+Result<bool> DuplicateInCompact(CompactSegment& seg, const Event& e, int64_t dedup) {
+  Result<std::vector<int64_t>> seqs = seg.Candidates(e.utc_ms, dedup);
+  if (!seqs.ok()) return seqs.status();
+  const DedupKey key = DedupKeyOf(e);
+  for (int64_t seq : seqs.value()) {
+    Result<std::optional<LogRecord>> r = seg.Get(seq);
+    if (!r.ok()) return r.status();
+    if (!r.value()) continue;
+    const LogRecord& got = *r.value();
+    if (DedupKey{got.server, got.event, got.session_id, got.utc_ms, got.event_id} == key) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
 
 Result<bool> SegmentLog::DuplicateInClosed(const Event& e, int64_t dedup, int64_t now_ms) {
   // Newest first: a resend is most likely of something recent.
@@ -344,13 +479,17 @@ Result<bool> SegmentLog::DuplicateInClosed(const Event& e, int64_t dedup, int64_
     previous = false;
     wanted[s.id] = in_horizon;
     if (!look) continue;
-    Result<Closed*> c = ClosedSegment(s.id);
+    Result<Closed*> c = ClosedSegment(s);
     if (!c.ok()) {
       // Deleted by retention meanwhile: its events are past the horizon.
-      if (!catalog_->Get(s.id)) continue;
-      return c.status();
+      const std::optional<SegmentInfo> now = catalog_->Get(s.id);
+      if (!now) continue;
+      // Compacted meanwhile: the catalog says so now.
+      if (now->compact != s.compact) c = ClosedSegment(now.value());
+      if (!c.ok()) return c.status();
     }
-    Result<bool> dup = c.value()->log.IsDuplicate(e, dedup);
+    Result<bool> dup = c.value()->compact ? DuplicateInCompact(*c.value()->segment, e, dedup)
+                                          : c.value()->log.IsDuplicate(e, dedup);
     if (!dup.ok() || dup.value()) return dup;
   }
   // Connections to segments gone or past the horizon are closed.

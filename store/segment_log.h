@@ -18,6 +18,16 @@
 // so only segments of that time are looked at. Retention shortens the
 // horizon to what it keeps.
 //
+// A closed segment may be rewritten in its compact form (store/compactor.h,
+// store/compact_segment.h): `seg-00000007.zdb` replaces `seg-00000007.db`,
+// same seqs, same dead letters. Readers take either form. The compact file
+// is written under a temporary name, synced, renamed into place, and only
+// then is the raw file deleted; so after a crash the directory may hold
+// both forms of a segment. The compact form wins when it opens and holds
+// the raw form's seq range whole (the raw files are then deleted);
+// otherwise the raw form wins and the compact file is deleted (SegmentLog::
+// Open). Readers that meet both prefer the compact form.
+//
 // SegmentCatalog is what every thread knows of the segments on disk; the
 // sessions writer copies it into the main file's `log_segments`.
 #pragma once
@@ -45,12 +55,31 @@ std::string_view SegmentSchemaSql();
 
 // `<db_path>.events`: the directory of the log's segments.
 std::string SegmentDir(const std::string& db_path);
+// The raw form (`seg-<id>.db`, schemas/segment.sql) …
 std::string SegmentPath(const std::string& dir, int64_t id);
-// The ids of the segment files in `dir`, ascending (none if it is missing).
+// … and the compact form (`seg-<id>.zdb`, store/compact_segment.h).
+std::string CompactSegmentPath(const std::string& dir, int64_t id);
+// A segment as the directory holds it: in one form or (after a crash
+// during compaction) both.
+struct SegmentFile {
+  int64_t id = 0;
+  bool raw = false;
+  bool compact = false;
+  // The form a reader opens: the compact one when it is there.
+  std::string Path(const std::string& dir) const {
+    return compact ? CompactSegmentPath(dir, id) : SegmentPath(dir, id);
+  }
+};
+// The segments in `dir`, ascending (none if it is missing).
+Result<std::vector<SegmentFile>> ListSegmentFiles(const std::string& dir);
+// Their ids, whatever their form.
 Result<std::vector<int64_t>> ListSegments(const std::string& dir);
 // Bytes of a SQLite file and its WAL (0 for what is missing).
 int64_t SqliteFileBytes(const std::string& path);
-// Removes a segment file and what SQLite keeps beside it.
+// Removes one SQLite file and what SQLite keeps beside it (-wal, -shm,
+// -journal).
+Status RemoveSqliteFiles(const std::string& path);
+// Removes a segment, given its raw path (SegmentPath), in both forms.
 Status RemoveSegmentFiles(const std::string& path);
 
 struct SegmentInfo {
@@ -65,12 +94,14 @@ struct SegmentInfo {
   std::optional<int64_t> min_utc_ms, max_utc_ms;
   int64_t bytes = 0;
   int64_t closed_at = 0;  // sink clock; 0 while open
+  bool compact = false;   // in its compact form (.zdb)
 
   bool empty() const { return events == 0 && rejected == 0; }
   bool operator==(const SegmentInfo&) const = default;
 };
 
-// Reads a segment's ranges from its file (read-only).
+// Reads a segment's ranges from its file (read-only), in either form (by
+// the name's suffix).
 Result<SegmentInfo> ReadSegmentInfo(const std::string& path, int64_t id);
 
 // The segments on disk, as the log writer made them. Thread-safe.
@@ -79,6 +110,9 @@ class SegmentCatalog {
   std::vector<SegmentInfo> Snapshot() const;
   std::optional<SegmentInfo> Get(int64_t id) const;
   void Put(const SegmentInfo& s);
+  // Put() only when the catalog still holds `s.id` (the compactor: a
+  // segment retention deleted meanwhile stays deleted). True when it did.
+  bool Replace(const SegmentInfo& s);
   void Erase(int64_t id);
   // Bytes of every segment.
   int64_t Bytes() const;
@@ -160,7 +194,7 @@ class SegmentLog {
   Status OpenSegment(int64_t id, bool create);
   Status CloseOpen(int64_t now_ms);
   Result<bool> DuplicateInClosed(const Event& e, int64_t dedup, int64_t now_ms);
-  Result<Closed*> ClosedSegment(int64_t id);
+  Result<Closed*> ClosedSegment(const SegmentInfo& s);
   static int OnWal(void* self, sqlite3*, const char*, int pages);
 
   SegmentLogOptions o_;

@@ -555,6 +555,11 @@ Writer::Writer(const WriterOptions& options, const Clock* clock, std::unique_ptr
   Publish();
   thread_ = std::thread([this] { Run(); });
   log_thread_ = std::thread([this] { RunLog(); });
+  if (options_.compact_segments) {
+    CompactorOptions co;
+    co.dir = SegmentDir(options_.db_path);
+    compactor_ = std::make_unique<Compactor>(std::move(co), catalog_);
+  }
 }
 
 Writer::~Writer() {
@@ -612,6 +617,7 @@ Result<Writer::Future> Writer::Submit(WriteBatch batch) {
 }
 
 void Writer::Stop() {
+  if (compactor_) compactor_->Stop();  // abandons a compaction under way
   {
     std::lock_guard<std::mutex> lock(log_mu_);
     log_stopping_ = true;
@@ -640,6 +646,10 @@ WriterStats Writer::Stats() const {
   s.unflushed_events = std::max(s.unflushed_events, s.log_last_seq - s.watermark);
   s.flush_lag_ms =
       unflushed_since_ms_ < 0 ? 0 : std::max<int64_t>(0, clock_->NowMs() - unflushed_since_ms_);
+  if (compactor_) {
+    s.segments_compacted = compactor_->compacted();
+    s.compact_failures = compactor_->failures();
+  }
   return s;
 }
 

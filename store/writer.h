@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "store/clock.h"
+#include "store/compactor.h"
 #include "store/event.h"
 #include "store/event_log.h"
 #include "store/histogram.h"
@@ -130,6 +131,9 @@ struct WriterOptions {
   bool relay_events = false;
   // How often retention looks.
   int64_t retention_interval_ms = 1000;
+  // Closed segments are rewritten in their compact form, on a thread of
+  // their own (store/compactor.h).
+  bool compact_segments = true;
 };
 
 // How many events a batch of the relay's progress counts for: none.
@@ -190,6 +194,8 @@ struct WriterStats {
   uint64_t dead_letters_trimmed = 0;
   uint64_t retention_failures = 0;
   uint64_t rotate_failures = 0;
+  uint64_t segments_compacted = 0;  // closed segments rewritten in their compact form
+  uint64_t compact_failures = 0;    // compactions that failed (retried)
   // Over --max-disk with nothing retention may delete: event batches get 503.
   bool disk_full = false;
   std::string retention_error;  // why retention cannot do its work ("" when it can)
@@ -312,6 +318,7 @@ class Writer {
   // flushes keep failing): new batches are refused.
   std::atomic<bool> sessions_full_{false};
   std::thread thread_;
+  std::unique_ptr<Compactor> compactor_;  // null when compact_segments is off
 };
 
 }  // namespace sink

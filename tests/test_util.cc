@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "store/compact_segment.h"
 #include "store/segment_log.h"
 
 namespace sink::test {
@@ -135,15 +136,17 @@ void ExposeLog(Db& db) {
   if (!has.ok() || has.value() > 0) return;
   const char* main_file = sqlite3_db_filename(db.get(), "main");
   if (main_file == nullptr || *main_file == '\0') return;
-  Result<std::vector<int64_t>> ids = ListSegments(SegmentDir(main_file));
-  if (!ids.ok() || ids->empty()) return;
+  const std::string dir = SegmentDir(main_file);
+  Result<std::vector<SegmentFile>> files = ListSegmentFiles(dir);
+  if (!files.ok() || files->empty()) return;
   std::string view = "CREATE TEMP VIEW events AS ";
   std::string rejected = "CREATE TEMP VIEW log_rejected AS ";
-  for (size_t i = 0; i < ids->size(); ++i) {
+  for (size_t i = 0; i < files->size(); ++i) {
+    const SegmentFile& f = files.value()[i];
     const std::string name = "seg" + std::to_string(i);
     Result<Stmt> attach = db.Prepare("ATTACH DATABASE ?1 AS " + name);
     if (!attach.ok()) return;
-    const std::string path = SegmentPath(SegmentDir(main_file), ids.value()[i]);
+    const std::string path = f.Path(dir);
     attach->Bind(1, std::string_view(path));
     const Status st = attach->RunAndReset();
     EXPECT_TRUE(st.ok()) << "attaching log segment " << path << ": " << st.ToString();
@@ -151,8 +154,41 @@ void ExposeLog(Db& db) {
       view += " UNION ALL ";
       rejected += " UNION ALL ";
     }
-    view += "SELECT * FROM " + name + ".events";
     rejected += "SELECT * FROM " + name + ".rejected";
+    if (!f.compact) {
+      view += "SELECT * FROM " + name + ".events";
+      continue;
+    }
+    // A compact segment's events are zstd blocks: decoded into a temporary
+    // table with the raw form's columns, so that tests read every event.
+    const std::string table = "temp." + name + "_events";
+    EXPECT_TRUE(db.Exec("CREATE TABLE " + table +
+                        "(seq INTEGER PRIMARY KEY, received_at INTEGER, server TEXT, event TEXT, "
+                        "kind TEXT, phase TEXT, session_id TEXT, utc_ms INTEGER, event_id INTEGER, "
+                        "dedup INTEGER, body TEXT, platform TEXT)")
+                    .ok());
+    Result<Stmt> put =
+        db.Prepare("INSERT INTO " + table + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    Result<CompactSegment> seg = CompactSegment::Open(path);
+    EXPECT_TRUE(put.ok() && seg.ok()) << "reading compact log segment " << path;
+    if (!put.ok() || !seg.ok()) return;
+    const Status read = seg->ForEachAfter(0, [&](const LogRecord& r) {
+      put->Bind(1, r.seq);
+      put->Bind(2, r.received_at);
+      put->Bind(3, r.server);
+      put->Bind(4, std::string_view(r.event));
+      put->Bind(5, r.kind);
+      put->Bind(6, r.phase);
+      put->Bind(7, r.session_id);
+      put->Bind(8, r.utc_ms);
+      put->Bind(9, r.event_id);
+      put->Bind(10, r.dedup);
+      put->Bind(11, std::string_view(r.body));
+      put->Bind(12, r.platform);
+      return put->RunAndReset();
+    });
+    EXPECT_TRUE(read.ok()) << "reading compact log segment " << path << ": " << read.ToString();
+    view += "SELECT * FROM " + table;
   }
   EXPECT_TRUE(db.Exec(view).ok());
   EXPECT_TRUE(db.Exec(rejected).ok());

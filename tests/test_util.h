@@ -72,7 +72,8 @@ std::vector<Event> Lifecycle(std::mt19937& rng, const std::string& id);
 // Runs `sql` and returns the rows as tab-separated lines, NULL as "NULL".
 // Makes the event log readable on `db` (the main file) as the temporary
 // views `events` and `log_rejected` over its segments, attached read-only
-// (QueryRows does it when a query names events).
+// (QueryRows does it when a query names events). A compact segment's events
+// are decoded into a temporary table first.
 void ExposeLog(Db& db);
 std::vector<std::string> QueryRows(Db& db, const std::string& sql);
 std::vector<std::string> QueryRows(const std::string& db_path, const std::string& sql);
