@@ -7,6 +7,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/platform.h"
 #include "ingest/json_check.h"
 #include "ingest/limits.h"
 #include "store/timeutil.h"
@@ -424,8 +425,11 @@ Status ParseItem(std::string_view item, size_t capacity, Event* event, std::stri
 }
 
 std::string_view PlatformIdPrefix(std::string_view id) {
-  for (std::string_view p : kPlatformIdPrefixes) {
-    if (id.substr(0, p.size()) == p) return p;
+  for (std::string_view name : kPlatformNames) {
+    if (name == NameOf(Platform::kFlussonic)) continue;
+    if (id.size() > name.size() && id[name.size()] == '/' && id.starts_with(name)) {
+      return id.substr(0, name.size() + 1);
+    }
   }
   return {};
 }

@@ -50,9 +50,8 @@ Result<ParsedBody> ParseBody(simdjson::padded_string_view body);
 // "nginx-rtmp/…"): a session belongs to one platform, and an event from
 // one platform's endpoint never lands in another's session. A Flussonic
 // event (POST /events) whose id starts with one of these is rejected.
-inline constexpr std::string_view kPlatformIdPrefixes[] = {"gamelift/", "nginx-rtmp/",
-                                                           "streampixel/", "zego/"};
-// The platform prefix `id` starts with, or empty.
+// The platform prefix ("<name>/", a name of common/platform.h other than
+// Flussonic's) `id` starts with, or empty.
 std::string_view PlatformIdPrefix(std::string_view id);
 
 // One part of a composite session id, with '%' and '/' percent-encoded

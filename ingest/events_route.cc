@@ -18,7 +18,7 @@
 #include "ingest/http_server.h"
 #include "ingest/http_util.h"
 #include "ingest/limits.h"
-#include "ingest/platforms/platforms.h"
+#include "ingest/platforms/registry.h"
 #include "ingest/refusal_log.h"
 #include "ingest/request_budget.h"
 #include "store/json_text.h"
@@ -70,8 +70,8 @@ class BudgetHold {
 
 }  // namespace
 
-void HttpServer::HandleEvents(Source source, const httplib::Request& req, httplib::Response& res,
-                              const httplib::ContentReader& read) {
+void HttpServer::HandleEvents(const PlatformSpec& spec, const httplib::Request& req,
+                              httplib::Response& res, const httplib::ContentReader& read) {
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t received_at = clock_->NowMs();
   auto finish = [&](int code) {
@@ -80,8 +80,8 @@ void HttpServer::HandleEvents(Source source, const httplib::Request& req, httpli
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   };
 
-  const bool allowed = source == Source::kStreampixel ? BrowserAuthorized(req, res)
-                                                      : Authorized(req, res, Access::kIngest);
+  const bool allowed =
+      spec.from_browsers ? BrowserAuthorized(req, res) : Authorized(req, res, Access::kIngest);
   if (!allowed) {
     CloseAfter(res);
     return finish(401);
@@ -189,24 +189,8 @@ void HttpServer::HandleEvents(Source source, const httplib::Request& req, httpli
     const size_t size = body.size();
     body.append(simdjson::SIMDJSON_PADDING, ' ');
     const simdjson::padded_string_view padded(body.data(), size, body.size());
-    Result<ParsedBody> parsed = Status::Invalid("");
-    switch (source) {
-      case Source::kFlussonic:
-        parsed = ParseBody(padded);
-        break;
-      case Source::kGameLift:
-        parsed = ParseGameLiftBody(padded);
-        break;
-      case Source::kZego:
-        parsed = ParseZegoBody(
-            std::string_view(body.data(), size),
-            req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) ==
-                0);
-        break;
-      case Source::kStreampixel:
-        parsed = ParseStreampixelBody(padded);
-        break;
-    }
+    Result<ParsedBody> parsed =
+        spec.parse(padded, BodyContext{req.get_header_value("Content-Type")});
     body.resize(size);
     if (parsed.ok()) {
       for (Event& e : parsed->events) future_times += DropFutureTimes(&e, received_at) ? 1 : 0;

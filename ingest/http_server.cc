@@ -16,7 +16,7 @@
 #include "ingest/event_parser.h"
 #include "ingest/http_util.h"
 #include "ingest/nginx_rtmp_endpoint.h"
-#include "ingest/platforms/platforms.h"
+#include "ingest/platforms/registry.h"
 #include "ingest/refusal_log.h"
 #include "ingest/request_budget.h"
 #include "query/report_command.h"
@@ -147,6 +147,14 @@ bool LoopbackHost(std::string_view host) {
           EqualsNoCase(host.substr(host.size() - kSuffix.size()), kSuffix));
 }
 
+// The route of a platform whose events web pages post (Streampixel).
+bool PostedByBrowsers(std::string_view path) {
+  for (const PlatformSpec& spec : PlatformSpecs()) {
+    if (spec.from_browsers && spec.route == path) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 bool HttpServer::RefusedFromBrowser(const httplib::Request& req, httplib::Response& res) const {
@@ -178,7 +186,8 @@ bool HttpServer::RefusedFromBrowser(const httplib::Request& req, httplib::Respon
   const std::string site = req.get_header_value("Sec-Fetch-Site");
   const std::string origin = req.get_header_value("Origin");
   if (site.empty() && origin.empty()) return false;
-  if (req.path == "/events/streampixel" && !origin.empty()) {
+  const bool browser_route = PostedByBrowsers(req.path);
+  if (browser_route && !origin.empty()) {
     for (const std::string& o : rules->streampixel_origins) {
       if (origin == o) return false;  // a page allowed to post (BrowserAuthorized)
     }
@@ -193,9 +202,9 @@ bool HttpServer::RefusedFromBrowser(const httplib::Request& req, httplib::Respon
   SetError(res, 403,
            "cross-site request refused: a web page (Origin " + (origin.empty() ? site : origin) +
                ") may not post to this sink; media servers and curl send no Origin" +
-               (req.path == "/events/streampixel" ? ", and Streampixel pages must be listed in "
-                                                    "--streampixel-origins"
-                                                  : ""));
+               (browser_route ? ", and Streampixel pages must be listed in "
+                                "--streampixel-origins"
+                              : ""));
   ++counters_->browser_refused;
   unauthorized_log_->Refused(req.remote_addr, req.path, "a cross-site request from a web page",
                              403);
@@ -212,17 +221,13 @@ uint64_t HttpServer::open_connections() const { return svr_->stats().open; }
 void HttpServer::Routes() {
   httplib::Server& s = *svr_;
 
-  const std::pair<const char*, Source> kRoutes[] = {
-      {"/events", Source::kFlussonic},
-      {"/events/gamelift", Source::kGameLift},
-      {"/events/zego", Source::kZego},
-      {"/events/streampixel", Source::kStreampixel},
-  };
-  for (const auto& [path, source] : kRoutes) {
-    s.Post(path, [this, source = source](const httplib::Request& req, httplib::Response& res,
-                                         const httplib::ContentReader& read) {
-      HandleEvents(source, req, res, read);
-    });
+  // POST /events…: one route per platform whose events come as bodies.
+  for (const PlatformSpec& spec : PlatformSpecs()) {
+    if (spec.route.empty()) continue;
+    s.Post(
+        std::string(spec.route),
+        [this, &spec](const httplib::Request& req, httplib::Response& res,
+                      const httplib::ContentReader& read) { HandleEvents(spec, req, res, read); });
   }
 
   // nginx-rtmp callbacks: always 2xx once read (ingest/nginx_rtmp_endpoint.h).

@@ -49,6 +49,7 @@ namespace sink {
 class DashboardState;
 class GuardedServer;
 class NginxRtmpEndpoint;
+struct PlatformSpec;
 struct HttpCounters;
 struct RefusalLog;
 struct UnauthorizedLog;
@@ -83,14 +84,12 @@ class HttpServer {
   uint64_t open_connections() const;
 
  private:
-  // Where a POST /events… body comes from: which parser reads it.
-  enum class Source { kFlussonic, kGameLift, kZego, kStreampixel };
   // What a request may do: post events (the ingest token) or read reports,
   // metrics and the dashboard (the ingest token or the read token).
   enum class Access { kIngest, kRead };
 
   void Routes();
-  void HandleEvents(Source source, const httplib::Request& req, httplib::Response& res,
+  void HandleEvents(const PlatformSpec& spec, const httplib::Request& req, httplib::Response& res,
                     const httplib::ContentReader& read);
   void HandleReadyz(httplib::Response& res) const;      // status_routes.cc
   void HandleFlush(httplib::Response& res) const;       // status_routes.cc

@@ -407,9 +407,10 @@ int main(int argc, char** argv) {
   report->add_option("--media", media, "Only this media.");
   report->add_option("--user", user, "Only this user_id.");
   report->add_option("--server", server, "Only this server.");
-  report->add_option("--platform", platform,
-                     "Only this platform's sessions: flussonic, streampixel, gamelift, zego or "
-                     "nginx-rtmp.");
+  std::string platforms;
+  for (std::string_view n : sink::kPlatformNames)
+    platforms += (platforms.empty() ? "" : ", ") + std::string(n);
+  report->add_option("--platform", platform, "Only this platform's sessions: " + platforms + ".");
   report->add_option("--bucket", bucket, "concurrency: bucket size, e.g. 1m, 5m, 1h (default 1m).");
   report
       ->add_option("--limit", limit,

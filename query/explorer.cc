@@ -34,15 +34,15 @@ constexpr std::pair<std::string_view, std::string_view> kSortKeys[] = {
 // The longest text filter accepted (a user agent is the longest field people paste).
 constexpr size_t kMaxFilterBytes = 1024;
 
-template <size_t N>
-std::string OneOf(const std::string_view (&names)[N]) {
+template <typename Names>
+std::string OneOf(const Names& names) {
   std::string s;
   for (std::string_view n : names) s += (s.empty() ? "" : ", ") + std::string(n);
   return s;
 }
 
-template <size_t N>
-bool In(const std::string_view (&names)[N], std::string_view v) {
+template <typename Names>
+bool In(const Names& names, std::string_view v) {
   return std::find(std::begin(names), std::end(names), v) != std::end(names);
 }
 
@@ -260,8 +260,8 @@ Result<SessionFilter> ParseSessionFilter(const QueryParams& q) {
     }
     *out = std::move(v);
   }
-  if (f.platform && !In(kPlatforms, *f.platform)) {
-    return Status::Invalid("platform: expected one of " + OneOf(kPlatforms) + ", got '" +
+  if (f.platform && !In(kPlatformNames, *f.platform)) {
+    return Status::Invalid("platform: expected one of " + OneOf(kPlatformNames) + ", got '" +
                            *f.platform + "'");
   }
   if (f.state && !In(kStates, *f.state)) {

@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/platform.h"
 #include "store/sqlite.h"
 #include "store/status.h"
 
@@ -29,10 +30,6 @@ struct ReportInfo {
 // All reports, in the order `report --list` shows them.
 const std::vector<ReportInfo>& Reports();
 const ReportInfo* FindReport(std::string_view name);
-
-// The values of sessions.platform, as --platform accepts them.
-inline constexpr std::string_view kPlatforms[] = {"flussonic", "streampixel", "gamelift", "zego",
-                                                  "nginx-rtmp"};
 
 // Buckets one concurrency report may span: (end − start of the window, or of
 // the data's range when open-ended) ÷ bucket. More: kInvalid (HTTP 400),
@@ -52,7 +49,7 @@ inline constexpr int64_t kMaxReportTimeMs = 253402300800000;
 struct ReportParams {
   std::optional<int64_t> from, to, now;  // ms since the epoch
   std::optional<std::string> media, user, server;
-  std::optional<std::string> platform;  // one of kPlatforms
+  std::optional<std::string> platform;  // one of kPlatformNames (common/platform.h)
   std::optional<int64_t> bucket_ms;
   std::optional<int64_t> limit;
 };

@@ -107,10 +107,10 @@ Result<ReportParams> ToParams(const ReportRequest& r) {
   p.user = r.user;
   p.server = r.server;
   if (r.platform) {
-    if (std::find(std::begin(kPlatforms), std::end(kPlatforms), *r.platform) ==
-        std::end(kPlatforms)) {
+    if (!PlatformNamed(*r.platform)) {
       std::string names;
-      for (std::string_view n : kPlatforms) names += (names.empty() ? "" : ", ") + std::string(n);
+      for (std::string_view n : kPlatformNames)
+        names += (names.empty() ? "" : ", ") + std::string(n);
       return Status::Invalid("platform: expected one of " + names + ", got '" + *r.platform + "'");
     }
     p.platform = r.platform;

@@ -31,7 +31,7 @@ Status ToEvent(const Record& r, Event* e) {
   const std::optional<std::string> status = r.Text("Status");
   if (!arn) return Status::Invalid("not a GameLift Streams session record: no \"Arn\"");
   if (!status) return Status::Invalid("not a GameLift Streams session record: no \"Status\"");
-  e->platform = "gamelift";
+  e->platform = NameOf(Platform::kGameLift);
   e->kind = "play";
   e->kind_explicit = true;
   e->body = r.json;

@@ -264,7 +264,7 @@ Result<Event> ParseNginxRtmpStored(std::string_view body, int64_t received_at) {
     return Status::Invalid("not an nginx-rtmp event: \"event\" does not start with nginx-rtmp.");
   }
   Event e;
-  e.platform = "nginx-rtmp";
+  e.platform = NameOf(Platform::kNginxRtmp);
   e.name = *name;
   e.body = std::string(body);
   e.kind_explicit = true;

@@ -19,6 +19,7 @@
 
 #include <string_view>
 
+#include "common/platform.h"
 #include "ingest/event_parser.h"
 #include "store/event_log.h"
 

@@ -406,7 +406,7 @@ Status ParseRelayItem(std::string_view item, size_t capacity, Event* event,
     return Status::Ok();
   }
 
-  e.platform = "streampixel";
+  e.platform = NameOf(Platform::kStreampixel);
   e.kind = "play";
   e.kind_explicit = true;
   e.id = "streampixel/" + *key.value;  // its platform's namespace (PlatformIdPrefix)

@@ -143,7 +143,7 @@ void MediaState(const Record& r, std::initializer_list<const char*> names, Event
 Status ToEvent(const Record& r, Event* e) {
   const std::optional<std::string> event = r.Text("event");
   if (!event) return Status::Invalid("not a ZEGO callback: no \"event\"");
-  e->platform = "zego";
+  e->platform = NameOf(Platform::kZego);
   e->kind_explicit = true;
   e->body = r.json;
   e->name = "zego." + *event;

@@ -74,6 +74,7 @@
 #include "ingest/platforms/nginx_rtmp.h"
 #include "ingest/platforms/platforms.h"
 #include "ingest/platforms/record.h"
+#include "ingest/platforms/registry.h"
 #include "store/event.h"
 #include "store/session.h"
 #include "store/session_table.h"
@@ -82,8 +83,11 @@
 namespace sink {
 namespace {
 
-// kFraming is not a body: the input is an HTTP request head and what follows
-// it (ingest/http_framing.h, ingest/body_decoder.h).
+// What the first byte of an input selects (the seed corpus depends on this
+// order): a platform's parser from the registry (ingest/platforms/registry.h),
+// with the Content-Type its route may see, or kFraming. kFraming is not a
+// body: the input is an HTTP request head and what follows it
+// (ingest/http_framing.h, ingest/body_decoder.h).
 enum class Route : uint8_t {
   kFlussonic,
   kGameLift,
@@ -93,11 +97,22 @@ enum class Route : uint8_t {
   kFraming,
   kNginxRtmp
 };
-constexpr int kRoutes = 7;
-constexpr const char* kRouteName[kRoutes] = {"flussonic",   "gamelift", "zego-json", "zego-form",
-                                             "streampixel", "framing",  "nginx-rtmp"};
-constexpr const char* kPlatform[kRoutes] = {"flussonic",   "gamelift", "zego",      "zego",
-                                            "streampixel", "",         "nginx-rtmp"};
+struct RouteInfo {
+  const char* name;
+  Platform platform;
+  std::string_view content_type = {};
+};
+constexpr RouteInfo kRouteInfo[] = {
+    {"flussonic", Platform::kFlussonic},
+    {"gamelift", Platform::kGameLift},
+    {"zego-json", Platform::kZego},
+    {"zego-form", Platform::kZego, "application/x-www-form-urlencoded"},
+    {"streampixel", Platform::kStreampixel},
+    {"framing", Platform::kFlussonic},  // unused: not a body
+    {"nginx-rtmp", Platform::kNginxRtmp},
+};
+constexpr int kRoutes = static_cast<int>(std::size(kRouteInfo));
+const RouteInfo& InfoOf(Route route) { return kRouteInfo[static_cast<int>(route)]; }
 
 // The writer's receive time for every event (the sink clock).
 constexpr int64_t kReceivedAt = 1700000000000;
@@ -325,20 +340,25 @@ std::optional<size_t> ExpectedItems(Route route, std::string_view body) {
 }
 
 Result<ParsedBody> Parse(Route route, std::string_view body) {
-  switch (route) {
-    case Route::kFlussonic:
-      return ParseBody(simdjson::padded_string(body));
-    case Route::kGameLift:
-      return ParseGameLiftBody(simdjson::padded_string(body));
-    case Route::kZegoJson:
-    case Route::kZegoForm: {
-      // ParseZegoBody takes a plain string_view: no padding after the body.
+  const RouteInfo& info = InfoOf(route);
+  const PlatformSpec& spec = SpecOf(info.platform);
+  if (spec.parse != nullptr) {
+    // ZEGO's parser reads a plain string_view: no padding after the body,
+    // so that a read past its end is caught.
+    if (info.platform == Platform::kZego) {
       std::unique_ptr<char[]> exact(new char[body.size()]);
       std::copy(body.begin(), body.end(), exact.get());
-      return ParseZegoBody(std::string_view(exact.get(), body.size()), route == Route::kZegoForm);
+      return spec.parse(simdjson::padded_string_view(exact.get(), body.size(), body.size()),
+                        BodyContext{info.content_type});
     }
+    return spec.parse(simdjson::padded_string(body), BodyContext{info.content_type});
+  }
+  switch (route) {
+    case Route::kFlussonic:
+    case Route::kGameLift:
+    case Route::kZegoJson:
+    case Route::kZegoForm:
     case Route::kStreampixel:
-      return ParseStreampixelBody(simdjson::padded_string(body));
     case Route::kFraming:
       break;
     case Route::kNginxRtmp: {
@@ -372,11 +392,11 @@ Result<ParsedBody> Parse(Route route, std::string_view body) {
 void CheckEvent(Route route, const Event& e) {
   // Only built when a check fails (FUZZ_CHECK evaluates its detail then).
   auto who = [&] {
-    return std::string(kRouteName[static_cast<int>(route)]) + " event name=" + Quote(e.name) +
+    return std::string(InfoOf(route).name) + " event name=" + Quote(e.name) +
            " body=" + Quote(e.body);
   };
   FUZZ_CHECK(!e.name.empty(), who());
-  FUZZ_CHECK(e.platform == kPlatform[static_cast<int>(route)], who());
+  FUZZ_CHECK(e.platform == NameOf(InfoOf(route).platform), who());
   FUZZ_CHECK(e.kind.empty() == (e.phase == Phase::kNone), who());
   FUZZ_CHECK(e.kind.empty() || IsKind(e.kind), who() + " kind=" + Quote(e.kind));
   FUZZ_CHECK(!e.end_class || IsEndClass(*e.end_class), who() + " end_class=" + Opt(e.end_class));
@@ -499,7 +519,7 @@ void CheckRow(const Session& s, size_t events, Route route) {
   FUZZ_CHECK((r.state == "finished") == s.Finished(), who);
   FUZZ_CHECK(r.end_class.has_value() == s.Finished(), who + " end_class " + Opt(r.end_class));
   FUZZ_CHECK(!r.end_class || IsEndClass(*r.end_class), who + " end_class " + Opt(r.end_class));
-  FUZZ_CHECK(r.platform == kPlatform[static_cast<int>(route)], who + " platform " + r.platform);
+  FUZZ_CHECK(r.platform == NameOf(InfoOf(route).platform), who + " platform " + r.platform);
   FUZZ_CHECK(r.event_count == static_cast<int64_t>(events), who);
   FUZZ_CHECK(r.seen_at == kReceivedAt, who);
   // An event time gives both; without any, first_event_at is the receive time.
