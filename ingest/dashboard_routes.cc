@@ -156,9 +156,9 @@ void HttpServer::DashboardRoutes() {
     if (a.path == "/") s.Get("/index.html", serve);
   }
 
-  // A JSON API route: read access, a read-only connection with a deadline,
-  // kInvalid → 400, anything else → 503. A handler may set another status
-  // (404) in *code.
+  // A JSON API route: read access, a read-only connection with a deadline;
+  // an error answered by HttpStatusFor, unless the handler set another
+  // status (404) in *code.
   using Handler = std::function<Result<std::string>(Db&, const QueryParams&, int* code)>;
   auto api = [this, &s](const char* path, Handler h) {
     s.Get(path, [this, h = std::move(h)](const httplib::Request& req, httplib::Response& res) {
@@ -167,17 +167,15 @@ void HttpServer::DashboardRoutes() {
       if (!Authorized(req, res, Access::kRead)) return;
       GuardedServer::Busy busy;  // the sink's own time is not the client's
       Result<Db> db = Db::Open(cfg_.db_path, false, /*read_only=*/true);
-      if (!db.ok()) return SetError(res, 503, db.status().message());
-      if (Status st = db->Exec("PRAGMA busy_timeout=5000"); !st.ok()) {
-        return SetError(res, 503, st.message());
-      }
+      if (!db.ok()) return AnswerError(res, db.status());
+      if (Status st = db->Exec("PRAGMA busy_timeout=5000"); !st.ok()) return AnswerError(res, st);
       auto deadline = std::chrono::steady_clock::now() + kApiDeadline;
       sqlite3_progress_handler(db->get(), 10000, StopAtDeadline, &deadline);
       int code = 0;
       Result<std::string> body = h(db.value(), Params(req), &code);
       sqlite3_progress_handler(db->get(), 0, nullptr, nullptr);
       if (!body.ok()) {
-        if (code == 0) code = body.status().code() == Status::Code::kInvalid ? 400 : 503;
+        if (code == 0) return AnswerError(res, body.status());
         return SetError(res, code, body.status().message());
       }
       res.set_content(body.value(), kJsonType);

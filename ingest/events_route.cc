@@ -207,9 +207,11 @@ void HttpServer::HandleEvents(const PlatformSpec& spec, const httplib::Request& 
         batch.rejects.push_back(std::move(summary));
       }
       dropped = parsed->rejects_dropped;
-    } else if (parsed.status().code() == Status::Code::kTooLarge) {
-      SetError(res, 413, parsed.status().message());
-      return finish(413);
+    } else if (parsed.status().code() != Status::Code::kInvalid) {
+      // Not unreadable data (kTooLarge: more items than a request may
+      // hold): answered at once, nothing stored.
+      AnswerError(res, parsed.status());
+      return finish(HttpStatusFor(parsed.status()));
     } else {
       unreadable = parsed.status().message();
       dead_letter.reason = unreadable;
@@ -261,14 +263,15 @@ void HttpServer::HandleEvents(const PlatformSpec& spec, const httplib::Request& 
 
   // Not stored, so the client resends; the log says why (rate-limited).
   size_t committed_events = 0;
-  auto refuse = [&](std::string why) {
+  auto refuse = [&](const Status& st) {
+    std::string why = st.message();
     if (committed_events > 0) {
       why += " (the first " + std::to_string(committed_events) +
              " events of the request were committed: its resend counts them as duplicates)";
     }
     refusals_->Refused(why);
-    SetError(res, 503, why);
-    finish(503);
+    SetError(res, HttpStatusFor(st), why);
+    finish(HttpStatusFor(st));
   };
   WriteOutcome total;
   GuardedServer::Busy busy;  // the commit's time is not the client's
@@ -277,14 +280,14 @@ void HttpServer::HandleEvents(const PlatformSpec& spec, const httplib::Request& 
   for (WriteBatch& step : steps) {
     const size_t n = step.events.size();
     Result<Writer::Future> queued = writer_->Submit(std::move(step));
-    if (!queued.ok()) return refuse(queued.status().message());
+    if (!queued.ok()) return refuse(queued.status());
     Writer::Future& f = queued.value();
     if (f.wait_until(deadline) != std::future_status::ready) {
       // Not lost: if the commit lands later, the resend is a duplicate.
-      return refuse("timed out waiting for the database commit");
+      return refuse(Status::Unavailable("timed out waiting for the database commit"));
     }
     Result<WriteOutcome> outcome = f.get();
-    if (!outcome.ok()) return refuse(outcome.status().message());
+    if (!outcome.ok()) return refuse(outcome.status());
     total.accepted += outcome->accepted;
     total.duplicates += outcome->duplicates;
     total.rejected += outcome->rejected;
@@ -298,8 +301,10 @@ void HttpServer::HandleEvents(const PlatformSpec& spec, const httplib::Request& 
                       "dropped (the body is kept as received)");
   }
   if (!unreadable.empty()) {
-    SetError(res, 400, unreadable);
-    return finish(400);
+    // Kept as a dead letter, and answered as what it is: kInvalid, 400.
+    const Status st = Status::Invalid(unreadable);
+    AnswerError(res, st);
+    return finish(HttpStatusFor(st));
   }
   // The summary row stands for the items it counts.
   const int64_t rejected = total.rejected + dropped - (dropped > 0 ? 1 : 0);

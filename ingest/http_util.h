@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "ingest/status_codes.h"
 #include "store/histogram.h"
 
 namespace sink {
@@ -20,6 +21,10 @@ inline constexpr const char* kRetryAfterSeconds = "1";
 
 // Answers `code` with {"error": message}; a 503 also gets Retry-After.
 void SetError(httplib::Response& res, int code, std::string_view message);
+// Answers a failed Status: HttpStatusFor(s) (ingest/status_codes.h) with its message.
+inline void AnswerError(httplib::Response& res, const Status& s) {
+  SetError(res, HttpStatusFor(s), s.message());
+}
 
 // A request whose body we did not read leaves bytes on the socket; close the
 // connection after answering instead of parsing them as the next request.

@@ -24,6 +24,7 @@
 #include "ingest/platforms/platforms.h"
 #include "ingest/reload.h"
 #include "ingest/sd_notify.h"
+#include "ingest/status_codes.h"
 #include "ingest/store_commands.h"
 #include "query/clickhouse.h"
 #include "query/report_command.h"
@@ -226,7 +227,8 @@ int Serve(const sink::ServeCommandLine& cl, const std::vector<std::string>& args
   }
   std::string host;
   int port = 0;
-  sink::SplitHostPort(cfg.listen, &host, &port);
+  // (void): http.Start() parsed the same address, and would have failed.
+  (void)sink::SplitHostPort(cfg.listen, &host, &port);
   const std::string url = std::string(cfg.tls_cert.empty() ? "http" : "https") + "://" +
                           (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
                           std::to_string(http.port());
@@ -470,7 +472,7 @@ int main(int argc, char** argv) {
     sink::Result<std::string> out = sink::ClickHouseInit(ch_init);
     if (!out.ok()) {
       std::fprintf(stderr, "clickhouse init: %s\n", out.status().message().c_str());
-      return out.status().code() == sink::Status::Code::kInvalid ? 2 : 1;
+      return sink::ExitCodeFor(out.status());
     }
     std::fputs(out.value().c_str(), stdout);
     return 0;
@@ -502,7 +504,7 @@ int main(int argc, char** argv) {
                                          : sink::RunClickHouseReportText(report_ch, rr);
     if (!text.ok()) {
       std::fprintf(stderr, "report: %s\n", text.status().message().c_str());
-      return text.status().code() == sink::Status::Code::kInvalid ? 2 : 1;
+      return sink::ExitCodeFor(text.status());
     }
     std::fputs(text.value().c_str(), stdout);
     return 0;

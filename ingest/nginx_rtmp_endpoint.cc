@@ -7,6 +7,7 @@
 
 #include "ingest/connection_guard.h"
 #include "ingest/http_server.h"
+#include "ingest/status_codes.h"
 #include "store/json_text.h"
 #include "store/log_fields.h"
 #include "store/sqlite.h"
@@ -169,7 +170,7 @@ int NginxRtmpEndpoint::Handle(const httplib::Request& req, httplib::Response& re
   }
   Result<WriteOutcome> outcome = f.get();
   if (!outcome.ok()) return Unrecorded(kFailed, outcome.status().message(), events, res);
-  if (!unreadable.empty()) return Answer(res, 400, "error", unreadable);
+  if (!parsed.ok()) return Answer(res, HttpStatusFor(parsed.status()), "error", unreadable);
   res.status = 200;
   res.set_content("{\"recorded\":true,\"events\":" + std::to_string(events.size()) + "}\n", kJson);
   return 200;

@@ -63,7 +63,7 @@ void HttpServer::HandleFlush(httplib::Response& res) const {
     GuardedServer::Busy busy;  // the flush's time is not the client's
     return writer_->FlushNow();
   }();
-  if (!st.ok()) return SetError(res, 503, st.message());
+  if (!st.ok()) return AnswerError(res, st);
   const WriterStats w = writer_->Stats();
   res.set_content("{\"watermark\":" + std::to_string(w.watermark) + "}\n", kJsonType);
 }
@@ -118,8 +118,7 @@ void HttpServer::HandleReport(const httplib::Request& req, httplib::Response& re
     return RunReportText(cfg_.db_path, r);
   }();
   if (!text.ok()) {
-    const int code = text.status().code() == Status::Code::kInvalid ? 400 : 503;
-    return SetError(res, code, text.status().message());
+    return AnswerError(res, text.status());
   }
   res.set_content(text.value(), r.format == "csv" ? "text/csv; charset=utf-8" : kJsonType);
 }

@@ -2,17 +2,12 @@
 
 #include <cstdio>
 
+#include "ingest/status_codes.h"
 #include "store/backup.h"
 #include "store/log_reader.h"
 
 namespace sink {
 namespace {
-
-// A Status as the exit code of a command: a bad argument is a usage error.
-int ExitCodeFor(const Status& s) {
-  if (s.ok()) return 0;
-  return s.code() == Status::Code::kInvalid ? 2 : 1;
-}
 
 int Fail(const char* command, const Status& s) {
   std::fprintf(stderr, "%s: %s\n", command, s.message().c_str());

@@ -49,25 +49,34 @@ Result<Window> Resolve(Db& db, const ReportParams& p) {
   return w;
 }
 
-// SQLite's round(), for identical output.
+// SQLite's round(), for identical output. A failure (of the statement) is
+// kept: the report returns status() before its table.
 class Rounder {
  public:
   explicit Rounder(Db& db) {
     Result<Stmt> s = db.Prepare("SELECT round(?1, ?2)");
-    if (s.ok()) stmt_ = std::move(s.value());
+    if (s.ok()) {
+      stmt_ = std::move(s.value());
+    } else {
+      status_ = s.status();
+    }
   }
   Cell operator()(std::optional<double> v, int digits) {
     if (!v) return std::monostate{};
+    if (!status_.ok()) return *v;
     sqlite3_bind_double(stmt_.get(), 1, *v);
     stmt_.Bind(2, int64_t{digits});
     Result<bool> row = stmt_.Step();
+    if (!row.ok()) status_ = row.status();
     const double r = row.ok() && row.value() ? sqlite3_column_double(stmt_.get(), 0) : *v;
     stmt_.Reset();
     return r;
   }
+  const Status& status() const { return status_; }
 
  private:
   Stmt stmt_;
+  Status status_;
 };
 
 // Runs `sql` with ?1 = t0, ?2 = t1, ?3 = media, ?4 = user, ?5 = server,
@@ -402,6 +411,7 @@ Result<Table> Media(Db& db, const Window& w) {
   t.columns = {"media", "attempts",       "plays",          "users",       "watch_hours",
                "bytes", "startup_p50_ms", "startup_p95_ms", "stall_ratio", "peak_concurrency"};
   for (Row& r : out) t.rows.push_back(std::move(r.cells));
+  SINK_RETURN_IF_ERROR(round.status());
   return t;
 }
 
@@ -454,6 +464,7 @@ Result<Table> Startup(Db& db, const Window& w) {
                         Int(Percentile(*v, p)), std::monostate{}});
     }
   }
+  SINK_RETURN_IF_ERROR(round.status());
   return t;
 }
 
@@ -527,6 +538,7 @@ Result<Table> Endings(Db& db, const Window& w) {
                       round(pct, 2), Int(Percentile(a->duration, 50)), a->played,
                       Int(Percentile(a->watch, 50))});
   }
+  SINK_RETURN_IF_ERROR(round.status());
   return t;
 }
 
@@ -591,6 +603,7 @@ Result<Table> Stalls(Db& db, const Window& w) {
     });
     for (Row& r : out) t.rows.push_back(std::move(r.cells));
   }
+  SINK_RETURN_IF_ERROR(round.status());
   return t;
 }
 
@@ -657,6 +670,7 @@ Result<Table> Sharing(Db& db, const Window& w) {
   Table t;
   t.columns = {"user_id", "plays", "networks", "overlapping_pairs", "overlap_s", "max_concurrent"};
   for (Row& r : out) t.rows.push_back(std::move(r.cells));
+  SINK_RETURN_IF_ERROR(round.status());
   return t;
 }
 
