@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "ingest/http_framing.h"
+#include "ingest/framed_stream.h"
 
 namespace sink {
 

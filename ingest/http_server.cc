@@ -13,9 +13,9 @@
 
 #include "ingest/connection_guard.h"
 #include "ingest/dashboard.h"
-#include "ingest/event_parser.h"
 #include "ingest/http_util.h"
 #include "ingest/nginx_rtmp_endpoint.h"
+#include "ingest/platforms/flussonic.h"
 #include "ingest/platforms/registry.h"
 #include "ingest/refusal_log.h"
 #include "ingest/request_budget.h"
@@ -218,7 +218,9 @@ void HttpServer::SetConnectionLimits(const ServeConfig& cfg) {
 
 uint64_t HttpServer::open_connections() const { return svr_->stats().open; }
 
-void HttpServer::Routes() {
+// POST /events… (one route per platform of the registry), the nginx-rtmp
+// callbacks, 405 for other methods, and the browser checks before routing.
+void HttpServer::EventRoutes() {
   httplib::Server& s = *svr_;
 
   // POST /events…: one route per platform whose events come as bodies.
@@ -272,20 +274,22 @@ void HttpServer::Routes() {
     if (events) counters_->Count(405);
     return httplib::Server::HandlerResponse::Handled;
   });
-  s.Get("/events", method_not_allowed);
-  s.Put("/events", method_not_allowed);
-  s.Delete("/events", method_not_allowed);
-  s.Patch("/events", method_not_allowed);
-  s.Options("/events", method_not_allowed);
-  // The other POST endpoints: every other method is 405 too (a browser's
-  // preflight included: the Streampixel relay posts without one).
-  for (const char* path : {"/events/gamelift", "/events/zego", "/events/streampixel"}) {
+  // Every other method on an events route is 405 (a browser's preflight
+  // included: the Streampixel relay posts without one).
+  for (const PlatformSpec& spec : PlatformSpecs()) {
+    if (spec.route.empty()) continue;
+    const std::string path(spec.route);
     s.Get(path, method_not_allowed);
     s.Put(path, method_not_allowed);
     s.Delete(path, method_not_allowed);
     s.Patch(path, method_not_allowed);
     s.Options(path, method_not_allowed);
   }
+}
+
+void HttpServer::Routes() {
+  httplib::Server& s = *svr_;
+  EventRoutes();
 
   // Reports over the same database (read-only connection per request).
   // Reports are live data (the dashboard reads some of them): never cached.

@@ -89,6 +89,7 @@ class HttpServer {
   enum class Access { kIngest, kRead };
 
   void Routes();
+  void EventRoutes();
   void HandleEvents(const PlatformSpec& spec, const httplib::Request& req, httplib::Response& res,
                     const httplib::ContentReader& read);
   void HandleReadyz(httplib::Response& res) const;      // status_routes.cc

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "ingest/event_parser.h"
+#include "ingest/platforms/flussonic.h"
 #include "ingest/platforms/nginx_rtmp.h"
 #include "store/sqlite.h"
 #include "store/status.h"

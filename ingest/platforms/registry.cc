@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "ingest/platforms/flussonic.h"
 #include "ingest/platforms/platforms.h"
 
 namespace sink {

@@ -14,7 +14,8 @@
 #include <string_view>
 
 #include "common/platform.h"
-#include "ingest/event_parser.h"
+#include "ingest/body_items.h"
+#include "ingest/event_rules.h"
 #include "store/event_log.h"
 
 namespace sink {

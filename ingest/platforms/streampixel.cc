@@ -30,9 +30,6 @@ using simdjson::SUCCESS;
 
 namespace {
 
-// Inputs above this size get a parser of their own, freed afterwards.
-constexpr size_t kKeepParserBelow = 4u << 20;
-
 // A value read from one field: absent, read, or present with a type the
 // wire format does not allow (the item is then rejected).
 template <typename T>
@@ -49,44 +46,16 @@ struct Slot {
   }
 };
 
-// An exact int64 from number text ("42"; not "4.2", "1e3" or 20 digits).
-std::optional<int64_t> IntFromText(std::string_view s) {
-  int64_t i = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
-  if (s.empty() || ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return i;
-}
-
-// A finite double from number text; nullopt when it overflows.
-std::optional<double> DoubleFromText(std::string_view s) {
-  double d = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-  if (s.empty() || p != s.data() + s.size()) return std::nullopt;
-  if (ec == std::errc::result_out_of_range) {
-    d = std::strtod(std::string(s).c_str(), nullptr);  // underflow is 0, overflow inf
-  } else if (ec != std::errc()) {
-    return std::nullopt;
-  }
-  if (!std::isfinite(d)) return std::nullopt;
-  return d;
-}
-
 // Text fields: a string as is, a number as its JSON text, null absent;
 // anything else is the wrong type.
 error_code ReadText(od::value v, Slot<std::string>* out) {
   od::json_type t;
   error_code err = v.type().get(t);
   if (err) return err;
-  if (t == od::json_type::string) {
-    std::string_view s;
-    if ((err = v.get_string().get(s))) return err;
-    out->Set(std::string(s));
-    return SUCCESS;
-  }
-  if (t == od::json_type::number) {
-    const std::string_view tok = Token(v);
-    if (!IsJsonNumber(tok)) return simdjson::NUMBER_ERROR;
-    out->Set(std::string(tok));
+  if (t == od::json_type::string || t == od::json_type::number) {
+    std::string_view text;
+    if ((err = json::ScalarText(v, t, &text))) return err;
+    out->Set(std::string(text));
     return SUCCESS;
   }
   if ((err = Validate(v, 2))) return err;
@@ -150,7 +119,7 @@ error_code ReadMessage(od::value v, Message* m) {
       if (t == od::json_type::number) {
         const std::string_view tok = Token(fv);
         if (!IsJsonNumber(tok)) return simdjson::NUMBER_ERROR;
-        m->code = IntFromText(tok);
+        m->code = json::IntFromText(tok);
       } else {
         err = Validate(fv, 2);
       }
@@ -276,10 +245,8 @@ void Classify(const Message& m, Event* e) {
 // + SIMDJSON_PADDING readable bytes.
 Status ParseRelayItem(std::string_view item, size_t capacity, Event* event,
                       std::string* reject_reason) {
-  thread_local od::parser small_parser;
   std::unique_ptr<od::parser> big_parser;
-  if (item.size() >= kKeepParserBelow) big_parser = std::make_unique<od::parser>();
-  od::parser& parser = big_parser ? *big_parser : small_parser;
+  od::parser& parser = json::ItemParserFor(item.size(), &big_parser);
   od::document doc;
   error_code err = parser.iterate(item.data(), item.size(), capacity).get(doc);
   if (err) return Status::Invalid(Describe(err));
@@ -316,7 +283,7 @@ Status ParseRelayItem(std::string_view item, size_t capacity, Event* event,
       if (vt == od::json_type::number) {
         const std::string_view tok = Token(v);
         if (!IsJsonNumber(tok)) return Status::Invalid(Describe(simdjson::NUMBER_ERROR));
-        if (std::optional<int64_t> i = IntFromText(tok)) {
+        if (std::optional<int64_t> i = json::IntFromText(tok)) {
           seq.Set(*i);
         } else {
           seq.value.reset();
@@ -333,7 +300,7 @@ Status ParseRelayItem(std::string_view item, size_t capacity, Event* event,
       if (vt == od::json_type::number) {
         const std::string_view tok = Token(v);
         if (!IsJsonNumber(tok)) return Status::Invalid(Describe(simdjson::NUMBER_ERROR));
-        at = DoubleFromText(tok).value_or(-1);
+        at = json::DoubleFromText(tok).value_or(-1);
         has_at = true;
         at_wrong_type = nullptr;
       } else if (!(err = Validate(v, 1))) {

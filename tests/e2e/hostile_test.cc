@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <random>
 #include <regex>
@@ -222,6 +223,25 @@ TEST_F(HostileTest, AmbiguousContentLengthsAre400AndCloseTheConnection) {
     EXPECT_EQ(Statuses(out), std::vector<int>{400}) << fields << "\n" << out;
   }
   EXPECT_EQ(Count("events"), 0);
+  EXPECT_EQ(Count("rejected"), 0);
+}
+
+// A chunked body (no length declared) over --max-body-bytes: the body
+// decoder counts it and the answer is 413, identity or gzip alike.
+TEST_F(HostileTest, ChunkedBodyOverTheLimitIs413) {
+  Start({"--max-body-bytes", "64KiB"});
+  const std::string body = "[" + std::string(70 * 1024, ' ') + "]";
+  std::string chunked;
+  for (size_t i = 0; i < body.size(); i += 1000) {
+    const std::string part = body.substr(i, 1000);
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx", part.size());
+    chunked += std::string(size) + "\r\n" + part + "\r\n";
+  }
+  chunked += "0\r\n\r\n";
+  const std::string out = Exchange(
+      "POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked);
+  EXPECT_EQ(Statuses(out), std::vector<int>{413}) << out.substr(0, 300);
   EXPECT_EQ(Count("rejected"), 0);
 }
 

@@ -19,7 +19,7 @@
 // save as Row() + MergeState(), load with Session::FromStored).
 //
 // Only documented properties are checked; a violation prints what failed and
-// traps. Parsers (ingest/event_parser.h, ingest/platforms/platforms.h,
+// traps. Parsers (ingest/platforms/flussonic.h, ingest/platforms/platforms.h,
 // docs/session-model.md §1, docs/platforms.md):
 //   - an unreadable body is Status kInvalid with a message (HTTP 400);
 //   - every reject has a non-empty reason and an index; events + rejects are
@@ -68,9 +68,9 @@
 #include <vector>
 
 #include "ingest/body_decoder.h"
-#include "ingest/event_parser.h"
 #include "ingest/http_framing.h"
 #include "ingest/limits.h"
+#include "ingest/platforms/flussonic.h"
 #include "ingest/platforms/nginx_rtmp.h"
 #include "ingest/platforms/platforms.h"
 #include "ingest/platforms/record.h"

@@ -1,4 +1,4 @@
-#include "ingest/event_parser.h"
+#include "ingest/platforms/flussonic.h"
 
 #include <charconv>
 #include <cmath>
@@ -7,7 +7,6 @@
 #include <string>
 #include <unordered_map>
 
-#include "common/platform.h"
 #include "ingest/json_check.h"
 #include "ingest/limits.h"
 #include "store/timeutil.h"
@@ -24,10 +23,6 @@ using simdjson::error_code;
 using simdjson::SUCCESS;
 
 namespace {
-
-// Inputs above this size get a parser of their own, freed afterwards, so a
-// rare huge batch does not leave every worker thread holding a huge buffer.
-constexpr size_t kKeepParserBelow = 4u << 20;
 
 // The fields we read. Everything else is validated and kept in the body.
 enum class Field {
@@ -95,22 +90,10 @@ const std::unordered_map<std::string_view, Field>& FieldTable() {
 // Leaves both absent when the text is not a number or does not fit.
 void NumberFromText(std::string_view s, std::optional<double>* out,
                     std::optional<int64_t>* as_int) {
-  const char* end = s.data() + s.size();
-  int64_t i = 0;
-  auto [pi, ei] = std::from_chars(s.data(), end, i);
-  if (!s.empty() && ei == std::errc() && pi == end) {
+  if (const std::optional<int64_t> i = json::IntFromText(s)) {
     *as_int = i;
-    *out = static_cast<double>(i);
-    return;
-  }
-  double d = 0;
-  auto [pd, ed] = std::from_chars(s.data(), end, d);
-  if (s.empty() || pd != end) return;
-  if (ed == std::errc::result_out_of_range) {
-    // Overflow (1e400) stays absent; underflow (1e-400) is zero.
-    d = std::strtod(std::string(s).c_str(), nullptr);
-    if (std::isfinite(d)) *out = d;
-  } else if (ed == std::errc() && std::isfinite(d)) {
+    *out = static_cast<double>(*i);
+  } else if (const std::optional<double> d = json::DoubleFromText(s)) {
     *out = d;
   }
 }
@@ -177,19 +160,11 @@ error_code ReadText(od::value v, std::optional<std::string>* out) {
   od::json_type t;
   error_code err = v.type().get(t);
   if (err) return err;
-  if (t == od::json_type::string) {
-    std::string_view s;
-    if ((err = v.get_string().get(s))) return err;
-    *out = std::string(s);
-    return SUCCESS;
-  }
-  if (t == od::json_type::number) {
-    const std::string_view tok = Token(v);
-    if (!IsJsonNumber(tok)) return simdjson::NUMBER_ERROR;
-    *out = std::string(tok);
-    return SUCCESS;
-  }
-  return Validate(v, 1);
+  if (t != od::json_type::string && t != od::json_type::number) return Validate(v, 1);
+  std::string_view text;
+  if ((err = json::ScalarText(v, t, &text))) return err;
+  *out = std::string(text);
+  return SUCCESS;
 }
 
 // "reason": a string is kept as is; any other value as compact JSON text.
@@ -264,13 +239,122 @@ void Classify(Event* e, const std::optional<std::string>& type) {
   e->phase = it == kPhases.end() ? Phase::kOther : it->second;
 }
 
+// The fields of an item that are not Event members as such.
+struct ItemFields {
+  std::optional<std::string> name, type, session_id;
+  bool name_wrong_type = false;
+};
+
+// Reads the value of one field we model into `e` (or `x`).
+error_code ReadField(Field field, od::document& doc, od::value v, Event* e, ItemFields* x) {
+  error_code err = SUCCESS;
+  switch (field) {
+    case Field::kEvent: {
+      od::json_type vt;
+      if ((err = v.type().get(vt))) break;
+      if (vt == od::json_type::string) {
+        std::string_view s;
+        if (!(err = v.get_string().get(s))) {
+          x->name = std::string(s);
+          x->name_wrong_type = false;
+        }
+      } else {
+        x->name.reset();
+        x->name_wrong_type = true;
+        err = Validate(v, 1);
+      }
+      break;
+    }
+    case Field::kId:
+      err = ReadText(v, &e->id);
+      break;
+    case Field::kSessionId:
+      err = ReadText(v, &x->session_id);
+      break;
+    case Field::kType:
+      err = ReadText(v, &x->type);
+      break;
+    case Field::kServer:
+      err = ReadText(v, &e->server);
+      break;
+    case Field::kMedia:
+      err = ReadText(v, &e->media);
+      break;
+    case Field::kSourceId:
+      err = ReadText(v, &e->source_id);
+      break;
+    case Field::kParentId:
+      err = ReadText(v, &e->parent_id);
+      break;
+    case Field::kUserId:
+      err = ReadText(v, &e->user_id);
+      break;
+    case Field::kToken:
+      err = ReadText(v, &e->token);
+      break;
+    case Field::kIp:
+      err = ReadText(v, &e->ip);
+      break;
+    case Field::kProto:
+      err = ReadText(v, &e->proto);
+      break;
+    case Field::kCountry:
+      err = ReadText(v, &e->country);
+      break;
+    case Field::kUserAgent:
+      err = ReadText(v, &e->user_agent);
+      break;
+    case Field::kReferer:
+      err = ReadText(v, &e->referer);
+      break;
+    case Field::kUrl:
+      err = ReadText(v, &e->url);
+      break;
+    case Field::kReason:
+      err = ReadReason(doc, v, &e->reason);
+      break;
+    case Field::kEventId:
+      err = ReadInt(v, &e->event_id);
+      break;
+    case Field::kUtcMs:
+      err = ReadTimestamp(v, &e->utc_ms);
+      break;
+    case Field::kOpenedAt:
+      err = ReadTimestamp(v, &e->opened_at);
+      break;
+    case Field::kAuthorizedAt:
+      err = ReadTimestamp(v, &e->authorized_at);
+      break;
+    case Field::kStartedAt:
+      err = ReadTimestamp(v, &e->started_at);
+      break;
+    case Field::kUpdatedAt:
+      err = ReadTimestamp(v, &e->updated_at);
+      break;
+    case Field::kClosedAt:
+      err = ReadTimestamp(v, &e->closed_at);
+      break;
+    case Field::kBytes:
+      err = ReadInt(v, &e->bytes);
+      break;
+    case Field::kDuration: {
+      std::optional<double> d;
+      std::optional<int64_t> i;
+      err = ReadNumber(v, &d, &i);
+      if (!err && d && std::isfinite(*d) && *d >= 0 && *d < 9.0e15) {
+        e->duration_ms = static_cast<int64_t>(std::llround(*d * 1000.0));
+      }
+      break;
+    }
+  }
+  return err;
+}
+
 }  // namespace
 
 Status ParseItem(std::string_view item, size_t capacity, Event* event, std::string* reject_reason) {
-  thread_local od::parser small_parser;
   std::unique_ptr<od::parser> big_parser;
-  if (item.size() >= kKeepParserBelow) big_parser = std::make_unique<od::parser>();
-  od::parser& parser = big_parser ? *big_parser : small_parser;
+  od::parser& parser = json::ItemParserFor(item.size(), &big_parser);
   od::document doc;
   error_code err = parser.iterate(item.data(), item.size(), capacity).get(doc);
   if (err) return Status::Invalid(Describe(err));
@@ -283,8 +367,7 @@ Status ParseItem(std::string_view item, size_t capacity, Event* event, std::stri
   od::object obj;
   if ((err = doc.get_object().get(obj))) return Status::Invalid(Describe(err));
   Event& e = *event;
-  std::optional<std::string> name, type, session_id;
-  bool name_wrong_type = false;
+  ItemFields x;
   const auto& table = FieldTable();
   for (auto field : obj) {
     std::string_view key;
@@ -293,125 +376,23 @@ Status ParseItem(std::string_view item, size_t capacity, Event* event, std::stri
       return Status::Invalid(Describe(err));
     }
     auto it = table.find(key);
-    if (it == table.end()) {
-      err = Validate(v, 1);
-    } else {
-      switch (it->second) {
-        case Field::kEvent: {
-          od::json_type vt;
-          if ((err = v.type().get(vt))) break;
-          if (vt == od::json_type::string) {
-            std::string_view s;
-            if (!(err = v.get_string().get(s))) {
-              name = std::string(s);
-              name_wrong_type = false;
-            }
-          } else {
-            name.reset();
-            name_wrong_type = true;
-            err = Validate(v, 1);
-          }
-          break;
-        }
-        case Field::kId:
-          err = ReadText(v, &e.id);
-          break;
-        case Field::kSessionId:
-          err = ReadText(v, &session_id);
-          break;
-        case Field::kType:
-          err = ReadText(v, &type);
-          break;
-        case Field::kServer:
-          err = ReadText(v, &e.server);
-          break;
-        case Field::kMedia:
-          err = ReadText(v, &e.media);
-          break;
-        case Field::kSourceId:
-          err = ReadText(v, &e.source_id);
-          break;
-        case Field::kParentId:
-          err = ReadText(v, &e.parent_id);
-          break;
-        case Field::kUserId:
-          err = ReadText(v, &e.user_id);
-          break;
-        case Field::kToken:
-          err = ReadText(v, &e.token);
-          break;
-        case Field::kIp:
-          err = ReadText(v, &e.ip);
-          break;
-        case Field::kProto:
-          err = ReadText(v, &e.proto);
-          break;
-        case Field::kCountry:
-          err = ReadText(v, &e.country);
-          break;
-        case Field::kUserAgent:
-          err = ReadText(v, &e.user_agent);
-          break;
-        case Field::kReferer:
-          err = ReadText(v, &e.referer);
-          break;
-        case Field::kUrl:
-          err = ReadText(v, &e.url);
-          break;
-        case Field::kReason:
-          err = ReadReason(doc, v, &e.reason);
-          break;
-        case Field::kEventId:
-          err = ReadInt(v, &e.event_id);
-          break;
-        case Field::kUtcMs:
-          err = ReadTimestamp(v, &e.utc_ms);
-          break;
-        case Field::kOpenedAt:
-          err = ReadTimestamp(v, &e.opened_at);
-          break;
-        case Field::kAuthorizedAt:
-          err = ReadTimestamp(v, &e.authorized_at);
-          break;
-        case Field::kStartedAt:
-          err = ReadTimestamp(v, &e.started_at);
-          break;
-        case Field::kUpdatedAt:
-          err = ReadTimestamp(v, &e.updated_at);
-          break;
-        case Field::kClosedAt:
-          err = ReadTimestamp(v, &e.closed_at);
-          break;
-        case Field::kBytes:
-          err = ReadInt(v, &e.bytes);
-          break;
-        case Field::kDuration: {
-          std::optional<double> d;
-          std::optional<int64_t> i;
-          err = ReadNumber(v, &d, &i);
-          if (!err && d && std::isfinite(*d) && *d >= 0 && *d < 9.0e15) {
-            e.duration_ms = static_cast<int64_t>(std::llround(*d * 1000.0));
-          }
-          break;
-        }
-      }
-    }
+    err = it == table.end() ? Validate(v, 1) : ReadField(it->second, doc, v, &e, &x);
     if (err) return Status::Invalid(Describe(err));
   }
   SINK_RETURN_IF_ERROR(json::AtEnd(doc));
 
-  if (!name) {
-    *reject_reason = name_wrong_type ? "\"event\" must be a string" : "missing \"event\" field";
+  if (!x.name) {
+    *reject_reason = x.name_wrong_type ? "\"event\" must be a string" : "missing \"event\" field";
     return Status::Ok();
   }
-  if (name->empty()) {
+  if (x.name->empty()) {
     *reject_reason = "\"event\" is empty";
     return Status::Ok();
   }
-  e.name = std::move(*name);
+  e.name = std::move(*x.name);
   if (e.id && e.id->empty()) e.id.reset();
-  if (session_id && session_id->empty()) session_id.reset();
-  if (!e.id) e.id = std::move(session_id);
+  if (x.session_id && x.session_id->empty()) x.session_id.reset();
+  if (!e.id) e.id = std::move(x.session_id);
   if (e.id) {
     if (const std::string_view prefix = PlatformIdPrefix(*e.id); !prefix.empty()) {
       *reject_reason = "\"id\" starts with '" + std::string(prefix) +
@@ -419,154 +400,8 @@ Status ParseItem(std::string_view item, size_t capacity, Event* event, std::stri
       return Status::Ok();
     }
   }
-  Classify(&e, type);
+  Classify(&e, x.type);
   e.body = std::string(item);
-  return Status::Ok();
-}
-
-std::string_view PlatformIdPrefix(std::string_view id) {
-  for (std::string_view name : kPlatformNames) {
-    if (name == NameOf(Platform::kFlussonic)) continue;
-    if (id.size() > name.size() && id[name.size()] == '/' && id.starts_with(name)) {
-      return id.substr(0, name.size() + 1);
-    }
-  }
-  return {};
-}
-
-bool DropFutureTimes(Event* e, int64_t received_at) {
-  const int64_t limit = received_at + limits::kMaxClockSkewMs;
-  bool dropped = false;
-  for (std::optional<int64_t>* t : {&e->utc_ms, &e->opened_at, &e->authorized_at, &e->started_at,
-                                    &e->updated_at, &e->closed_at}) {
-    if (*t && **t > limit) {
-      t->reset();
-      dropped = true;
-    }
-  }
-  return dropped;
-}
-
-std::string IdPart(std::string_view part) {
-  std::string out;
-  out.reserve(part.size());
-  for (char c : part) {
-    if (c == '%') {
-      out += "%25";
-    } else if (c == '/') {
-      out += "%2F";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-namespace {
-
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-}  // namespace
-
-size_t BodyItems::Start() const {
-  size_t start = 0;
-  if (body_.size() >= 3 && static_cast<unsigned char>(body_[0]) == 0xEF &&
-      static_cast<unsigned char>(body_[1]) == 0xBB &&
-      static_cast<unsigned char>(body_[2]) == 0xBF) {
-    start = 3;  // UTF-8 byte order mark
-  }
-  while (start < body_.size() && IsSpace(body_[start])) ++start;
-  return start;
-}
-
-void AddReject(Reject r, ParsedBody* out) {
-  if (out->rejects.size() < limits::kMaxRejectRowsPerRequest) {
-    out->rejects.push_back(std::move(r));
-    return;
-  }
-  if (out->rejects_dropped++ == 0) {
-    out->first_dropped_index = r.index;
-    out->first_dropped_reason = std::move(r.reason);
-  }
-}
-
-Status CheckItemCount(size_t items) {
-  if (items <= limits::kMaxItemsPerRequest) return Status::Ok();
-  return Status::TooLarge("more than " + std::to_string(limits::kMaxItemsPerRequest) +
-                          " items in one request: send them in several");
-}
-
-Status BodyItems::Add(std::string_view item) {
-  SINK_RETURN_IF_ERROR(CheckItemCount(static_cast<size_t>(index_) + 1));
-  Event e;
-  std::string reason;
-  Status st = parse_(item, CapacityOf(item), &e, &reason);
-  if (!st.ok()) {
-    return Status::Invalid("invalid JSON in item " + std::to_string(index_) + ": " + st.message());
-  }
-  if (reason.empty()) {
-    out_.events.push_back(std::move(e));
-  } else {
-    Reject r;
-    r.index = index_;
-    r.reason = std::move(reason);
-    if (out_.rejects.size() < limits::kMaxRejectRowsPerRequest) r.body = std::string(item);
-    r.server = std::move(e.server);
-    AddReject(std::move(r), &out_);
-  }
-  ++index_;
-  return Status::Ok();
-}
-
-bool BodyItems::Parses(std::string_view item) const {
-  Event e;
-  std::string reason;
-  return parse_(item, CapacityOf(item), &e, &reason).ok();
-}
-
-Status BodyItems::AddArray(size_t start) {
-  thread_local od::parser small_parser;
-  std::unique_ptr<od::parser> big_parser;
-  if (body_.size() >= kKeepParserBelow) big_parser = std::make_unique<od::parser>();
-  od::parser& parser = big_parser ? *big_parser : small_parser;
-  od::document doc;
-  error_code err;
-  if ((err = parser.iterate(body_.data() + start, body_.size() - start, body_.capacity() - start)
-                 .get(doc))) {
-    return Status::Invalid(Describe(err));
-  }
-  od::array arr;
-  if ((err = doc.get_array().get(arr))) return Status::Invalid(Describe(err));
-  for (auto elem_result : arr) {
-    od::value v;
-    od::json_type t;
-    if ((err = elem_result.get(v)) || (err = v.type().get(t))) {
-      return Status::Invalid("invalid JSON in item " + std::to_string(index_) + ": " +
-                             Describe(err));
-    }
-    std::string_view item;
-    if (t == od::json_type::object) {
-      od::object o;
-      if (!(err = v.get_object().get(o))) err = o.raw_json().get(item);
-    } else if (t == od::json_type::array) {
-      od::array a;
-      if (!(err = v.get_array().get(a))) err = a.raw_json().get(item);
-    } else {
-      item = TrimRight(v.raw_json_token());
-      // Scalars are checked by the item parser; step past this one here.
-      err = Validate(v, 1);
-    }
-    if (err) {
-      return Status::Invalid("invalid JSON in item " + std::to_string(index_) + ": " +
-                             Describe(err));
-    }
-    item = TrimRight(item);  // raw_json() keeps the whitespace that follows
-    SINK_RETURN_IF_ERROR(Add(item));
-  }
-  const char* loc = nullptr;
-  if (!doc.current_location().get(loc)) {
-    return Status::Invalid("unexpected content after the JSON array");
-  }
   return Status::Ok();
 }
 
@@ -598,8 +433,7 @@ Result<ParsedBody> ParseBody(simdjson::padded_string_view body) {
     if (eol == std::string_view::npos) eol = text.size();
     std::string_view line = text.substr(pos, eol - pos);
     pos = eol + 1;
-    while (!line.empty() && IsSpace(line.front())) line.remove_prefix(1);
-    line = TrimRight(line);
+    line = TrimRight(json::TrimLeft(line));
     if (!line.empty()) SINK_RETURN_IF_ERROR(items.Add(line));
   }
   return items.Take();
