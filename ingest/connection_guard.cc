@@ -12,17 +12,12 @@
 #include <utility>
 #include <vector>
 
+#include "common/monotonic.h"
 #include "ingest/framed_stream.h"
 
 namespace sink {
 
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // The client's address, without the port ("127.0.0.1", "2001:db8::1").
 std::string PeerAddress(int sock) {
@@ -215,7 +210,7 @@ void GuardedServer::Linger(socket_t sock) {
   ::shutdown(sock, SHUT_WR);
   std::lock_guard<std::mutex> lock(mu_);
   if (lingering_.size() < kMaxLingering && !stopping_) {
-    lingering_.push_back({sock, NowMs() + kLingerMs});
+    lingering_.push_back({sock, MonotonicMs() + kLingerMs});
   } else {
     ::close(sock);
   }
@@ -237,7 +232,7 @@ void GuardedServer::Serve(int sock, const std::function<void()>& serve) {
     std::lock_guard<std::mutex> lock(mu_);
     Conn c;
     c.guard_fd = guard;
-    c.deadline_ms = NowMs() + limits_.client_timeout_ms;
+    c.deadline_ms = MonotonicMs() + limits_.client_timeout_ms;
     it = conns_.insert(conns_.end(), std::move(c));
   }
   t_current = {this, &*it};
@@ -360,14 +355,14 @@ void GuardedServer::RequestDone() {
   if (t_current.server != this) return;
   auto* c = static_cast<Conn*>(t_current.conn);
   std::lock_guard<std::mutex> lock(mu_);
-  c->deadline_ms = NowMs() + limits_.client_timeout_ms;
+  c->deadline_ms = MonotonicMs() + limits_.client_timeout_ms;
 }
 
 GuardedServer::Busy::Busy() {
   GuardedServer* s = t_current.server;
   if (s == nullptr) return;
   std::lock_guard<std::mutex> lock(s->mu_);
-  static_cast<Conn*>(t_current.conn)->paused_at_ms = NowMs();
+  static_cast<Conn*>(t_current.conn)->paused_at_ms = MonotonicMs();
 }
 
 GuardedServer::Busy::~Busy() {
@@ -377,7 +372,7 @@ GuardedServer::Busy::~Busy() {
   auto* c = static_cast<Conn*>(t_current.conn);
   // The pause is added back; and once the sink's work is done, the answer
   // gets a whole timeout to be written, however late the request came.
-  const int64_t now = NowMs();
+  const int64_t now = MonotonicMs();
   c->deadline_ms =
       std::max(c->deadline_ms + (now - c->paused_at_ms), now + s->limits_.client_timeout_ms);
   c->paused_at_ms = 0;
@@ -387,7 +382,7 @@ void GuardedServer::Watch() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     cv_.wait_for(lock, std::chrono::milliseconds(kWatchEveryMs));
-    const int64_t now = NowMs();
+    const int64_t now = MonotonicMs();
     for (Conn& c : conns_) {
       if (c.paused_at_ms == 0 && c.guard_fd >= 0 && now >= c.deadline_ms) {
         ::shutdown(c.guard_fd, SHUT_RDWR);  // the serving thread's read or write fails

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/monotonic.h"
 #include "ingest/limits.h"
 
 namespace sink {
@@ -17,12 +18,6 @@ namespace sink {
 namespace {
 
 thread_local FrameInfo t_frame;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -112,7 +107,7 @@ FramedStream::Next FramedStream::ReadRequest(int64_t idle_timeout_ms, RequestHea
   // Blank lines before a request line are skipped (a few).
   size_t blanks = 0;
   size_t scanned = 0;  // bytes after in_pos_ already searched for the head's end
-  const int64_t start = NowMs();
+  const int64_t start = MonotonicMs();
   for (;;) {
     while (in_.size() - in_pos_ >= 2 && in_[in_pos_] == '\r' && in_[in_pos_ + 1] == '\n' &&
            blanks < limits::kMaxLeadingBlankLines) {
@@ -157,7 +152,8 @@ FramedStream::Next FramedStream::ReadRequest(int64_t idle_timeout_ms, RequestHea
       return Next::kRefused;
     }
     // Nothing yet: the keep-alive wait; a head begun: the read timeout.
-    const int64_t wait = buffered.empty() ? idle_timeout_ms - (NowMs() - start) : read_timeout_ms_;
+    const int64_t wait =
+        buffered.empty() ? idle_timeout_ms - (MonotonicMs() - start) : read_timeout_ms_;
     if (wait <= 0 || !Fill(wait)) return Next::kClosed;
   }
 

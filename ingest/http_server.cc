@@ -77,11 +77,8 @@ bool HttpServer::Authorized(const httplib::Request& req, httplib::Response& res,
   if (rules->tokens.empty() && (!read || rules->read_tokens.empty())) return true;
   std::string given;
   const std::string auth = req.get_header_value("Authorization");
-  // The scheme is case-insensitive (RFC 9110 §11.1).
-  if (auth.size() > 7 && auth[6] == ' ' &&
-      std::equal(auth.begin(), auth.begin() + 6, "bearer",
-                 [](char a, char b) { return (a | 0x20) == b; })) {
-    given = auth.substr(7);
+  if (const std::string_view bearer = BearerToken(auth); !bearer.empty()) {
+    given = std::string(bearer);
   } else if (req.has_param("token")) {
     given = req.get_param_value("token");
   }

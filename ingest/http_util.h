@@ -26,6 +26,18 @@ inline void AnswerError(httplib::Response& res, const Status& s) {
   SetError(res, HttpStatusFor(s), s.message());
 }
 
+// The token of an Authorization value "Bearer <token>", the scheme in any
+// case (RFC 9110 §11.1); empty when the value is not one.
+inline std::string_view BearerToken(std::string_view authorization) {
+  constexpr std::string_view kScheme = "bearer ";
+  if (authorization.size() <= kScheme.size()) return {};
+  for (size_t i = 0; i + 1 < kScheme.size(); ++i) {
+    if ((authorization[i] | 0x20) != kScheme[i]) return {};  // a letter, in either case
+  }
+  if (authorization[kScheme.size() - 1] != ' ') return {};
+  return authorization.substr(kScheme.size());
+}
+
 // A request whose body we did not read leaves bytes on the socket; close the
 // connection after answering instead of parsing them as the next request.
 inline void CloseAfter(httplib::Response& res) { res.set_header("Connection", "close"); }

@@ -34,13 +34,6 @@ od::parser& ItemParserFor(size_t size, std::unique_ptr<od::parser>* big) {
   return **big;
 }
 
-std::optional<int64_t> IntFromText(std::string_view s) {
-  int64_t i = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
-  if (s.empty() || ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return i;
-}
-
 std::optional<double> DoubleFromText(std::string_view s) {
   double d = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
@@ -173,6 +166,21 @@ Status AtEnd(od::document& doc) {
   if (!doc.current_location().get(loc)) {
     return Status::Invalid("unexpected content after the value (one JSON value per item)");
   }
+  return Status::Ok();
+}
+
+Status OpenItem(std::string_view item, size_t capacity, std::string_view noun,
+                std::unique_ptr<od::parser>* big, od::document* doc, od::object* obj,
+                std::string* reject_reason) {
+  reject_reason->clear();
+  od::parser& parser = ItemParserFor(item.size(), big);
+  error_code err = parser.iterate(item.data(), item.size(), capacity).get(*doc);
+  if (err) return Status::Invalid(Describe(err));
+  od::json_type t;
+  if ((err = doc->type().get(t))) return Status::Invalid(Describe(err));
+  // Valid JSON that is not an object: a reject, after checking it is valid.
+  if (t != od::json_type::object) return RejectNonObject(item, *doc, t, noun, reject_reason);
+  if ((err = doc->get_object().get(*obj))) return Status::Invalid(Describe(err));
   return Status::Ok();
 }
 

@@ -41,8 +41,6 @@ simdjson::ondemand::parser& BodyParserFor(size_t size,
 simdjson::ondemand::parser& ItemParserFor(size_t size,
                                           std::unique_ptr<simdjson::ondemand::parser>* big);
 
-// Exact int64 of the whole text ("42"; not "4.2", "1e3", " 42" or 20 digits).
-std::optional<int64_t> IntFromText(std::string_view s);
 // A finite double from the whole number text; nullopt when it is not a
 // number or overflows (underflow gives 0).
 std::optional<double> DoubleFromText(std::string_view s);
@@ -81,5 +79,14 @@ Status AtEnd(simdjson::ondemand::document& doc);
 Status RejectNonObject(std::string_view item, simdjson::ondemand::document& doc,
                        simdjson::ondemand::json_type t, std::string_view noun,
                        std::string* reject_reason);
+
+// The start of every On-Demand item parser: iterates `item` (REQUIRES:
+// `capacity` >= item.size() + SIMDJSON_PADDING readable bytes) with the
+// thread's item parser (or one kept in *big) into *doc, and sets *obj to its
+// object. Invalid JSON: kInvalid. Valid JSON that is not an object: OK with
+// *reject_reason set (RejectNonObject) and *obj unset.
+Status OpenItem(std::string_view item, size_t capacity, std::string_view noun,
+                std::unique_ptr<simdjson::ondemand::parser>* big, simdjson::ondemand::document* doc,
+                simdjson::ondemand::object* obj, std::string* reject_reason);
 
 }  // namespace sink::json

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <string>
 
+#include "common/signals.h"
 #include "fanout/dev_kafka.h"
 #include "fanout/kafka_relay.h"
 #include "ingest/config.h"
@@ -119,12 +120,7 @@ int Serve(const sink::ServeCommandLine& cl, const std::vector<std::string>& args
 
   // Block the signals in every thread; the main thread waits for them:
   // SIGTERM/SIGINT drain and stop, SIGHUP rereads the configuration.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  const sigset_t sigs = sink::BlockSignals({SIGTERM, SIGINT, SIGHUP});
   signal(SIGPIPE, SIG_IGN);
 
   // systemd (Type=notify): what the start is doing while it is not ready

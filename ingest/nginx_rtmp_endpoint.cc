@@ -7,6 +7,7 @@
 
 #include "ingest/connection_guard.h"
 #include "ingest/http_server.h"
+#include "ingest/http_util.h"
 #include "ingest/status_codes.h"
 #include "store/json_text.h"
 #include "store/log_fields.h"
@@ -16,7 +17,6 @@ namespace sink {
 
 namespace {
 
-constexpr const char* kJson = "application/json";
 constexpr int64_t kLogEveryMs = 10000;
 
 int Answer(httplib::Response& res, int code, std::string_view key, std::string_view message) {
@@ -26,7 +26,7 @@ int Answer(httplib::Response& res, int code, std::string_view key, std::string_v
   AppendJsonString(&body, message);
   body += "}\n";
   res.status = code;
-  res.set_content(body, kJson);
+  res.set_content(body, kJsonType);
   return code;
 }
 
@@ -88,10 +88,7 @@ bool NginxRtmpEndpoint::Authorized(const httplib::Request& req, bool get) const 
   if (rules->tokens.empty()) return true;
   std::string given = req.matches.size() > 2 ? std::string(req.matches[2]) : std::string();
   const std::string auth = req.get_header_value("Authorization");
-  if (given.empty() && auth.size() > 7 &&
-      (auth.compare(0, 7, "Bearer ") == 0 || auth.compare(0, 7, "bearer ") == 0)) {
-    given = auth.substr(7);
-  }
+  if (given.empty()) given = std::string(BearerToken(auth));
   // With GET the query is the callback itself, and a client's stream
   // arguments may hold a `token` of its own: only POST takes ?token=.
   if (given.empty() && !get && req.has_param("token")) given = req.get_param_value("token");
@@ -172,7 +169,8 @@ int NginxRtmpEndpoint::Handle(const httplib::Request& req, httplib::Response& re
   if (!outcome.ok()) return Unrecorded(kFailed, outcome.status().message(), events, res);
   if (!parsed.ok()) return Answer(res, HttpStatusFor(parsed.status()), "error", unreadable);
   res.status = 200;
-  res.set_content("{\"recorded\":true,\"events\":" + std::to_string(events.size()) + "}\n", kJson);
+  res.set_content("{\"recorded\":true,\"events\":" + std::to_string(events.size()) + "}\n",
+                  kJsonType);
   return 200;
 }
 

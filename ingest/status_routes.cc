@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "common/text.h"
 #include "ingest/connection_guard.h"
 #include "ingest/http_server.h"
 #include "ingest/http_util.h"
@@ -98,12 +99,9 @@ void HttpServer::HandleReport(const httplib::Request& req, httplib::Response& re
   r.platform = opt("platform");
   r.bucket = opt("bucket");
   if (std::optional<std::string> limit = opt("limit")) {
-    int64_t v = -1;
-    auto [p, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), v);
-    if (ec != std::errc() || p != limit->data() + limit->size()) {
-      return SetError(res, 400, "limit: expected a number, got '" + *limit + "'");
-    }
-    r.limit = v;
+    const std::optional<int64_t> v = WholeInt64(*limit);
+    if (!v) return SetError(res, 400, "limit: expected a number, got '" + *limit + "'");
+    r.limit = *v;
   }
   // --reports-from: the fleet's answer, where ClickHouse has the report.
   const bool fleet = !cfg_.reports_from.empty() && HasClickHouseReport(r.name);

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <iterator>
 
+#include "common/text.h"
 #include "query/report.h"
 #include "store/json_text.h"
 #include "store/session_table.h"
@@ -56,9 +57,9 @@ Result<std::optional<int64_t>> IntParam(const QueryParams& q, std::string_view k
                                         int64_t hi) {
   std::optional<std::string> v = Param(q, key);
   if (!v) return std::optional<int64_t>();
-  int64_t n = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (ec != std::errc() || p != v->data() + v->size() || n < lo || n > hi) {
+  const std::optional<int64_t> whole = WholeInt64(*v);
+  const int64_t n = whole.value_or(0);
+  if (!whole || n < lo || n > hi) {
     return Status::Invalid(std::string(key) + ": expected a whole number from " +
                            std::to_string(lo) + " to " + std::to_string(hi) + ", got '" + *v + "'");
   }

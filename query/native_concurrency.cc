@@ -37,10 +37,7 @@ Result<Table> Concurrency(Db& db, const Window& w) {
   // The rows each part would have, checked before any is made.
   {
     using Wide = __int128;
-    auto buckets = [&w](Wide lo, Wide hi) -> Wide {
-      const Wide first = (lo / w.w) * w.w;
-      return std::max<Wide>(1, (hi - first + w.w - 1) / w.w);
-    };
+    auto buckets = [&w](Wide lo, Wide hi) { return BucketCount(lo, hi, w.w); };
     Wide total_buckets = 0, rows = 0;
     for (const auto& [part, ev] : parts) {
       if (ev.empty() && (part != "*" || !w.from || !w.to)) continue;

@@ -8,6 +8,7 @@
 // RunReport() is reentrant; it needs its own (read-only) connection per thread.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -43,6 +44,13 @@ inline constexpr int64_t kMaxReportLimit = 1000000000;
 // kInvalid, naming the limit, when a concurrency report of `buckets` (the
 // total's) and `rows` (with each media's) buckets of `bucket_ms` is too big.
 Status CheckConcurrencySize(int64_t buckets, int64_t rows, int64_t bucket_ms);
+// Buckets of `bucket_ms` from the one holding `lo` to the one holding the
+// instant before `hi` (at least 1), as the concurrency SQL makes them. Wide:
+// the window may span all of int64.
+inline __int128 BucketCount(__int128 lo, __int128 hi, int64_t bucket_ms) {
+  const __int128 first = (lo / bucket_ms) * bucket_ms;
+  return std::max<__int128>(1, (hi - first + bucket_ms - 1) / bucket_ms);
+}
 // Report times (--from, --to, --now) must lie in [0, this): year 10000.
 inline constexpr int64_t kMaxReportTimeMs = 253402300800000;
 
@@ -53,6 +61,11 @@ struct ReportParams {
   std::optional<int64_t> bucket_ms;
   std::optional<int64_t> limit;
 };
+
+// Binds every named parameter of `s` that ReportParams defines (:from, :to,
+// :now, :media, :user, :server, :platform, :bucket_ms, :limit); an absent
+// value, and any other parameter, stays NULL.
+void BindReportParams(Stmt& s, const ReportParams& p);
 
 using Cell = std::variant<std::monostate, int64_t, double, std::string>;
 

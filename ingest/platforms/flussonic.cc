@@ -7,6 +7,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/text.h"
 #include "ingest/json_check.h"
 #include "ingest/limits.h"
 #include "store/timeutil.h"
@@ -90,7 +91,7 @@ const std::unordered_map<std::string_view, Field>& FieldTable() {
 // Leaves both absent when the text is not a number or does not fit.
 void NumberFromText(std::string_view s, std::optional<double>* out,
                     std::optional<int64_t>* as_int) {
-  if (const std::optional<int64_t> i = json::IntFromText(s)) {
+  if (const std::optional<int64_t> i = WholeInt64(s)) {
     *as_int = i;
     *out = static_cast<double>(*i);
   } else if (const std::optional<double> d = json::DoubleFromText(s)) {
@@ -354,18 +355,12 @@ error_code ReadField(Field field, od::document& doc, od::value v, Event* e, Item
 
 Status ParseItem(std::string_view item, size_t capacity, Event* event, std::string* reject_reason) {
   std::unique_ptr<od::parser> big_parser;
-  od::parser& parser = json::ItemParserFor(item.size(), &big_parser);
   od::document doc;
-  error_code err = parser.iterate(item.data(), item.size(), capacity).get(doc);
-  if (err) return Status::Invalid(Describe(err));
-  od::json_type t;
-  if ((err = doc.type().get(t))) return Status::Invalid(Describe(err));
-  // Valid JSON that is not an event: a reject, after checking it is valid.
-  if (t != od::json_type::object)
-    return json::RejectNonObject(item, doc, t, "event", reject_reason);
-
   od::object obj;
-  if ((err = doc.get_object().get(obj))) return Status::Invalid(Describe(err));
+  SINK_RETURN_IF_ERROR(
+      json::OpenItem(item, capacity, "event", &big_parser, &doc, &obj, reject_reason));
+  if (!reject_reason->empty()) return Status::Ok();  // not an event
+  error_code err = SUCCESS;
   Event& e = *event;
   ItemFields x;
   const auto& table = FieldTable();

@@ -16,6 +16,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "common/text.h"
 #include "ingest/platforms/nginx_rtmp_stored.h"
 #include "ingest/platforms/platforms.h"
 #include "ingest/platforms/record.h"
@@ -50,13 +51,6 @@ constexpr int64_t kMaxUpdateSeconds = 10ll * 366 * 86400;
 
 // ---- the form ----------------------------------------------------------
 
-int Hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // Replaces what is not UTF-8 by U+FFFD, so that the value can be JSON text.
 std::string ValidUtf8(std::string s) {
   if (simdjson::validate_utf8(s)) return s;
@@ -82,17 +76,8 @@ std::string ValidUtf8(std::string s) {
 // '%' not followed by two hex digits stays as it is, and '+' stays '+'
 // (a client's token "a+b" keeps its plus).
 std::string Decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && Hex(s[i + 1]) >= 0 && Hex(s[i + 2]) >= 0) {
-      out += static_cast<char>(Hex(s[i + 1]) * 16 + Hex(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return ValidUtf8(std::move(out));
+  bool malformed = false;  // kept as written
+  return ValidUtf8(PercentDecode(s, /*plus_is_space=*/false, &malformed));
 }
 
 // The callback's fields: the first occurrence of each key, in order (nginx
@@ -118,33 +103,23 @@ struct Form {
 
 Form ParseForm(std::string_view text) {
   Form f;
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t amp = text.find('&', pos);
-    if (amp == std::string_view::npos) amp = text.size();
-    const std::string_view pair = text.substr(pos, amp - pos);
-    pos = amp + 1;
-    if (pair.empty()) continue;
-    const size_t eq = pair.find('=');
-    std::string key = Decode(pair.substr(0, eq));
+  for (const FormPair& pair : FormPairs(text)) {
+    std::string key = Decode(pair.key);
     if (key.empty()) continue;
     if (f.index.count(key) > 0) {
       if (f.repeated_set.insert(key).second) f.repeated.push_back(std::move(key));
       continue;
     }
     f.index.emplace(key, f.fields.size());
-    f.fields.emplace_back(std::move(key),
-                          Decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1)));
+    f.fields.emplace_back(std::move(key), Decode(pair.value));
   }
   return f;
 }
 
 std::optional<int64_t> Number(const std::string* s) {
-  if (s == nullptr || s->empty()) return std::nullopt;
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), v);
-  if (ec != std::errc() || p != s->data() + s->size() || v < 0) return std::nullopt;
+  if (s == nullptr) return std::nullopt;
+  const std::optional<int64_t> v = WholeInt64(*s);
+  if (!v || *v < 0) return std::nullopt;
   return v;
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/text.h"
 #include "ingest/json_check.h"
 #include "ingest/platforms/platforms.h"
 #include "store/timeutil.h"
@@ -21,9 +22,6 @@ namespace sink {
 
 namespace od = simdjson::ondemand;
 using json::Describe;
-using json::IsJsonNumber;
-using json::Token;
-using json::TrimRight;
 using json::Validate;
 using simdjson::error_code;
 using simdjson::SUCCESS;
@@ -117,9 +115,9 @@ error_code ReadMessage(od::value v, Message* m) {
       if ((err = fv.type().get(t))) return err;
       m->code.reset();
       if (t == od::json_type::number) {
-        const std::string_view tok = Token(fv);
-        if (!IsJsonNumber(tok)) return simdjson::NUMBER_ERROR;
-        m->code = json::IntFromText(tok);
+        const std::string_view tok = json::Token(fv);
+        if (!json::IsJsonNumber(tok)) return simdjson::NUMBER_ERROR;
+        m->code = WholeInt64(tok);
       } else {
         err = Validate(fv, 2);
       }
@@ -246,16 +244,12 @@ void Classify(const Message& m, Event* e) {
 Status ParseRelayItem(std::string_view item, size_t capacity, Event* event,
                       std::string* reject_reason) {
   std::unique_ptr<od::parser> big_parser;
-  od::parser& parser = json::ItemParserFor(item.size(), &big_parser);
   od::document doc;
-  error_code err = parser.iterate(item.data(), item.size(), capacity).get(doc);
-  if (err) return Status::Invalid(Describe(err));
-  od::json_type t;
-  if ((err = doc.type().get(t))) return Status::Invalid(Describe(err));
-  if (t != od::json_type::object) return json::RejectNonObject(item, doc, t, "item", reject_reason);
-
   od::object obj;
-  if ((err = doc.get_object().get(obj))) return Status::Invalid(Describe(err));
+  SINK_RETURN_IF_ERROR(
+      json::OpenItem(item, capacity, "item", &big_parser, &doc, &obj, reject_reason));
+  if (!reject_reason->empty()) return Status::Ok();  // not a relayed message
+  error_code err = SUCCESS;
   Event& e = *event;
   Slot<std::string> key, user_id, project, page, user_agent;
   Slot<int64_t> seq;
@@ -281,9 +275,9 @@ Status ParseRelayItem(std::string_view item, size_t capacity, Event* event,
       }
     } else if (name == "seq") {
       if (vt == od::json_type::number) {
-        const std::string_view tok = Token(v);
-        if (!IsJsonNumber(tok)) return Status::Invalid(Describe(simdjson::NUMBER_ERROR));
-        if (std::optional<int64_t> i = json::IntFromText(tok)) {
+        const std::string_view tok = json::Token(v);
+        if (!json::IsJsonNumber(tok)) return Status::Invalid(Describe(simdjson::NUMBER_ERROR));
+        if (std::optional<int64_t> i = WholeInt64(tok)) {
           seq.Set(*i);
         } else {
           seq.value.reset();
@@ -298,8 +292,8 @@ Status ParseRelayItem(std::string_view item, size_t capacity, Event* event,
       }
     } else if (name == "at") {
       if (vt == od::json_type::number) {
-        const std::string_view tok = Token(v);
-        if (!IsJsonNumber(tok)) return Status::Invalid(Describe(simdjson::NUMBER_ERROR));
+        const std::string_view tok = json::Token(v);
+        if (!json::IsJsonNumber(tok)) return Status::Invalid(Describe(simdjson::NUMBER_ERROR));
         at = json::DoubleFromText(tok).value_or(-1);
         has_at = true;
         at_wrong_type = nullptr;
@@ -398,7 +392,7 @@ Result<ParsedBody> ParseStreampixelBody(simdjson::padded_string_view body) {
   }
   if (body[start] == '{') {
     SINK_RETURN_IF_ERROR(
-        items.Add(TrimRight(std::string_view(body.data() + start, body.size() - start))));
+        items.Add(json::TrimRight(std::string_view(body.data() + start, body.size() - start))));
     return items.Take();
   }
   if (body[start] != '[') {

@@ -29,19 +29,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string Gzip(const std::string& in) {
-  z_stream zs{};
-  deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&zs, in.size()), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
+using test::Gzip;
+using test::PeakRssKib;
 
 // A raw TCP connection to the sink.
 class Conn {
@@ -101,16 +90,6 @@ std::vector<int> Statuses(const std::string& bytes) {
     out.push_back(std::stoi((*it)[1]));
   }
   return out;
-}
-
-// The peak resident memory of a process, in KiB.
-int64_t PeakRssKib(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6));
-  }
-  return -1;
 }
 
 // What a 60,000-event batch may peak the sink at; the sanitizers' shadow

@@ -76,6 +76,7 @@
 #include "ingest/platforms/record.h"
 #include "ingest/platforms/registry.h"
 #include "store/event.h"
+#include "store/fnv.h"
 #include "store/session.h"
 #include "store/session_table.h"
 #include "store/status.h"
@@ -538,15 +539,6 @@ void CheckRow(const Session& s, size_t events, Route route) {
   FUZZ_CHECK(!r.queued_ms || *r.queued_ms >= 0, who + " queued_ms " + Opt(r.queued_ms));
 }
 
-uint64_t Fnv1a(std::string_view s) {
-  uint64_t h = 14695981039346656037ull;
-  for (char c : s) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 // Merges the events of one session in several orders and checks the rules.
 void CheckSession(const std::string& id, const std::vector<const Event*>& ev, Route route,
                   uint64_t seed) {
@@ -698,7 +690,7 @@ void FuzzOne(Route route, std::string_view body) {
     if (!seen.insert(DedupKeyOf(e)).second) continue;
     if (e.HasSession()) sessions[*e.id].push_back(&e);
   }
-  const uint64_t seed = Fnv1a(body);
+  const uint64_t seed = Fnv1a::Of(body);
   for (const auto& [id, events] : sessions) CheckSession(id, events, route, seed);
 }
 
