@@ -2,8 +2,8 @@
 
 #include <memory>
 
+#include "common/limits.h"
 #include "ingest/json_check.h"
-#include "ingest/limits.h"
 
 namespace sink {
 

@@ -6,7 +6,7 @@
 // ERROR (failed to activate). docs/platforms.md has the whole mapping.
 #include <string>
 
-#include "ingest/limits.h"
+#include "common/limits.h"
 #include "ingest/platforms/platforms.h"
 #include "ingest/platforms/record.h"
 

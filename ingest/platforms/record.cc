@@ -2,8 +2,8 @@
 
 #include <charconv>
 
+#include "common/limits.h"
 #include "common/text.h"
-#include "ingest/limits.h"
 #include "store/json_text.h"
 #include "store/timeutil.h"
 

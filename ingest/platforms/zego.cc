@@ -14,7 +14,7 @@
 #include <initializer_list>
 #include <string>
 
-#include "ingest/limits.h"
+#include "common/limits.h"
 #include "ingest/platforms/platforms.h"
 #include "ingest/platforms/record.h"
 

@@ -67,14 +67,14 @@
 #include <tuple>
 #include <vector>
 
+#include "common/limits.h"
 #include "ingest/body_decoder.h"
-#include "ingest/http_framing.h"
-#include "ingest/limits.h"
 #include "ingest/platforms/flussonic.h"
 #include "ingest/platforms/nginx_rtmp.h"
 #include "ingest/platforms/platforms.h"
 #include "ingest/platforms/record.h"
 #include "ingest/platforms/registry.h"
+#include "server/http_framing.h"
 #include "store/event.h"
 #include "store/fnv.h"
 #include "store/session.h"

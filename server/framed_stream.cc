@@ -1,4 +1,4 @@
-#include "ingest/framed_stream.h"
+#include "server/framed_stream.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -10,8 +10,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/limits.h"
 #include "common/monotonic.h"
-#include "ingest/limits.h"
 
 namespace sink {
 

@@ -1,14 +1,14 @@
-#include "ingest/nginx_rtmp_endpoint.h"
+#include "server/nginx_rtmp_endpoint.h"
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 
-#include "ingest/connection_guard.h"
-#include "ingest/http_server.h"
-#include "ingest/http_util.h"
-#include "ingest/status_codes.h"
+#include "server/connection_guard.h"
+#include "server/http_server.h"
+#include "server/http_util.h"
+#include "server/status_codes.h"
 #include "store/json_text.h"
 #include "store/log_fields.h"
 #include "store/sqlite.h"

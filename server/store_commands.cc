@@ -1,8 +1,8 @@
-#include "ingest/store_commands.h"
+#include "server/store_commands.h"
 
 #include <cstdio>
 
-#include "ingest/status_codes.h"
+#include "server/status_codes.h"
 #include "store/backup.h"
 #include "store/log_reader.h"
 

@@ -1,4 +1,4 @@
-#include "ingest/connection_guard.h"
+#include "server/connection_guard.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "common/monotonic.h"
-#include "ingest/framed_stream.h"
+#include "server/framed_stream.h"
 
 namespace sink {
 

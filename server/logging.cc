@@ -1,4 +1,4 @@
-#include "ingest/logging.h"
+#include "server/logging.h"
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>

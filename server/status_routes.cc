@@ -8,11 +8,11 @@
 #include <string>
 
 #include "common/text.h"
-#include "ingest/connection_guard.h"
-#include "ingest/http_server.h"
-#include "ingest/http_util.h"
 #include "query/clickhouse.h"
 #include "query/report_command.h"
+#include "server/connection_guard.h"
+#include "server/http_server.h"
+#include "server/http_util.h"
 #include "store/json_text.h"
 
 namespace sink {

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-#include "ingest/http_framing.h"
+#include "server/http_framing.h"
 
 namespace sink {
 

@@ -1,4 +1,4 @@
-#include "ingest/sd_notify.h"
+#include "server/sd_notify.h"
 
 #include <sys/socket.h>
 #include <sys/un.h>

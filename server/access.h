@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ingest/config.h"
+#include "server/config.h"
 
 namespace sink {
 

@@ -1,4 +1,4 @@
-#include "ingest/config.h"
+#include "server/config.h"
 
 #include <unistd.h>
 

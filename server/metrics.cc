@@ -6,10 +6,10 @@
 #include <string>
 #include <string_view>
 
-#include "ingest/connection_guard.h"
-#include "ingest/http_server.h"
-#include "ingest/http_util.h"
-#include "ingest/nginx_rtmp_endpoint.h"
+#include "server/connection_guard.h"
+#include "server/http_server.h"
+#include "server/http_util.h"
+#include "server/nginx_rtmp_endpoint.h"
 
 namespace sink {
 

@@ -32,8 +32,8 @@
 #include <vector>
 
 #include "fanout/kafka_relay.h"
-#include "ingest/access.h"
-#include "ingest/config.h"
+#include "server/access.h"
+#include "server/config.h"
 #include "store/status.h"
 #include "store/writer.h"
 

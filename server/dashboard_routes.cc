@@ -17,12 +17,12 @@
 #include <cstdio>
 #include <string>
 
-#include "ingest/connection_guard.h"
-#include "ingest/dashboard.h"
-#include "ingest/http_server.h"
-#include "ingest/http_util.h"
 #include "query/dashboard.h"
 #include "query/explorer.h"
+#include "server/connection_guard.h"
+#include "server/dashboard.h"
+#include "server/http_server.h"
+#include "server/http_util.h"
 #include "store/json_text.h"
 
 namespace sink {

@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "ingest/status_codes.h"
+#include "server/status_codes.h"
 #include "store/histogram.h"
 
 namespace sink {

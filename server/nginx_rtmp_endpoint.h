@@ -24,9 +24,9 @@
 #include <mutex>
 #include <string>
 
-#include "ingest/access.h"
-#include "ingest/config.h"
 #include "ingest/platforms/nginx_rtmp.h"
+#include "server/access.h"
+#include "server/config.h"
 #include "store/clock.h"
 #include "store/status.h"
 #include "store/writer.h"

@@ -1,4 +1,4 @@
-#include "ingest/http_server.h"
+#include "server/http_server.h"
 
 #include <httplib.h>
 #include <netinet/in.h>
@@ -11,15 +11,15 @@
 #include <cstdio>
 #include <mutex>
 
-#include "ingest/connection_guard.h"
-#include "ingest/dashboard.h"
-#include "ingest/http_util.h"
-#include "ingest/nginx_rtmp_endpoint.h"
 #include "ingest/platforms/flussonic.h"
 #include "ingest/platforms/registry.h"
-#include "ingest/refusal_log.h"
-#include "ingest/request_budget.h"
 #include "query/report_command.h"
+#include "server/connection_guard.h"
+#include "server/dashboard.h"
+#include "server/http_util.h"
+#include "server/nginx_rtmp_endpoint.h"
+#include "server/refusal_log.h"
+#include "server/request_budget.h"
 #include "store/json_text.h"
 
 namespace sink {

@@ -1,4 +1,4 @@
-#include "ingest/reload.h"
+#include "server/reload.h"
 
 #include <spdlog/spdlog.h>
 

@@ -1,11 +1,11 @@
-#include "ingest/http_framing.h"
+#include "server/http_framing.h"
 
 #include <cctype>
 #include <charconv>
 #include <cstring>
 #include <span>
 
-#include "ingest/limits.h"
+#include "common/limits.h"
 #include "store/json_text.h"
 
 namespace sink {

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "ingest/config.h"
+#include "server/config.h"
 
 namespace sink {
 

@@ -11,17 +11,17 @@
 #include <charconv>
 #include <chrono>
 
+#include "common/limits.h"
 #include "ingest/body_decoder.h"
 #include "ingest/body_items.h"
-#include "ingest/connection_guard.h"
 #include "ingest/event_rules.h"
-#include "ingest/framed_stream.h"
-#include "ingest/http_server.h"
-#include "ingest/http_util.h"
-#include "ingest/limits.h"
 #include "ingest/platforms/registry.h"
-#include "ingest/refusal_log.h"
-#include "ingest/request_budget.h"
+#include "server/connection_guard.h"
+#include "server/framed_stream.h"
+#include "server/http_server.h"
+#include "server/http_util.h"
+#include "server/refusal_log.h"
+#include "server/request_budget.h"
 #include "store/json_text.h"
 
 namespace sink {
