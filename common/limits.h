@@ -8,7 +8,7 @@
 
 namespace sink::limits {
 
-// --- The request head (ingest/http_framing) ---------------------------------
+// --- The request head (server/http_framing) ---------------------------------
 // The request line: method, target (path and query) and version. Longer: 414.
 // Flussonic's sink URL with its token is well under 1 KiB.
 inline constexpr size_t kMaxRequestLine = 8192;

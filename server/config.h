@@ -37,7 +37,7 @@ struct ServeConfig {
   uint64_t max_body_bytes = 64ull << 20;
   // What all POST /events… requests in flight may cost in memory together
   // (bodies, parsed events, steps waiting for their commit), as estimated by
-  // ingest/request_budget.h; past it, 503 + Retry-After.
+  // server/request_budget.h; past it, 503 + Retry-After.
   uint64_t request_memory_bytes = 1ull << 30;
   int64_t session_timeout_ms = 10 * 60 * 1000;
   // A changed session reaches the sessions table at most this much later.

@@ -30,7 +30,7 @@
 // With EnableTls(), each connection starts with a TLS handshake (OpenSSL,
 // bounded by the read timeout and the connection deadline).
 //
-// Each connection's requests are framed by ingest/http_framing.h, not by
+// Each connection's requests are framed by server/http_framing.h, not by
 // cpp-httplib: GuardedServer overrides its per-connection loop
 // (process_and_close_socket) and hands each checked request to its
 // process_request. Its post-routing handler and logger are GuardedServer's:
@@ -65,7 +65,7 @@ struct ConnectionStats {
   uint64_t refused_per_client = 0;
   uint64_t refused_queue_full = 0;
   uint64_t unguarded = 0;  // served without limits (socket unknown): should stay 0
-  // Requests refused by the framing layer (ingest/http_framing.h), by answer.
+  // Requests refused by the framing layer (server/http_framing.h), by answer.
   uint64_t malformed = 0;
 };
 

@@ -1,6 +1,6 @@
 // POST /events, /events/gamelift, /events/zego, /events/streampixel: read the
 // body (decoding its Content-Encoding), parse it, and answer after the
-// commit. Every cost a request can cause is bounded (ingest/limits.h): the
+// commit. Every cost a request can cause is bounded (common/limits.h): the
 // items it may hold, the dead letters and answer entries they make, and the
 // share of the writer it takes (a large batch commits in steps).
 #include <httplib.h>

@@ -31,7 +31,7 @@
 // they cannot be decoded.
 //
 // The parsing here is pure (no I/O: what the fuzzer drives); FramedStream,
-// which does the socket and TLS I/O, is in ingest/framed_stream.h.
+// which does the socket and TLS I/O, is in server/framed_stream.h.
 // Thread-safety: the functions are pure.
 #pragma once
 

@@ -229,7 +229,7 @@ void HttpServer::EventRoutes() {
                       const httplib::ContentReader& read) { HandleEvents(spec, req, res, read); });
   }
 
-  // nginx-rtmp callbacks: always 2xx once read (ingest/nginx_rtmp_endpoint.h).
+  // nginx-rtmp callbacks: always 2xx once read (server/nginx_rtmp_endpoint.h).
   // A 401 there is counted and logged like any other; the logged path names
   // the instance only (the path may hold the wrong token).
   auto nginx_answered = [this](const httplib::Request& req, int code) {

@@ -3,7 +3,7 @@
 //   POST /events    a batch of events → 200 {"accepted","duplicates","rejected","errors"}
 //                   after COMMIT; 400 unreadable (kept in `rejected`), 401, 413, 415,
 //                   503 + Retry-After when the writer cannot take or commit it.
-//   POST|GET /events/nginx-rtmp/<instance>   nginx-rtmp callbacks (ingest/nginx_rtmp_endpoint.h)
+//   POST|GET /events/nginx-rtmp/<instance>   nginx-rtmp callbacks (server/nginx_rtmp_endpoint.h)
 //   GET  /healthz   200 while the process runs.
 //   GET  /readyz    200 when the database is writable and we are not draining;
 //                   the body also reports the Kafka backlog.
@@ -16,7 +16,7 @@
 //                   reads besides the reports (dashboard_routes.cc; read access)
 //
 // Requests reach these routes only after the framing layer checked them
-// (ingest/http_framing.h, run by GuardedServer in ingest/connection_guard.h),
+// (server/http_framing.h, run by GuardedServer in server/connection_guard.h),
 // over TLS with --tls-cert/--tls-key. HandleEvents is in events_route.cc.
 //
 // The server binds at Start() (so port 0 resolves immediately) and serves on

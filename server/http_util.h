@@ -21,7 +21,7 @@ inline constexpr const char* kRetryAfterSeconds = "1";
 
 // Answers `code` with {"error": message}; a 503 also gets Retry-After.
 void SetError(httplib::Response& res, int code, std::string_view message);
-// Answers a failed Status: HttpStatusFor(s) (ingest/status_codes.h) with its message.
+// Answers a failed Status: HttpStatusFor(s) (server/status_codes.h) with its message.
 inline void AnswerError(httplib::Response& res, const Status& s) {
   SetError(res, HttpStatusFor(s), s.message());
 }

@@ -1,5 +1,5 @@
 // The one place a Status becomes an answer: its HTTP status code for the
-// routes (through AnswerError in ingest/http_util.h) and its exit code for
+// routes (through AnswerError in server/http_util.h) and its exit code for
 // the command-line tools.
 #pragma once
 

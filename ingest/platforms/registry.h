@@ -28,7 +28,7 @@ struct BodyContext {
 struct PlatformSpec {
   Platform platform;
   // The POST path of its bodies; empty when it has an endpoint of its own
-  // (nginx-rtmp: ingest/nginx_rtmp_endpoint.h).
+  // (nginx-rtmp: server/nginx_rtmp_endpoint.h).
   std::string_view route;
   // Posted by web pages (Streampixel): the allowed origins of
   // --streampixel-origins may post without the token.

@@ -8,7 +8,7 @@
 //   '2' ParseZegoBody, JSON (POST /events/zego)
 //   '3' ParseZegoBody, form (the same, Content-Type application/x-www-form-urlencoded)
 //   '4' ParseStreampixelBody (POST /events/streampixel)
-//   '5' the request head and body framing (ingest/http_framing.h): an input
+//   '5' the request head and body framing (server/http_framing.h): an input
 //       is a head and the bytes after it, fed to ParseRequestHead,
 //       CanonicalHead, ChunkedDecoder and BodyDecoder (gzip/deflate)
 //   '6' NginxRtmp::Callback (POST /events/nginx-rtmp/edge1): each line of
@@ -88,7 +88,7 @@ namespace {
 // order): a platform's parser from the registry (ingest/platforms/registry.h),
 // with the Content-Type its route may see, or kFraming. kFraming is not a
 // body: the input is an HTTP request head and what follows it
-// (ingest/http_framing.h, ingest/body_decoder.h).
+// (server/http_framing.h, ingest/body_decoder.h).
 enum class Route : uint8_t {
   kFlussonic,
   kGameLift,

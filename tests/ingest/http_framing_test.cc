@@ -1,4 +1,4 @@
-// The framing rules of ingest/http_framing.h, as a table of heads.
+// The framing rules of server/http_framing.h, as a table of heads.
 #include "server/http_framing.h"
 
 #include <gtest/gtest.h>
