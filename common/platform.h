@@ -18,8 +18,8 @@ namespace sink {
 enum class Platform : uint8_t { kFlussonic, kStreampixel, kGameLift, kZego, kNginxRtmp };
 
 // Indexed by Platform, in the order `report --platform` lists them.
-inline constexpr std::array<std::string_view, 5> kPlatformNames = {
-    "flussonic", "streampixel", "gamelift", "zego", "nginx-rtmp"};
+inline constexpr auto kPlatformNames =
+    std::to_array<std::string_view>({"flussonic", "streampixel", "gamelift", "zego", "nginx-rtmp"});
 
 constexpr std::string_view NameOf(Platform p) { return kPlatformNames[static_cast<size_t>(p)]; }
 
