@@ -31,6 +31,11 @@ struct ParsedBody {
   std::string first_dropped_reason;  // and why it was not an event
 };
 
+// What a body parser may need to know about a request besides its body.
+struct BodyContext {
+  std::string_view content_type;  // the request's Content-Type; empty on replay
+};
+
 // Keeps `r` in `out`, or only counts it once limits::kMaxRejectRowsPerRequest
 // rejects are kept.
 void AddReject(Reject r, ParsedBody* out);

@@ -20,11 +20,6 @@
 
 namespace sink {
 
-// What a parser may need to know about a request besides its body.
-struct BodyContext {
-  std::string_view content_type;  // the request's Content-Type; empty on replay
-};
-
 struct PlatformSpec {
   Platform platform;
   // The POST path of its bodies; empty when it has an endpoint of its own
