@@ -1,4 +1,4 @@
-# Writes OUT: the dashboard's files as sink::DashboardAssets() (ingest/dashboard.h).
+# Writes OUT: the dashboard's files as sink::DashboardAssets() (server/dashboard.h).
 # Run by dashboard/CMakeLists.txt with DASHBOARD_DIR (this folder) and UPLOT_DIR
 # (uPlot's dist/ folder from node_modules). Bytes are written as numbers, so a
 # file may hold anything.
@@ -25,7 +25,7 @@ foreach(a IN LISTS assets)
   math(EXPR i "${i} + 1")
 endforeach()
 file(WRITE "${OUT}.tmp" "// Generated from dashboard/ by dashboard/embed_assets.cmake. Do not edit.
-#include \"ingest/dashboard.h\"
+#include \"server/dashboard.h\"
 
 namespace sink {
 

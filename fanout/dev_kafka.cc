@@ -7,6 +7,8 @@
 
 #include <cstdio>
 
+#include "common/signals.h"
+
 namespace sink {
 
 struct MockKafka::Handles {
@@ -63,11 +65,7 @@ void MockKafka::PushProduceErrors(const std::vector<int>& errors) {
 }
 
 int RunDevKafka(int brokers, int partitions, const std::vector<std::string>& topics) {
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  const sigset_t sigs = BlockSignals({SIGTERM, SIGINT});
   auto mock = MockKafka::Start(brokers, partitions, topics);
   if (!mock.ok()) {
     spdlog::critical("{}", mock.status().message());

@@ -1,6 +1,6 @@
 // BodyDecoder: undoes a request's Content-Encoding as the body arrives.
 //
-// The framing layer (ingest/http_framing.h) takes Content-Encoding out of
+// The framing layer (server/http_framing.h) takes Content-Encoding out of
 // the head, so cpp-httplib never decodes; this does, with a bound on the
 // decoded size, so that the handler can refuse an unknown coding with 415
 // and keep the bytes as received when they cannot be decoded.

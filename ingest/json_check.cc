@@ -1,5 +1,9 @@
 #include "ingest/json_check.h"
 
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+
 namespace sink::json {
 
 namespace od = simdjson::ondemand;
@@ -7,11 +11,46 @@ using simdjson::error_code;
 using simdjson::SUCCESS;
 
 std::string_view TrimRight(std::string_view s) {
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
+  while (!s.empty() && IsBlank(s.back())) s.remove_suffix(1);
   return s;
+}
+
+std::string_view TrimLeft(std::string_view s) {
+  while (!s.empty() && IsBlank(s.front())) s.remove_prefix(1);
+  return s;
+}
+
+od::parser& BodyParserFor(size_t size, std::unique_ptr<od::parser>* big) {
+  thread_local od::parser small;
+  if (size < kKeepParserBelow) return small;
+  *big = std::make_unique<od::parser>();
+  return **big;
+}
+
+od::parser& ItemParserFor(size_t size, std::unique_ptr<od::parser>* big) {
+  thread_local od::parser small;
+  if (size < kKeepParserBelow) return small;
+  *big = std::make_unique<od::parser>();
+  return **big;
+}
+
+std::optional<double> DoubleFromText(std::string_view s) {
+  double d = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+  if (s.empty() || p != s.data() + s.size()) return std::nullopt;
+  if (ec == std::errc::result_out_of_range) {
+    d = std::strtod(std::string(s).c_str(), nullptr);  // underflow is 0, overflow inf
+  } else if (ec != std::errc()) {
+    return std::nullopt;
+  }
+  if (!std::isfinite(d)) return std::nullopt;
+  return d;
+}
+
+error_code ScalarText(od::value& v, od::json_type t, std::string_view* text) {
+  if (t == od::json_type::string) return v.get_string().get(*text);
+  *text = Token(v);
+  return IsJsonNumber(*text) ? SUCCESS : simdjson::NUMBER_ERROR;
 }
 
 // The JSON number grammar (RFC 8259 §6). simdjson refuses to convert some
@@ -127,6 +166,21 @@ Status AtEnd(od::document& doc) {
   if (!doc.current_location().get(loc)) {
     return Status::Invalid("unexpected content after the value (one JSON value per item)");
   }
+  return Status::Ok();
+}
+
+Status OpenItem(std::string_view item, size_t capacity, std::string_view noun,
+                std::unique_ptr<od::parser>* big, od::document* doc, od::object* obj,
+                std::string* reject_reason) {
+  reject_reason->clear();
+  od::parser& parser = ItemParserFor(item.size(), big);
+  error_code err = parser.iterate(item.data(), item.size(), capacity).get(*doc);
+  if (err) return Status::Invalid(Describe(err));
+  od::json_type t;
+  if ((err = doc->type().get(t))) return Status::Invalid(Describe(err));
+  // Valid JSON that is not an object: a reject, after checking it is valid.
+  if (t != od::json_type::object) return RejectNonObject(item, *doc, t, noun, reject_reason);
+  if ((err = doc->get_object().get(*obj))) return Status::Invalid(Describe(err));
   return Status::Ok();
 }
 

@@ -6,6 +6,7 @@
 #include <set>
 #include <vector>
 
+#include "common/text.h"
 #include "query/native.h"
 #include "query/report.h"
 #include "store/json_text.h"
@@ -84,9 +85,9 @@ Result<ReportParams> WindowParams(const QueryParams& q) {
 Result<int64_t> Limit(const QueryParams& q, int64_t def, int64_t max) {
   std::optional<std::string> l = Param(q, "limit");
   if (!l) return def;
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), v);
-  if (ec != std::errc() || p != l->data() + l->size() || v < 1 || v > max) {
+  const std::optional<int64_t> n = WholeInt64(*l);
+  const int64_t v = n.value_or(0);
+  if (!n || v < 1 || v > max) {
     return Status::Invalid("limit: expected a whole number from 1 to " + std::to_string(max) +
                            ", got '" + *l + "'");
   }

@@ -1,7 +1,7 @@
 // The dashboard's own answers that no report gives as such: live sessions by
 // kind, platform and state; one concurrency series; the users matching a
 // search; one user's page. JSON text for GET /api/live, /api/concurrency,
-// /api/users and /api/user (ingest/dashboard_routes.cc).
+// /api/users and /api/user (server/dashboard_routes.cc).
 //
 // Each function takes a read-only connection owned by the caller and runs
 // one or two scans of `sessions`. Where a report defines the numbers

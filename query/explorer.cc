@@ -6,6 +6,7 @@
 #include <charconv>
 #include <iterator>
 
+#include "common/text.h"
 #include "query/report.h"
 #include "store/json_text.h"
 #include "store/log_reader.h"
@@ -37,15 +38,15 @@ constexpr std::pair<std::string_view, std::string_view> kSortKeys[] = {
 // The longest text filter accepted (a user agent is the longest field people paste).
 constexpr size_t kMaxFilterBytes = 1024;
 
-template <size_t N>
-std::string OneOf(const std::string_view (&names)[N]) {
+template <typename Names>
+std::string OneOf(const Names& names) {
   std::string s;
   for (std::string_view n : names) s += (s.empty() ? "" : ", ") + std::string(n);
   return s;
 }
 
-template <size_t N>
-bool In(const std::string_view (&names)[N], std::string_view v) {
+template <typename Names>
+bool In(const Names& names, std::string_view v) {
   return std::find(std::begin(names), std::end(names), v) != std::end(names);
 }
 
@@ -59,9 +60,9 @@ Result<std::optional<int64_t>> IntParam(const QueryParams& q, std::string_view k
                                         int64_t hi) {
   std::optional<std::string> v = Param(q, key);
   if (!v) return std::optional<int64_t>();
-  int64_t n = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (ec != std::errc() || p != v->data() + v->size() || n < lo || n > hi) {
+  const std::optional<int64_t> whole = WholeInt64(*v);
+  const int64_t n = whole.value_or(0);
+  if (!whole || n < lo || n > hi) {
     return Status::Invalid(std::string(key) + ": expected a whole number from " +
                            std::to_string(lo) + " to " + std::to_string(hi) + ", got '" + *v + "'");
   }
@@ -263,8 +264,8 @@ Result<SessionFilter> ParseSessionFilter(const QueryParams& q) {
     }
     *out = std::move(v);
   }
-  if (f.platform && !In(kPlatforms, *f.platform)) {
-    return Status::Invalid("platform: expected one of " + OneOf(kPlatforms) + ", got '" +
+  if (f.platform && !In(kPlatformNames, *f.platform)) {
+    return Status::Invalid("platform: expected one of " + OneOf(kPlatformNames) + ", got '" +
                            *f.platform + "'");
   }
   if (f.state && !In(kStates, *f.state)) {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/text.h"
 #include "query/report_sql.h"
 #include "store/json_text.h"
 #include "store/timeutil.h"
@@ -57,6 +58,23 @@ const ReportInfo* FindReport(std::string_view name) {
   return nullptr;
 }
 
+void BindReportParams(Stmt& s, const ReportParams& p) {
+  const int n = sqlite3_bind_parameter_count(s.get());
+  for (int i = 1; i <= n; ++i) {
+    const char* name = sqlite3_bind_parameter_name(s.get(), i);
+    const std::string_view key = name != nullptr ? name : "";
+    if (key == ":from") s.Bind(i, p.from);
+    if (key == ":to") s.Bind(i, p.to);
+    if (key == ":now") s.Bind(i, p.now);
+    if (key == ":media") s.Bind(i, p.media);
+    if (key == ":user") s.Bind(i, p.user);
+    if (key == ":server") s.Bind(i, p.server);
+    if (key == ":platform") s.Bind(i, p.platform);
+    if (key == ":bucket_ms") s.Bind(i, p.bucket_ms);
+    if (key == ":limit") s.Bind(i, p.limit);
+  }
+}
+
 Result<Table> RunReport(Db& db, std::string_view name, const ReportParams& params) {
   const ReportInfo* info = FindReport(name);
   if (info == nullptr) {
@@ -66,19 +84,7 @@ Result<Table> RunReport(Db& db, std::string_view name, const ReportParams& param
   Result<Stmt> stmt = db.Prepare(info->sql);
   if (!stmt.ok()) return stmt.status();
   Stmt& s = stmt.value();
-  const int n = sqlite3_bind_parameter_count(s.get());
-  for (int i = 1; i <= n; ++i) {
-    const std::string_view p = sqlite3_bind_parameter_name(s.get(), i);
-    if (p == ":from") s.Bind(i, params.from);
-    if (p == ":to") s.Bind(i, params.to);
-    if (p == ":now") s.Bind(i, params.now);
-    if (p == ":media") s.Bind(i, params.media);
-    if (p == ":user") s.Bind(i, params.user);
-    if (p == ":server") s.Bind(i, params.server);
-    if (p == ":platform") s.Bind(i, params.platform);
-    if (p == ":bucket_ms") s.Bind(i, params.bucket_ms);
-    if (p == ":limit") s.Bind(i, params.limit);
-  }
+  BindReportParams(s, params);
   Table t;
   for (int c = 0; c < s.ColumnCount(); ++c) t.columns.emplace_back(s.ColumnName(c));
   for (;;) {
@@ -273,9 +279,7 @@ std::string Render(const Table& t, Format f) {
 }
 
 std::optional<int64_t> ParseReportTime(std::string_view s) {
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec == std::errc() && p == s.data() + s.size()) return v;  // epoch ms
+  if (const std::optional<int64_t> ms = WholeInt64(s)) return ms;  // epoch ms
   return ParseIso8601(s);
 }
 

@@ -8,6 +8,7 @@
 // RunReport() is reentrant; it needs its own (read-only) connection per thread.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/platform.h"
 #include "store/sqlite.h"
 #include "store/status.h"
 
@@ -30,10 +32,6 @@ struct ReportInfo {
 const std::vector<ReportInfo>& Reports();
 const ReportInfo* FindReport(std::string_view name);
 
-// The values of sessions.platform, as --platform accepts them.
-inline constexpr std::string_view kPlatforms[] = {"flussonic", "streampixel", "gamelift", "zego",
-                                                  "nginx-rtmp"};
-
 // Buckets one concurrency report may span: (end − start of the window, or of
 // the data's range when open-ended) ÷ bucket. More: kInvalid (HTTP 400),
 // naming the limit. 100,000 is 69 days of 1-minute buckets, 11 years of hours.
@@ -46,16 +44,28 @@ inline constexpr int64_t kMaxReportLimit = 1000000000;
 // kInvalid, naming the limit, when a concurrency report of `buckets` (the
 // total's) and `rows` (with each media's) buckets of `bucket_ms` is too big.
 Status CheckConcurrencySize(int64_t buckets, int64_t rows, int64_t bucket_ms);
+// Buckets of `bucket_ms` from the one holding `lo` to the one holding the
+// instant before `hi` (at least 1), as the concurrency SQL makes them. Wide:
+// the window may span all of int64.
+inline __int128 BucketCount(__int128 lo, __int128 hi, int64_t bucket_ms) {
+  const __int128 first = (lo / bucket_ms) * bucket_ms;
+  return std::max<__int128>(1, (hi - first + bucket_ms - 1) / bucket_ms);
+}
 // Report times (--from, --to, --now) must lie in [0, this): year 10000.
 inline constexpr int64_t kMaxReportTimeMs = 253402300800000;
 
 struct ReportParams {
   std::optional<int64_t> from, to, now;  // ms since the epoch
   std::optional<std::string> media, user, server;
-  std::optional<std::string> platform;  // one of kPlatforms
+  std::optional<std::string> platform;  // one of kPlatformNames (common/platform.h)
   std::optional<int64_t> bucket_ms;
   std::optional<int64_t> limit;
 };
+
+// Binds every named parameter of `s` that ReportParams defines (:from, :to,
+// :now, :media, :user, :server, :platform, :bucket_ms, :limit); an absent
+// value, and any other parameter, stays NULL.
+void BindReportParams(Stmt& s, const ReportParams& p);
 
 using Cell = std::variant<std::monostate, int64_t, double, std::string>;
 

@@ -32,26 +32,14 @@ Status CheckBuckets(Db& db, const ReportParams& p) {
       "GROUP BY coalesce(media, '')");
   if (!q.ok()) return q.status();
   Stmt& s = q.value();
-  const int n = sqlite3_bind_parameter_count(s.get());
-  const int64_t now = p.now.value_or(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                         std::chrono::system_clock::now().time_since_epoch())
-                                         .count());
-  for (int i = 1; i <= n; ++i) {
-    const std::string_view name = sqlite3_bind_parameter_name(s.get(), i);
-    if (name == ":now") s.Bind(i, now);
-    if (name == ":from") s.Bind(i, p.from);
-    if (name == ":to") s.Bind(i, p.to);
-    if (name == ":media") s.Bind(i, p.media);
-    if (name == ":user") s.Bind(i, p.user);
-    if (name == ":server") s.Bind(i, p.server);
-    if (name == ":platform") s.Bind(i, p.platform);
-  }
+  ReportParams bound = p;
+  bound.now = p.now.value_or(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count());
+  BindReportParams(s, bound);
   using Wide = __int128;
   const Wide t0 = p.from.value_or(INT64_MIN), t1 = p.to.value_or(INT64_MAX);
-  auto buckets = [w](Wide lo, Wide hi) -> Wide {
-    const Wide first = (lo / w) * w;
-    return std::max<Wide>(1, (hi - first + w - 1) / w);
-  };
+  auto buckets = [w](Wide lo, Wide hi) { return BucketCount(lo, hi, w); };
   Wide rows = 0;
   std::optional<Wide> lo, hi;
   for (;;) {
@@ -107,10 +95,10 @@ Result<ReportParams> ToParams(const ReportRequest& r) {
   p.user = r.user;
   p.server = r.server;
   if (r.platform) {
-    if (std::find(std::begin(kPlatforms), std::end(kPlatforms), *r.platform) ==
-        std::end(kPlatforms)) {
+    if (!PlatformNamed(*r.platform)) {
       std::string names;
-      for (std::string_view n : kPlatforms) names += (names.empty() ? "" : ", ") + std::string(n);
+      for (std::string_view n : kPlatformNames)
+        names += (names.empty() ? "" : ", ") + std::string(n);
       return Status::Invalid("platform: expected one of " + names + ", got '" + *r.platform + "'");
     }
     p.platform = r.platform;

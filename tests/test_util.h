@@ -3,12 +3,14 @@
 
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
+#include <sys/types.h>
 
+#include <chrono>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "ingest/event_parser.h"
+#include "ingest/platforms/flussonic.h"
 #include "ingest/platforms/nginx_rtmp.h"
 #include "store/sqlite.h"
 #include "store/status.h"
@@ -83,5 +85,33 @@ std::vector<std::string> QueryRows(const std::string& db_path, const std::string
 // a test failure, when it cannot be created. rd_kafka_destroy() it.
 rd_kafka_t* ConsumerFromStart(const std::string& brokers, const std::string& topic, int partitions,
                               bool eof = false);
+
+// `in` compressed as gzip (the best compression).
+std::string Gzip(const std::string& in);
+
+// The peak resident memory (VmHWM) of a process, in KiB; -1 when unknown.
+int64_t PeakRssKib(pid_t pid);
+
+// A datagram socket standing in for systemd's notification socket
+// (NOTIFY_SOCKET), which any user may send to.
+class NotifySocket {
+ public:
+  explicit NotifySocket(const std::string& path);
+  ~NotifySocket();
+  NotifySocket(const NotifySocket&) = delete;
+  NotifySocket& operator=(const NotifySocket&) = delete;
+  bool bound() const { return bound_; }
+  // Waits for a datagram containing `what`; returns it, or "" after the timeout.
+  std::string WaitFor(const std::string& what,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(15));
+  // Every datagram received so far, each followed by "\n---\n".
+  const std::string& seen() const { return seen_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool bound_ = false;
+  std::string seen_;
+};
 
 }  // namespace sink::test

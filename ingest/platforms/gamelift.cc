@@ -6,7 +6,7 @@
 // ERROR (failed to activate). docs/platforms.md has the whole mapping.
 #include <string>
 
-#include "ingest/limits.h"
+#include "common/limits.h"
 #include "ingest/platforms/platforms.h"
 #include "ingest/platforms/record.h"
 
@@ -31,7 +31,7 @@ Status ToEvent(const Record& r, Event* e) {
   const std::optional<std::string> status = r.Text("Status");
   if (!arn) return Status::Invalid("not a GameLift Streams session record: no \"Arn\"");
   if (!status) return Status::Invalid("not a GameLift Streams session record: no \"Status\"");
-  e->platform = "gamelift";
+  e->platform = NameOf(Platform::kGameLift);
   e->kind = "play";
   e->kind_explicit = true;
   e->body = r.json;

@@ -1,7 +1,7 @@
 // nginx-rtmp notify callbacks → Events. The rules, with the captures they
 // come from, are in docs/platforms.md ("nginx-rtmp").
 //
-// Two halves:
+// Two halves (the second in nginx_rtmp_stored.cc):
 //   - NginxRtmp::Callback decides what nginx cannot say (which session a
 //     call belongs to, when it opened and started, the stream of a relay)
 //     with its map of connections, and writes the decisions and the
@@ -16,6 +16,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "common/text.h"
+#include "ingest/platforms/nginx_rtmp_stored.h"
 #include "ingest/platforms/platforms.h"
 #include "ingest/platforms/record.h"
 #include "store/json_text.h"
@@ -24,7 +26,11 @@ namespace sink {
 
 namespace {
 
-constexpr std::string_view kPrefix = "nginx-rtmp.";
+using nginx_rtmp::Decision;
+using nginx_rtmp::IsClose;
+using nginx_rtmp::StoredBody;
+using nginx_rtmp::StoredFields;
+
 // The later closes of a session (nginx sends *_done, done and disconnect,
 // in any order, within milliseconds) still find it this long after its
 // first close; a close after that is of another session (the number was
@@ -44,13 +50,6 @@ constexpr int64_t kEvictEveryMs = 1000;
 constexpr int64_t kMaxUpdateSeconds = 10ll * 366 * 86400;
 
 // ---- the form ----------------------------------------------------------
-
-int Hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // Replaces what is not UTF-8 by U+FFFD, so that the value can be JSON text.
 std::string ValidUtf8(std::string s) {
@@ -77,17 +76,8 @@ std::string ValidUtf8(std::string s) {
 // '%' not followed by two hex digits stays as it is, and '+' stays '+'
 // (a client's token "a+b" keeps its plus).
 std::string Decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && Hex(s[i + 1]) >= 0 && Hex(s[i + 2]) >= 0) {
-      out += static_cast<char>(Hex(s[i + 1]) * 16 + Hex(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return ValidUtf8(std::move(out));
+  bool malformed = false;  // kept as written
+  return ValidUtf8(PercentDecode(s, /*plus_is_space=*/false, &malformed));
 }
 
 // The callback's fields: the first occurrence of each key, in order (nginx
@@ -113,33 +103,23 @@ struct Form {
 
 Form ParseForm(std::string_view text) {
   Form f;
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t amp = text.find('&', pos);
-    if (amp == std::string_view::npos) amp = text.size();
-    const std::string_view pair = text.substr(pos, amp - pos);
-    pos = amp + 1;
-    if (pair.empty()) continue;
-    const size_t eq = pair.find('=');
-    std::string key = Decode(pair.substr(0, eq));
+  for (const FormPair& pair : FormPairs(text)) {
+    std::string key = Decode(pair.key);
     if (key.empty()) continue;
     if (f.index.count(key) > 0) {
       if (f.repeated_set.insert(key).second) f.repeated.push_back(std::move(key));
       continue;
     }
     f.index.emplace(key, f.fields.size());
-    f.fields.emplace_back(std::move(key),
-                          Decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1)));
+    f.fields.emplace_back(std::move(key), Decode(pair.value));
   }
   return f;
 }
 
 std::optional<int64_t> Number(const std::string* s) {
-  if (s == nullptr || s->empty()) return std::nullopt;
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), v);
-  if (ec != std::errc() || p != s->data() + s->size() || v < 0) return std::nullopt;
+  if (s == nullptr) return std::nullopt;
+  const std::optional<int64_t> v = WholeInt64(*s);
+  if (!v || *v < 0) return std::nullopt;
   return v;
 }
 
@@ -149,86 +129,6 @@ std::string_view RoleOf(std::string_view call) {
   if (call == "play" || call == "update_play" || call == "play_done") return "play";
   return "";
 }
-
-bool IsClose(std::string_view call) {
-  return call == "publish_done" || call == "play_done" || call == "done" || call == "disconnect";
-}
-
-// ---- the stored body ---------------------------------------------------
-
-// What the sink decided about one callback: the top of its stored body.
-struct Decision {
-  std::optional<std::string> id, kind, media;
-  std::optional<int64_t> opened_at, started_at, duration_ms;
-};
-
-void Field(std::string* out, std::string_view key, std::string_view value) {
-  *out += ',';
-  AppendJsonString(out, key);
-  *out += ':';
-  AppendJsonString(out, value);
-}
-void Field(std::string* out, std::string_view key, int64_t value) {
-  *out += ',';
-  AppendJsonString(out, key);
-  *out += ':';
-  *out += std::to_string(value);
-}
-
-std::string StoredBody(std::string_view instance, std::string_view call, int64_t at,
-                       int64_t event_id, const Decision& d, const Form& f,
-                       const std::optional<std::string>& user,
-                       const std::optional<std::string>& token) {
-  std::string b = "{\"event\":";
-  AppendJsonString(&b, std::string(kPrefix) + std::string(call));
-  Field(&b, "server", instance);
-  Field(&b, "utc_ms", at);
-  Field(&b, "event_id", event_id);
-  if (d.id) Field(&b, "id", *d.id);
-  if (d.kind) Field(&b, "kind", *d.kind);
-  if (d.media) Field(&b, "media", *d.media);
-  if (user) Field(&b, "user_id", *user);
-  if (token) Field(&b, "token", *token);
-  if (d.opened_at) Field(&b, "opened_at", *d.opened_at);
-  if (d.started_at) Field(&b, "started_at", *d.started_at);
-  if (d.duration_ms) Field(&b, "duration_ms", *d.duration_ms);
-  b += ",\"callback\":{";
-  bool first = true;
-  for (const auto& [k, v] : f.fields) {
-    if (!first) b += ',';
-    first = false;
-    AppendJsonString(&b, k);
-    b += ':';
-    AppendJsonString(&b, v);
-  }
-  b += '}';
-  if (!f.repeated.empty()) {
-    b += ",\"repeated\":[";
-    for (size_t i = 0; i < f.repeated.size(); ++i) {
-      if (i) b += ',';
-      AppendJsonString(&b, f.repeated[i]);
-    }
-    b += ']';
-  }
-  b += '}';
-  return b;
-}
-
-// Fields of a stored body, read straight from the parsed object (they are
-// few; no copy into a map): a non-empty string, an integer.
-struct Fields {
-  simdjson::dom::object o;
-  std::optional<std::string> Text(std::string_view key) const {
-    std::string_view v;
-    if (o[key].get_string().get(v) != simdjson::SUCCESS || v.empty()) return std::nullopt;
-    return std::string(v);
-  }
-  std::optional<int64_t> Int(std::string_view key) const {
-    int64_t v = 0;
-    if (o[key].get_int64().get(v) != simdjson::SUCCESS) return std::nullopt;
-    return v;
-  }
-};
 
 }  // namespace
 
@@ -240,84 +140,6 @@ bool ValidInstance(std::string_view s) {
     if (!ok) return false;
   }
   return true;
-}
-
-// A stored body (written by StoredBody above) → its Event.
-Result<Event> ParseNginxRtmpStored(std::string_view body, int64_t received_at) {
-  std::unique_ptr<simdjson::dom::parser> big;
-  simdjson::dom::parser& parser = ParserFor(body.size(), &big);
-  simdjson::dom::element root;
-  if (auto err = parser.parse(body.data(), body.size()).get(root)) {
-    return Status::Invalid(std::string("not an nginx-rtmp event: ") + simdjson::error_message(err));
-  }
-  simdjson::dom::object top, cb;
-  if (root.get_object().get(top) != simdjson::SUCCESS) {
-    return Status::Invalid("not an nginx-rtmp event: not a JSON object");
-  }
-  if (top["callback"].get_object().get(cb) != simdjson::SUCCESS) {
-    return Status::Invalid("not an nginx-rtmp event: no \"callback\" object");
-  }
-  const Fields r{top};
-  const Fields c{cb};
-  const std::optional<std::string> name = r.Text("event");
-  if (!name || name->compare(0, kPrefix.size(), kPrefix) != 0) {
-    return Status::Invalid("not an nginx-rtmp event: \"event\" does not start with nginx-rtmp.");
-  }
-  Event e;
-  e.platform = "nginx-rtmp";
-  e.name = *name;
-  e.body = std::string(body);
-  e.kind_explicit = true;
-  e.server = r.Text("server");
-  e.utc_ms = r.Int("utc_ms");
-  if (!e.utc_ms || *e.utc_ms <= 0) e.utc_ms = received_at;
-  e.event_id = r.Int("event_id");
-  e.media = r.Text("media");
-  e.user_id = r.Text("user_id");
-  e.token = r.Text("token");
-  e.opened_at = r.Int("opened_at");
-  e.started_at = r.Int("started_at");
-  e.duration_ms = r.Int("duration_ms");
-  const std::string call = c.Text("call").value_or(name->substr(kPrefix.size()));
-  e.raw_state = call;
-  e.proto = "rtmp";
-  e.user_agent = c.Text("flashver");
-  e.referer = c.Text("pageurl");
-  const std::optional<std::string> kind = r.Text("kind");
-  const std::optional<std::string> addr = c.Text("addr");
-  const std::optional<std::string> stream = c.Text("name");
-  if (kind == std::optional<std::string>("push")) {
-    // A relay: addr is the push target (host:port/app), not a client.
-    if (addr && stream) e.url = "rtmp://" + *addr + "/" + *stream;
-  } else {
-    e.ip = addr;
-    const std::optional<std::string> tcurl = c.Text("tcurl");
-    if (tcurl && stream) e.url = *tcurl + "/" + *stream;
-  }
-  const std::optional<std::string> id = r.Text("id");
-  if (!id || !kind) {
-    e.phase = Phase::kNone;  // connect, record_done, a disconnect of no session, …
-    return e;
-  }
-  e.id = id;
-  e.kind = *kind;
-  e.external_id = c.Text("clientid");
-  if (call == "publish" || call == "play") {
-    e.phase = e.started_at ? Phase::kStarted : Phase::kOpened;
-  } else if (call == "update_publish" || call == "update_play") {
-    // Before it started (a player waiting for a stream nobody publishes),
-    // an update only keeps the session alive.
-    e.phase = e.started_at ? Phase::kUpdated : Phase::kOther;
-    e.updated_at = e.utc_ms;
-  } else if (IsClose(call)) {
-    e.phase = Phase::kClosed;
-    e.closed_at = e.utc_ms;
-    e.end_class = "normal";
-    e.raw_reason = call;
-  } else {
-    e.phase = Phase::kOther;
-  }
-  return e;
 }
 
 // ---- the map -----------------------------------------------------------
@@ -564,8 +386,10 @@ Result<ParsedBody> NginxRtmp::Callback(std::string_view instance, std::string_vi
 
   ParsedBody out;
   for (size_t i = 0; i < decisions.size(); ++i) {
-    Result<Event> e = ParseNginxRtmpStored(
-        StoredBody(instance, call, received_at, ids[i], decisions[i], f, user, token), received_at);
+    Result<Event> e =
+        ParseNginxRtmpStored(StoredBody(instance, call, received_at, ids[i], decisions[i], f.fields,
+                                        f.repeated, user, token),
+                             received_at);
     if (!e.ok()) return e.status();
     out.events.push_back(std::move(e.value()));
   }
@@ -605,7 +429,7 @@ void NginxRtmp::Restore(std::string_view body, int64_t received_at) {
       root["callback"].get_object().get(cb) != simdjson::SUCCESS) {
     return;
   }
-  const Fields c{cb};
+  const StoredFields c{cb};
   const std::string call = c.Text("call").value_or("");
   Conn& conn = Touch(*ev.server + '\0' + *ev.external_id, received_at);
   Entry* entry = nullptr;

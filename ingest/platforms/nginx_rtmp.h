@@ -28,7 +28,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "ingest/event_parser.h"
+#include "ingest/body_items.h"
 
 namespace sink {
 

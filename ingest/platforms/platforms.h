@@ -3,7 +3,7 @@
 // land in the same rows, reports and Kafka topics. docs/platforms.md has the
 // mapping of every documented state, code and reason.
 //
-// Each adapter works like ParseBody (ingest/event_parser.h): an unreadable
+// Each adapter works like ParseBody (ingest/platforms/flussonic.h): an unreadable
 // body is an error Status (the server answers 400 and keeps the body as a
 // dead letter); a readable item that is not a record of the platform becomes
 // a Reject; unknown states and codes are kept verbatim (raw_state,
@@ -19,7 +19,9 @@
 
 #include <string_view>
 
-#include "ingest/event_parser.h"
+#include "common/platform.h"
+#include "ingest/body_items.h"
+#include "ingest/event_rules.h"
 #include "store/event_log.h"
 
 namespace sink {

@@ -2,7 +2,8 @@
 
 #include <charconv>
 
-#include "ingest/limits.h"
+#include "common/limits.h"
+#include "common/text.h"
 #include "store/json_text.h"
 #include "store/timeutil.h"
 
@@ -19,10 +20,7 @@ std::optional<std::string> Record::Text(std::string_view name) const {
 std::optional<int64_t> Record::Int(std::string_view name) const {
   std::optional<std::string> t = Text(name);
   if (!t) return std::nullopt;
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(t->data(), t->data() + t->size(), v);
-  if (ec != std::errc() || p != t->data() + t->size()) return std::nullopt;
-  return v;
+  return WholeInt64(*t);
 }
 
 std::optional<int64_t> Record::Time(std::string_view name) const {
@@ -84,44 +82,59 @@ int Hex(char c) {
   return -1;
 }
 
+// A form value, strictly: '+' is a space, a '%' must start an escape.
 Result<std::string> FormDecode(std::string_view s) {
+  bool malformed = false;
+  std::string out = PercentDecode(s, /*plus_is_space=*/true, &malformed);
+  if (malformed) return Status::Invalid("invalid percent-encoding in the form body");
+  return out;
+}
+
+}  // namespace
+
+std::string PercentDecode(std::string_view s, bool plus_is_space, bool* malformed) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
+    if (s[i] == '+' && plus_is_space) {
       out += ' ';
-    } else if (s[i] == '%') {
-      if (i + 2 >= s.size() || Hex(s[i + 1]) < 0 || Hex(s[i + 2]) < 0) {
-        return Status::Invalid("invalid percent-encoding in the form body");
-      }
+    } else if (s[i] == '%' && i + 2 < s.size() && Hex(s[i + 1]) >= 0 && Hex(s[i + 2]) >= 0) {
       out += static_cast<char>(Hex(s[i + 1]) * 16 + Hex(s[i + 2]));
       i += 2;
     } else {
+      if (s[i] == '%') *malformed = true;
       out += s[i];
     }
   }
   return out;
 }
 
-}  // namespace
-
-Result<Record> RecordFromForm(std::string_view body) {
-  Record r;
+std::vector<FormPair> FormPairs(std::string_view body) {
+  std::vector<FormPair> pairs;
   while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.remove_suffix(1);
-  if (body.empty()) return Status::Invalid("empty form body");
-  r.json = "{";
   size_t pos = 0;
   while (pos <= body.size()) {
     size_t amp = body.find('&', pos);
     if (amp == std::string_view::npos) amp = body.size();
-    std::string_view pair = body.substr(pos, amp - pos);
+    const std::string_view pair = body.substr(pos, amp - pos);
     pos = amp + 1;
     if (pair.empty()) continue;
     const size_t eq = pair.find('=');
-    Result<std::string> key = FormDecode(pair.substr(0, eq));
+    pairs.push_back({pair.substr(0, eq),
+                     eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1)});
+  }
+  return pairs;
+}
+
+Result<Record> RecordFromForm(std::string_view body) {
+  Record r;
+  const std::vector<FormPair> pairs = FormPairs(body);
+  if (pairs.empty()) return Status::Invalid("empty form body");
+  r.json = "{";
+  for (const FormPair& pair : pairs) {
+    Result<std::string> key = FormDecode(pair.key);
     if (!key.ok()) return key.status();
-    Result<std::string> value =
-        FormDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    Result<std::string> value = FormDecode(pair.value);
     if (!value.ok()) return value.status();
     std::string& k = key.value();
     std::string& v = value.value();

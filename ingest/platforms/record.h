@@ -45,4 +45,16 @@ Result<std::vector<simdjson::dom::element>> JsonItems(simdjson::dom::parser& par
 // application/x-www-form-urlencoded → one record (values are strings).
 Result<Record> RecordFromForm(std::string_view body);
 
+// One key=value pair of a form body, not yet decoded.
+struct FormPair {
+  std::string_view key, value;  // value empty when there is no '='
+};
+// The pairs of a form body in order: split on '&', empty pairs skipped, the
+// body's trailing CR/LF ignored.
+std::vector<FormPair> FormPairs(std::string_view body);
+// Undoes %XX escapes (and '+' for a space when `plus_is_space`: HTML forms;
+// nginx writes spaces as %20 and passes a client's '+' as is). A '%' not
+// followed by two hex digits stays as it is and sets *malformed.
+std::string PercentDecode(std::string_view s, bool plus_is_space, bool* malformed);
+
 }  // namespace sink

@@ -13,6 +13,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/text.h"
 #include "ingest/json_check.h"
 #include "ingest/platforms/platforms.h"
 #include "store/timeutil.h"
@@ -21,17 +22,11 @@ namespace sink {
 
 namespace od = simdjson::ondemand;
 using json::Describe;
-using json::IsJsonNumber;
-using json::Token;
-using json::TrimRight;
 using json::Validate;
 using simdjson::error_code;
 using simdjson::SUCCESS;
 
 namespace {
-
-// Inputs above this size get a parser of their own, freed afterwards.
-constexpr size_t kKeepParserBelow = 4u << 20;
 
 // A value read from one field: absent, read, or present with a type the
 // wire format does not allow (the item is then rejected).
@@ -49,44 +44,16 @@ struct Slot {
   }
 };
 
-// An exact int64 from number text ("42"; not "4.2", "1e3" or 20 digits).
-std::optional<int64_t> IntFromText(std::string_view s) {
-  int64_t i = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
-  if (s.empty() || ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return i;
-}
-
-// A finite double from number text; nullopt when it overflows.
-std::optional<double> DoubleFromText(std::string_view s) {
-  double d = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-  if (s.empty() || p != s.data() + s.size()) return std::nullopt;
-  if (ec == std::errc::result_out_of_range) {
-    d = std::strtod(std::string(s).c_str(), nullptr);  // underflow is 0, overflow inf
-  } else if (ec != std::errc()) {
-    return std::nullopt;
-  }
-  if (!std::isfinite(d)) return std::nullopt;
-  return d;
-}
-
 // Text fields: a string as is, a number as its JSON text, null absent;
 // anything else is the wrong type.
 error_code ReadText(od::value v, Slot<std::string>* out) {
   od::json_type t;
   error_code err = v.type().get(t);
   if (err) return err;
-  if (t == od::json_type::string) {
-    std::string_view s;
-    if ((err = v.get_string().get(s))) return err;
-    out->Set(std::string(s));
-    return SUCCESS;
-  }
-  if (t == od::json_type::number) {
-    const std::string_view tok = Token(v);
-    if (!IsJsonNumber(tok)) return simdjson::NUMBER_ERROR;
-    out->Set(std::string(tok));
+  if (t == od::json_type::string || t == od::json_type::number) {
+    std::string_view text;
+    if ((err = json::ScalarText(v, t, &text))) return err;
+    out->Set(std::string(text));
     return SUCCESS;
   }
   if ((err = Validate(v, 2))) return err;
@@ -148,9 +115,9 @@ error_code ReadMessage(od::value v, Message* m) {
       if ((err = fv.type().get(t))) return err;
       m->code.reset();
       if (t == od::json_type::number) {
-        const std::string_view tok = Token(fv);
-        if (!IsJsonNumber(tok)) return simdjson::NUMBER_ERROR;
-        m->code = IntFromText(tok);
+        const std::string_view tok = json::Token(fv);
+        if (!json::IsJsonNumber(tok)) return simdjson::NUMBER_ERROR;
+        m->code = WholeInt64(tok);
       } else {
         err = Validate(fv, 2);
       }
@@ -276,19 +243,13 @@ void Classify(const Message& m, Event* e) {
 // + SIMDJSON_PADDING readable bytes.
 Status ParseRelayItem(std::string_view item, size_t capacity, Event* event,
                       std::string* reject_reason) {
-  thread_local od::parser small_parser;
   std::unique_ptr<od::parser> big_parser;
-  if (item.size() >= kKeepParserBelow) big_parser = std::make_unique<od::parser>();
-  od::parser& parser = big_parser ? *big_parser : small_parser;
   od::document doc;
-  error_code err = parser.iterate(item.data(), item.size(), capacity).get(doc);
-  if (err) return Status::Invalid(Describe(err));
-  od::json_type t;
-  if ((err = doc.type().get(t))) return Status::Invalid(Describe(err));
-  if (t != od::json_type::object) return json::RejectNonObject(item, doc, t, "item", reject_reason);
-
   od::object obj;
-  if ((err = doc.get_object().get(obj))) return Status::Invalid(Describe(err));
+  SINK_RETURN_IF_ERROR(
+      json::OpenItem(item, capacity, "item", &big_parser, &doc, &obj, reject_reason));
+  if (!reject_reason->empty()) return Status::Ok();  // not a relayed message
+  error_code err = SUCCESS;
   Event& e = *event;
   Slot<std::string> key, user_id, project, page, user_agent;
   Slot<int64_t> seq;
@@ -314,9 +275,9 @@ Status ParseRelayItem(std::string_view item, size_t capacity, Event* event,
       }
     } else if (name == "seq") {
       if (vt == od::json_type::number) {
-        const std::string_view tok = Token(v);
-        if (!IsJsonNumber(tok)) return Status::Invalid(Describe(simdjson::NUMBER_ERROR));
-        if (std::optional<int64_t> i = IntFromText(tok)) {
+        const std::string_view tok = json::Token(v);
+        if (!json::IsJsonNumber(tok)) return Status::Invalid(Describe(simdjson::NUMBER_ERROR));
+        if (std::optional<int64_t> i = WholeInt64(tok)) {
           seq.Set(*i);
         } else {
           seq.value.reset();
@@ -331,9 +292,9 @@ Status ParseRelayItem(std::string_view item, size_t capacity, Event* event,
       }
     } else if (name == "at") {
       if (vt == od::json_type::number) {
-        const std::string_view tok = Token(v);
-        if (!IsJsonNumber(tok)) return Status::Invalid(Describe(simdjson::NUMBER_ERROR));
-        at = DoubleFromText(tok).value_or(-1);
+        const std::string_view tok = json::Token(v);
+        if (!json::IsJsonNumber(tok)) return Status::Invalid(Describe(simdjson::NUMBER_ERROR));
+        at = json::DoubleFromText(tok).value_or(-1);
         has_at = true;
         at_wrong_type = nullptr;
       } else if (!(err = Validate(v, 1))) {
@@ -406,7 +367,7 @@ Status ParseRelayItem(std::string_view item, size_t capacity, Event* event,
     return Status::Ok();
   }
 
-  e.platform = "streampixel";
+  e.platform = NameOf(Platform::kStreampixel);
   e.kind = "play";
   e.kind_explicit = true;
   e.id = "streampixel/" + *key.value;  // its platform's namespace (PlatformIdPrefix)
@@ -431,7 +392,7 @@ Result<ParsedBody> ParseStreampixelBody(simdjson::padded_string_view body) {
   }
   if (body[start] == '{') {
     SINK_RETURN_IF_ERROR(
-        items.Add(TrimRight(std::string_view(body.data() + start, body.size() - start))));
+        items.Add(json::TrimRight(std::string_view(body.data() + start, body.size() - start))));
     return items.Take();
   }
   if (body[start] != '[') {

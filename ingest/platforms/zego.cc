@@ -14,7 +14,7 @@
 #include <initializer_list>
 #include <string>
 
-#include "ingest/limits.h"
+#include "common/limits.h"
 #include "ingest/platforms/platforms.h"
 #include "ingest/platforms/record.h"
 
@@ -140,10 +140,51 @@ void MediaState(const Record& r, std::initializer_list<const char*> names, Event
   }
 }
 
+// onRoomStateChanged, forwarded by the app: "reason" is
+// ZegoRoomStateChangedReason (name or number).
+void RoomStateChanged(const Record& r, const std::optional<std::string>& event, Event* e) {
+  const std::optional<std::string> reason = r.Text("reason");
+  e->raw_state = reason ? reason : event;
+  e->raw_reason = r.Text("error_code");
+  switch (StateIndex(reason, {"LOGINING", "LOGINED", "LOGINFAILED", "RECONNECTING", "RECONNECTED",
+                              "RECONNECTFAILED", "KICKOUT", "LOGOUT", "LOGOUTFAILED"})) {
+    case 0:
+      e->phase = Phase::kOpened;
+      break;
+    case 1:
+      e->phase = Phase::kStarted;
+      e->reconnect_end = true;
+      break;
+    case 2:
+      Close(e, "denied", r.Text("error_code"));
+      break;
+    case 3:
+      e->phase = Phase::kStalled;
+      e->reconnect_begin = true;
+      break;
+    case 4:
+      e->phase = Phase::kRecovered;
+      e->reconnect_end = true;
+      break;
+    case 5:
+      Close(e, "network", r.Text("error_code"));
+      break;
+    case 6:
+      Close(e, "admin_kick", r.Text("error_code"));
+      break;
+    case 7:
+      Close(e, "normal", r.Text("error_code"));
+      break;
+    default:  // LOGOUT_FAILED and unknown reasons: kept verbatim
+      e->phase = Phase::kOther;
+      break;
+  }
+}
+
 Status ToEvent(const Record& r, Event* e) {
   const std::optional<std::string> event = r.Text("event");
   if (!event) return Status::Invalid("not a ZEGO callback: no \"event\"");
-  e->platform = "zego";
+  e->platform = NameOf(Platform::kZego);
   e->kind_explicit = true;
   e->body = r.json;
   e->name = "zego." + *event;
@@ -179,45 +220,7 @@ Status ToEvent(const Record& r, Event* e) {
       e->opened_at = r.Time("login_time");
       Close(e, LogoutClass(r.Int("reason")), r.Text("reason"));
     } else {
-      // onRoomStateChanged, forwarded by the app: "reason" is
-      // ZegoRoomStateChangedReason (name or number).
-      const std::optional<std::string> reason = r.Text("reason");
-      e->raw_state = reason ? reason : event;
-      e->raw_reason = r.Text("error_code");
-      switch (
-          StateIndex(reason, {"LOGINING", "LOGINED", "LOGINFAILED", "RECONNECTING", "RECONNECTED",
-                              "RECONNECTFAILED", "KICKOUT", "LOGOUT", "LOGOUTFAILED"})) {
-        case 0:
-          e->phase = Phase::kOpened;
-          break;
-        case 1:
-          e->phase = Phase::kStarted;
-          e->reconnect_end = true;
-          break;
-        case 2:
-          Close(e, "denied", r.Text("error_code"));
-          break;
-        case 3:
-          e->phase = Phase::kStalled;
-          e->reconnect_begin = true;
-          break;
-        case 4:
-          e->phase = Phase::kRecovered;
-          e->reconnect_end = true;
-          break;
-        case 5:
-          Close(e, "network", r.Text("error_code"));
-          break;
-        case 6:
-          Close(e, "admin_kick", r.Text("error_code"));
-          break;
-        case 7:
-          Close(e, "normal", r.Text("error_code"));
-          break;
-        default:  // LOGOUT_FAILED and unknown reasons: kept verbatim
-          e->phase = Phase::kOther;
-          break;
-      }
+      RoomStateChanged(r, event, e);
     }
     return Status::Ok();
   }

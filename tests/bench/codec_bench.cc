@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "store/compact_segment.h"
+#include "store/fnv.h"
 #include "store/log_block.h"
 #include "store/sqlite.h"
 #include "store/zstd_codec.h"
@@ -48,11 +49,7 @@ void Die(const sink::Status& st) {
   std::exit(1);
 }
 
-int64_t Fnv(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return static_cast<int64_t>(h);
-}
+int64_t Fnv(const std::string& s) { return static_cast<int64_t>(sink::Fnv1a::Of(s)); }
 
 std::vector<LogRecord> Generate(int64_t n, int64_t open_sessions, int servers) {
   std::vector<sink::bench::Workload> loads;

@@ -214,47 +214,8 @@ TEST_F(ServiceTest, ReloadAppliesWhatItCanIgnoresRestartOnlyAndSurvivesABadFile)
   EXPECT_EQ(sink_.Stop(SIGTERM), 0) << sink_.log();
 }
 
-// A datagram socket standing in for systemd's notification socket.
-class NotifySocket {
- public:
-  explicit NotifySocket(const std::string& path) : path_(path) {
-    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
-    bound_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    timeval tv{0, 100000};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  }
-  ~NotifySocket() {
-    ::close(fd_);
-    ::unlink(path_.c_str());
-  }
-  bool bound() const { return bound_; }
-  // Waits for a datagram containing `what`; returns it, or "" after the timeout.
-  std::string WaitFor(const std::string& what, std::chrono::milliseconds timeout = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      char buf[4096];
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) continue;
-      std::string msg(buf, static_cast<size_t>(n));
-      received_.push_back(msg);
-      if (msg.find(what) != std::string::npos) return msg;
-    }
-    return "";
-  }
-  const std::vector<std::string>& received() const { return received_; }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  bool bound_ = false;
-  std::vector<std::string> received_;
-};
-
 TEST_F(ServiceTest, SystemdNotificationsAroundStartReloadAndStop) {
-  NotifySocket notify(tmp_.File("notify.sock"));
+  test::NotifySocket notify(tmp_.File("notify.sock"));
   ASSERT_TRUE(notify.bound());
   WriteConfig(Base());
   ASSERT_TRUE(sink_.Start({"--config", conf_},

@@ -8,7 +8,7 @@
 //   '2' ParseZegoBody, JSON (POST /events/zego)
 //   '3' ParseZegoBody, form (the same, Content-Type application/x-www-form-urlencoded)
 //   '4' ParseStreampixelBody (POST /events/streampixel)
-//   '5' the request head and body framing (ingest/http_framing.h): an input
+//   '5' the request head and body framing (server/http_framing.h): an input
 //       is a head and the bytes after it, fed to ParseRequestHead,
 //       CanonicalHead, ChunkedDecoder and BodyDecoder (gzip/deflate)
 //   '6' NginxRtmp::Callback (POST /events/nginx-rtmp/edge1): each line of
@@ -19,7 +19,7 @@
 // save as Row() + MergeState(), load with Session::FromStored).
 //
 // Only documented properties are checked; a violation prints what failed and
-// traps. Parsers (ingest/event_parser.h, ingest/platforms/platforms.h,
+// traps. Parsers (ingest/platforms/flussonic.h, ingest/platforms/platforms.h,
 // docs/session-model.md §1, docs/platforms.md):
 //   - an unreadable body is Status kInvalid with a message (HTTP 400);
 //   - every reject has a non-empty reason and an index; events + rejects are
@@ -67,14 +67,16 @@
 #include <tuple>
 #include <vector>
 
+#include "common/limits.h"
 #include "ingest/body_decoder.h"
-#include "ingest/event_parser.h"
-#include "ingest/http_framing.h"
-#include "ingest/limits.h"
+#include "ingest/platforms/flussonic.h"
 #include "ingest/platforms/nginx_rtmp.h"
 #include "ingest/platforms/platforms.h"
 #include "ingest/platforms/record.h"
+#include "ingest/platforms/registry.h"
+#include "server/http_framing.h"
 #include "store/event.h"
+#include "store/fnv.h"
 #include "store/session.h"
 #include "store/session_table.h"
 #include "store/status.h"
@@ -82,8 +84,11 @@
 namespace sink {
 namespace {
 
-// kFraming is not a body: the input is an HTTP request head and what follows
-// it (ingest/http_framing.h, ingest/body_decoder.h).
+// What the first byte of an input selects (the seed corpus depends on this
+// order): a platform's parser from the registry (ingest/platforms/registry.h),
+// with the Content-Type its route may see, or kFraming. kFraming is not a
+// body: the input is an HTTP request head and what follows it
+// (server/http_framing.h, ingest/body_decoder.h).
 enum class Route : uint8_t {
   kFlussonic,
   kGameLift,
@@ -93,11 +98,22 @@ enum class Route : uint8_t {
   kFraming,
   kNginxRtmp
 };
-constexpr int kRoutes = 7;
-constexpr const char* kRouteName[kRoutes] = {"flussonic",   "gamelift", "zego-json", "zego-form",
-                                             "streampixel", "framing",  "nginx-rtmp"};
-constexpr const char* kPlatform[kRoutes] = {"flussonic",   "gamelift", "zego",      "zego",
-                                            "streampixel", "",         "nginx-rtmp"};
+struct RouteInfo {
+  const char* name;
+  Platform platform;
+  std::string_view content_type = {};
+};
+constexpr RouteInfo kRouteInfo[] = {
+    {"flussonic", Platform::kFlussonic},
+    {"gamelift", Platform::kGameLift},
+    {"zego-json", Platform::kZego},
+    {"zego-form", Platform::kZego, "application/x-www-form-urlencoded"},
+    {"streampixel", Platform::kStreampixel},
+    {"framing", Platform::kFlussonic},  // unused: not a body
+    {"nginx-rtmp", Platform::kNginxRtmp},
+};
+constexpr int kRoutes = static_cast<int>(std::size(kRouteInfo));
+const RouteInfo& InfoOf(Route route) { return kRouteInfo[static_cast<int>(route)]; }
 
 // The writer's receive time for every event (the sink clock).
 constexpr int64_t kReceivedAt = 1700000000000;
@@ -325,20 +341,25 @@ std::optional<size_t> ExpectedItems(Route route, std::string_view body) {
 }
 
 Result<ParsedBody> Parse(Route route, std::string_view body) {
-  switch (route) {
-    case Route::kFlussonic:
-      return ParseBody(simdjson::padded_string(body));
-    case Route::kGameLift:
-      return ParseGameLiftBody(simdjson::padded_string(body));
-    case Route::kZegoJson:
-    case Route::kZegoForm: {
-      // ParseZegoBody takes a plain string_view: no padding after the body.
+  const RouteInfo& info = InfoOf(route);
+  const PlatformSpec& spec = SpecOf(info.platform);
+  if (spec.parse != nullptr) {
+    // ZEGO's parser reads a plain string_view: no padding after the body,
+    // so that a read past its end is caught.
+    if (info.platform == Platform::kZego) {
       std::unique_ptr<char[]> exact(new char[body.size()]);
       std::copy(body.begin(), body.end(), exact.get());
-      return ParseZegoBody(std::string_view(exact.get(), body.size()), route == Route::kZegoForm);
+      return spec.parse(simdjson::padded_string_view(exact.get(), body.size(), body.size()),
+                        BodyContext{info.content_type});
     }
+    return spec.parse(simdjson::padded_string(body), BodyContext{info.content_type});
+  }
+  switch (route) {
+    case Route::kFlussonic:
+    case Route::kGameLift:
+    case Route::kZegoJson:
+    case Route::kZegoForm:
     case Route::kStreampixel:
-      return ParseStreampixelBody(simdjson::padded_string(body));
     case Route::kFraming:
       break;
     case Route::kNginxRtmp: {
@@ -372,11 +393,11 @@ Result<ParsedBody> Parse(Route route, std::string_view body) {
 void CheckEvent(Route route, const Event& e) {
   // Only built when a check fails (FUZZ_CHECK evaluates its detail then).
   auto who = [&] {
-    return std::string(kRouteName[static_cast<int>(route)]) + " event name=" + Quote(e.name) +
+    return std::string(InfoOf(route).name) + " event name=" + Quote(e.name) +
            " body=" + Quote(e.body);
   };
   FUZZ_CHECK(!e.name.empty(), who());
-  FUZZ_CHECK(e.platform == kPlatform[static_cast<int>(route)], who());
+  FUZZ_CHECK(e.platform == NameOf(InfoOf(route).platform), who());
   FUZZ_CHECK(e.kind.empty() == (e.phase == Phase::kNone), who());
   FUZZ_CHECK(e.kind.empty() || IsKind(e.kind), who() + " kind=" + Quote(e.kind));
   FUZZ_CHECK(!e.end_class || IsEndClass(*e.end_class), who() + " end_class=" + Opt(e.end_class));
@@ -499,7 +520,7 @@ void CheckRow(const Session& s, size_t events, Route route) {
   FUZZ_CHECK((r.state == "finished") == s.Finished(), who);
   FUZZ_CHECK(r.end_class.has_value() == s.Finished(), who + " end_class " + Opt(r.end_class));
   FUZZ_CHECK(!r.end_class || IsEndClass(*r.end_class), who + " end_class " + Opt(r.end_class));
-  FUZZ_CHECK(r.platform == kPlatform[static_cast<int>(route)], who + " platform " + r.platform);
+  FUZZ_CHECK(r.platform == NameOf(InfoOf(route).platform), who + " platform " + r.platform);
   FUZZ_CHECK(r.event_count == static_cast<int64_t>(events), who);
   FUZZ_CHECK(r.seen_at == kReceivedAt, who);
   // An event time gives both; without any, first_event_at is the receive time.
@@ -516,15 +537,6 @@ void CheckRow(const Session& s, size_t events, Route route) {
   if (!s.Finished()) FUZZ_CHECK((r.state == "stalling") == open_stall, who);
   FUZZ_CHECK(r.stalled_ms >= 0 && r.reconnect_ms >= 0 && r.reconnect_count >= 0, who);
   FUZZ_CHECK(!r.queued_ms || *r.queued_ms >= 0, who + " queued_ms " + Opt(r.queued_ms));
-}
-
-uint64_t Fnv1a(std::string_view s) {
-  uint64_t h = 14695981039346656037ull;
-  for (char c : s) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ull;
-  }
-  return h;
 }
 
 // Merges the events of one session in several orders and checks the rules.
@@ -678,7 +690,7 @@ void FuzzOne(Route route, std::string_view body) {
     if (!seen.insert(DedupKeyOf(e)).second) continue;
     if (e.HasSession()) sessions[*e.id].push_back(&e);
   }
-  const uint64_t seed = Fnv1a(body);
+  const uint64_t seed = Fnv1a::Of(body);
   for (const auto& [id, events] : sessions) CheckSession(id, events, route, seed);
 }
 

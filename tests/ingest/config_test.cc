@@ -3,8 +3,8 @@
 #include <cstdlib>
 #include <map>
 
-#include "ingest/config.h"
-#include "ingest/http_server.h"
+#include "server/config.h"
+#include "server/http_server.h"
 #include "tests/test_util.h"
 
 namespace sink {

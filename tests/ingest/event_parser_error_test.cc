@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "ingest/limits.h"
+#include "common/limits.h"
 #include "tests/test_util.h"
 
 namespace sink {

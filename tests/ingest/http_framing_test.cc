@@ -1,11 +1,11 @@
-// The framing rules of ingest/http_framing.h, as a table of heads.
-#include "ingest/http_framing.h"
+// The framing rules of server/http_framing.h, as a table of heads.
+#include "server/http_framing.h"
 
 #include <gtest/gtest.h>
 
+#include "common/limits.h"
 #include "ingest/body_decoder.h"
-#include "ingest/config.h"
-#include "ingest/limits.h"
+#include "server/config.h"
 
 namespace sink {
 namespace {

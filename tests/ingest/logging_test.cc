@@ -6,7 +6,7 @@
 
 #include <sstream>
 
-#include "ingest/logging.h"
+#include "server/logging.h"
 #include "store/log_fields.h"
 #include "tests/test_util.h"
 

@@ -4,7 +4,7 @@
 // the sink cannot store a callback (nginx would drop the client otherwise).
 #include <httplib.h>
 
-#include "ingest/http_server.h"
+#include "server/http_server.h"
 #include "store/clock.h"
 #include "store/writer.h"
 #include "tests/test_util.h"

@@ -7,29 +7,29 @@
 #include <random>
 
 #include "ingest/platforms/platforms.h"
+#include "ingest/platforms/registry.h"
 #include "store/writer.h"
 #include "tests/test_util.h"
 
 namespace sink {
 namespace {
 
-enum class Src { kGameLift, kZego, kZegoForm, kStreampixel };
+// A body as its route receives it: the platform (its parser in the
+// registry) and the Content-Type (ZEGO's callbacks come as forms).
+struct Src {
+  Platform platform;
+  std::string_view content_type;
+};
+constexpr Src kGameLift{Platform::kGameLift, "application/json"};
+constexpr Src kZego{Platform::kZego, "application/json"};
+constexpr Src kZegoForm{Platform::kZego, "application/x-www-form-urlencoded"};
+constexpr Src kStreampixel{Platform::kStreampixel, "application/json"};
 
 Result<ParsedBody> ParseFor(Src src, const std::string& body) {
   std::string padded = body;
   padded.append(simdjson::SIMDJSON_PADDING, ' ');
   const simdjson::padded_string_view v(padded.data(), body.size(), padded.size());
-  switch (src) {
-    case Src::kGameLift:
-      return ParseGameLiftBody(v);
-    case Src::kZego:
-      return ParseZegoBody(body, false);
-    case Src::kZegoForm:
-      return ParseZegoBody(body, true);
-    case Src::kStreampixel:
-      return ParseStreampixelBody(v);
-  }
-  return Status::Internal("unreachable");
+  return SpecOf(src.platform).parse(v, BodyContext{src.content_type});
 }
 
 constexpr const char* kColumns =
@@ -111,7 +111,7 @@ std::pair<Src, std::string> GL(const std::string& arn, const std::string& status
       R"("ConnectionTimeoutSeconds":120,"SessionLengthSeconds":43200,)"
       R"("CreatedAt":1732406400,"LastUpdatedAt":)" +
       updated + "}";
-  return {Src::kGameLift, s};
+  return {kGameLift, s};
 }
 
 TEST_F(PlatformsTest, GameLiftSessionThatErrorsDuringPlacement) {
@@ -189,7 +189,7 @@ TEST_F(PlatformsTest, GameLiftListOutputAndRepeatedRecords) {
       R"("LastUpdatedAt":"2024-11-24T00:00:45.250Z","UserId":"u"}],"NextToken":null})";
   test::TempDir tmp;
   Open(tmp.File("list.db"));
-  WriteAll({{Src::kGameLift, page}, {Src::kGameLift, page}});
+  WriteAll({{kGameLift, page}, {kGameLift, page}});
   writer_.reset();
   EXPECT_EQ(
       test::QueryRows(tmp.File("list.db"), "SELECT state, started_at, event_count FROM sessions"),
@@ -198,14 +198,14 @@ TEST_F(PlatformsTest, GameLiftListOutputAndRepeatedRecords) {
             (std::vector<std::string>{"1"}));
 }
 
-std::pair<Src, std::string> Z(const std::string& json) { return {Src::kZego, json}; }
+std::pair<Src, std::string> Z(const std::string& json) { return {kZego, json}; }
 
 TEST_F(PlatformsTest, ZegoUserReconnectsWithinTheHeartbeatWindow) {
   // Logged in; the client loses the network at +60 s and is back at +75 s,
   // inside the 90-second heartbeat window, so the server never logs it out;
   // it logs out normally at +600 s.
   Expect(
-      {{Src::kZegoForm,
+      {{kZegoForm,
         "event=room_login&appid=1234567&timestamp=1732406400&nonce=42&signature=abc&room_id=lobby"
         "&room_seq=8&room_name=Lobby&user_account=alice&user_nickname=Alice&session_id="
         "5551&login_time=1732406400123"},
@@ -356,9 +356,9 @@ TEST_F(PlatformsTest, ZegoPublisherStatesAndAClientLogin) {
 
 std::pair<Src, std::string> SP(const std::string& key, int seq, int64_t at,
                                const std::string& message) {
-  return {Src::kStreampixel, R"({"key":")" + key + R"(","seq":)" + std::to_string(seq) +
-                                 R"(,"at":)" + std::to_string(at) + R"(,"message":)" + message +
-                                 R"(,"user_id":"viewer-7","project":"demo"})"};
+  return {kStreampixel, R"({"key":")" + key + R"(","seq":)" + std::to_string(seq) + R"(,"at":)" +
+                            std::to_string(at) + R"(,"message":)" + message +
+                            R"(,"user_id":"viewer-7","project":"demo"})"};
 }
 
 TEST_F(PlatformsTest, StreampixelViewerQueuesThenGetsNoWorker) {
@@ -378,11 +378,11 @@ TEST_F(PlatformsTest, StreampixelViewerQueuesThenGetsNoWorker) {
 // event's JSON body: the whole callback is unreadable (400), as invalid
 // UTF-8 in a JSON body is.
 TEST(ZegoFormTest, FieldThatIsNotUtf8IsUnreadable) {
-  Result<ParsedBody> r = ParseFor(Src::kZegoForm, "event=room_login&room_id=r1&user_id=%FF");
+  Result<ParsedBody> r = ParseFor(kZegoForm, "event=room_login&room_id=r1&user_id=%FF");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Status::Code::kInvalid);
   EXPECT_NE(r.status().message().find("not UTF-8"), std::string::npos) << r.status().ToString();
-  EXPECT_TRUE(ParseFor(Src::kZegoForm, "event=room_login&room_id=r1&user_id=%C3%A9").ok());
+  EXPECT_TRUE(ParseFor(kZegoForm, "event=room_login&room_id=r1&user_id=%C3%A9").ok());
 }
 
 // Property: ZEGO's composite ids are injective. Random parts built from the
@@ -436,7 +436,7 @@ TEST(ZegoIdTest, DistinctSessionsNeverShareAnId) {
         who = "room|" + room + "|" + a;
         break;
     }
-    Result<ParsedBody> r = ParseFor(Src::kZego, body);
+    Result<ParsedBody> r = ParseFor(kZego, body);
     ASSERT_TRUE(r.ok()) << body << ": " << r.status().ToString();
     ASSERT_EQ(r->events.size(), 1u) << body;
     ASSERT_TRUE(r->events[0].id) << body;
@@ -459,11 +459,10 @@ TEST(PlatformIdTest, EveryPlatformNamespacesItsIds) {
     EXPECT_TRUE(r.ok());
     return r.ok() && r->events.size() == 1 && r->events[0].id ? *r->events[0].id : "";
   };
-  EXPECT_EQ(only_id(ParseFor(Src::kStreampixel,
-                             R"({"key":"k1","at":1732406400000,"message":{"type":"x"}})")),
-            "streampixel/k1");
-  EXPECT_EQ(only_id(ParseFor(Src::kGameLift, R"({"Arn":"arn:x","Status":"ACTIVE"})")),
-            "gamelift/arn:x");
+  EXPECT_EQ(
+      only_id(ParseFor(kStreampixel, R"({"key":"k1","at":1732406400000,"message":{"type":"x"}})")),
+      "streampixel/k1");
+  EXPECT_EQ(only_id(ParseFor(kGameLift, R"({"Arn":"arn:x","Status":"ACTIVE"})")), "gamelift/arn:x");
   for (const char* id : {"streampixel/k1", "gamelift/arn:x", "zego/r/stream/s", "nginx-rtmp/e/1"}) {
     Result<ParsedBody> r =
         test::Parse(R"([{"event":"play_opened","id":")" + std::string(id) + R"(","server":"s"}])");

@@ -177,45 +177,6 @@ TEST_F(PackageTest, TheUnitVerifies) {
   EXPECT_TRUE(Has(out, "Overall exposure level for sessionsink.service: 1.")) << out;
 }
 
-// A datagram socket standing in for systemd's notification socket.
-class NotifySocket {
- public:
-  explicit NotifySocket(const std::string& path) : path_(path) {
-    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
-    bound_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::chmod(path.c_str(), 0666);  // the service user sends to it
-    timeval tv{0, 100000};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  }
-  ~NotifySocket() {
-    ::close(fd_);
-    ::unlink(path_.c_str());
-  }
-  bool bound() const { return bound_; }
-  std::string WaitFor(const std::string& what, std::chrono::milliseconds timeout = 15s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      char buf[4096];
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) continue;
-      const std::string msg(buf, static_cast<size_t>(n));
-      seen_ += msg + "\n---\n";
-      if (Has(msg, what)) return msg;
-    }
-    return "";
-  }
-  const std::string& seen() const { return seen_; }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  bool bound_ = false;
-  std::string seen_;
-};
-
 // The installed binary, run as the sessionsink user, its stderr kept.
 class Service {
  public:
@@ -370,7 +331,7 @@ TEST_F(PackageTest, InstallRunAsTheServiceUserRemoveAndPurge) {
   // overrides the file's listen, so the test never takes 8080).
   test::TempDir tmp;
   ::chmod(tmp.path().c_str(), 0711);
-  NotifySocket notify(tmp.File("notify"));
+  test::NotifySocket notify(tmp.File("notify"));
   ASSERT_TRUE(notify.bound());
   Service svc;
   ASSERT_TRUE(svc.Start({"NOTIFY_SOCKET=" + tmp.File("notify"), "SESSIONSINK_LISTEN=127.0.0.1:0"}));

@@ -148,15 +148,7 @@ int64_t Metric(httplib::Client& cli, const std::string& name) {
   return at == std::string::npos ? -1 : std::stoll(r->body.substr(at + needle.size()));
 }
 
-// The peak resident memory of a process, in KiB.
-int64_t PeakRssKib(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6));
-  }
-  return -1;
-}
+using test::PeakRssKib;
 
 // The sink's memory bound under overload; the sanitizers' shadow memory
 // (and ASan's 256-MiB quarantine) come on top in sanitizer builds.
