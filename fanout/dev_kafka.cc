@@ -7,7 +7,7 @@
 
 #include <cstdio>
 
-#include "common/signals.h"
+#include "store/signals.h"
 
 namespace sink {
 

@@ -2,8 +2,8 @@
 
 #include <memory>
 
-#include "common/limits.h"
 #include "ingest/json_check.h"
+#include "store/limits.h"
 
 namespace sink {
 

@@ -1,7 +1,7 @@
 #include "ingest/event_rules.h"
 
-#include "common/limits.h"
-#include "common/platform.h"
+#include "store/limits.h"
+#include "store/platform.h"
 
 namespace sink {
 

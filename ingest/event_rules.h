@@ -15,7 +15,7 @@ namespace sink {
 // "nginx-rtmp/…"): a session belongs to one platform, and an event from
 // one platform's endpoint never lands in another's session. A Flussonic
 // event (POST /events) whose id starts with one of these is rejected.
-// The platform prefix ("<name>/", a name of common/platform.h other than
+// The platform prefix ("<name>/", a name of store/platform.h other than
 // Flussonic's) `id` starts with, or empty.
 std::string_view PlatformIdPrefix(std::string_view id);
 

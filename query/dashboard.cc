@@ -6,10 +6,10 @@
 #include <set>
 #include <vector>
 
-#include "common/text.h"
 #include "query/native.h"
 #include "query/report.h"
 #include "store/json_text.h"
+#include "store/text.h"
 #include "store/timeutil.h"
 
 namespace sink {

@@ -6,11 +6,11 @@
 #include <charconv>
 #include <iterator>
 
-#include "common/text.h"
 #include "query/report.h"
 #include "store/json_text.h"
 #include "store/log_reader.h"
 #include "store/session_table.h"
+#include "store/text.h"
 
 namespace sink {
 

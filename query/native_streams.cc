@@ -155,8 +155,8 @@ Status ReadMarks(Db& db, const Window& w, Streams* out) {
               "e.event IN ('source_ready', 'stream_started'), "
               "CASE WHEN e.event IN ('source_lost', 'stream_stopped') "
               "THEN coalesce(CASE WHEN typeof(e.body ->> '$.reason') = 'text' "
-              "THEN e.body ->> '$.reason' END, e.event) END FROM events e "
-              "INDEXED BY events_stream_state WHERE e.event IN ('source_lost', 'source_ready', "
+              "THEN e.body ->> '$.reason' END, e.event) END FROM stream_events e "
+              "WHERE e.event IN ('source_lost', 'source_ready', "
               "'stream_started', 'stream_stopped') "
               "AND (?7 IS NULL OR ?7 = 'flussonic') AND (?5 IS NULL OR e.server = ?5)",
               w, [&](const Stmt& q) {

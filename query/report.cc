@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "common/text.h"
 #include "query/report_sql.h"
 #include "store/json_text.h"
+#include "store/text.h"
 #include "store/timeutil.h"
 
 namespace sink {

@@ -16,7 +16,7 @@
 #include <variant>
 #include <vector>
 
-#include "common/platform.h"
+#include "store/platform.h"
 #include "store/sqlite.h"
 #include "store/status.h"
 
@@ -57,7 +57,7 @@ inline constexpr int64_t kMaxReportTimeMs = 253402300800000;
 struct ReportParams {
   std::optional<int64_t> from, to, now;  // ms since the epoch
   std::optional<std::string> media, user, server;
-  std::optional<std::string> platform;  // one of kPlatformNames (common/platform.h)
+  std::optional<std::string> platform;  // one of kPlatformNames (store/platform.h)
   std::optional<int64_t> bucket_ms;
   std::optional<int64_t> limit;
 };

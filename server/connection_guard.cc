@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/monotonic.h"
 #include "server/framed_stream.h"
+#include "store/monotonic.h"
 
 namespace sink {
 

@@ -1,6 +1,6 @@
 // POST /events, /events/gamelift, /events/zego, /events/streampixel: read the
 // body (decoding its Content-Encoding), parse it, and answer after the
-// commit. Every cost a request can cause is bounded (common/limits.h): the
+// commit. Every cost a request can cause is bounded (store/limits.h): the
 // items it may hold, the dead letters and answer entries they make, and the
 // share of the writer it takes (a large batch commits in steps).
 #include <httplib.h>
@@ -11,7 +11,6 @@
 #include <charconv>
 #include <chrono>
 
-#include "common/limits.h"
 #include "ingest/body_decoder.h"
 #include "ingest/body_items.h"
 #include "ingest/event_rules.h"
@@ -23,6 +22,7 @@
 #include "server/refusal_log.h"
 #include "server/request_budget.h"
 #include "store/json_text.h"
+#include "store/limits.h"
 
 namespace sink {
 

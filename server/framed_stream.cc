@@ -10,8 +10,8 @@
 #include <chrono>
 #include <cstring>
 
-#include "common/limits.h"
-#include "common/monotonic.h"
+#include "store/limits.h"
+#include "store/monotonic.h"
 
 namespace sink {
 

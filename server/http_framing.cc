@@ -5,8 +5,8 @@
 #include <cstring>
 #include <span>
 
-#include "common/limits.h"
 #include "store/json_text.h"
+#include "store/limits.h"
 
 namespace sink {
 

@@ -16,7 +16,6 @@
 #include <filesystem>
 #include <string>
 
-#include "common/signals.h"
 #include "fanout/dev_kafka.h"
 #include "fanout/kafka_relay.h"
 #include "ingest/platforms/platforms.h"
@@ -31,6 +30,7 @@
 #include "server/store_commands.h"
 #include "store/clock.h"
 #include "store/log_fields.h"
+#include "store/signals.h"
 #include "store/writer.h"
 
 namespace {

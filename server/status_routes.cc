@@ -7,13 +7,13 @@
 #include <optional>
 #include <string>
 
-#include "common/text.h"
 #include "query/clickhouse.h"
 #include "query/report_command.h"
 #include "server/connection_guard.h"
 #include "server/http_server.h"
 #include "server/http_util.h"
 #include "store/json_text.h"
+#include "store/text.h"
 
 namespace sink {
 

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "store/fnv.h"
+
 namespace sink {
 
 namespace {
@@ -24,7 +26,7 @@ class KeyHash {
     for (int i = 0; i < 8; ++i) Byte(static_cast<unsigned char>(u >> (8 * i)));
   }
   int64_t Finish() const {
-    uint64_t x = h_;
+    uint64_t x = h_.value();
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdULL;
     x ^= x >> 33;
@@ -34,11 +36,8 @@ class KeyHash {
   }
 
  private:
-  void Byte(unsigned char c) {
-    h_ ^= c;
-    h_ *= 0x100000001b3ULL;
-  }
-  uint64_t h_ = 0xcbf29ce484222325ULL;
+  void Byte(unsigned char c) { h_.Byte(c); }
+  Fnv1a h_;  // store/fnv.h
 };
 
 bool SameOpt(const std::optional<std::string>& a, const Stmt& s, int col) {

@@ -285,8 +285,7 @@ Result<std::unique_ptr<SegmentLog>> SegmentLog::Open(const SegmentLogOptions& o,
     info->closed = !last || f.compact;
     if (info->closed) {
       auto known = o.closed_at.find(f.id);
-      info->closed_at =
-          known != o.closed_at.end() ? known->second : ModifiedMs(f.Path(log->dir_));
+      info->closed_at = known != o.closed_at.end() ? known->second : ModifiedMs(f.Path(log->dir_));
     }
     catalog->Put(info.value());
     log->last_seq_ = std::max(log->last_seq_, info->last_seq);

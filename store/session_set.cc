@@ -4,6 +4,8 @@
 #include <limits>
 #include <utility>
 
+#include "store/fnv.h"
+
 namespace sink {
 
 namespace {
@@ -27,14 +29,11 @@ class Fnv {
     for (int i = 0; i < 8; ++i)
       Byte(static_cast<unsigned char>(static_cast<uint64_t>(v) >> (8 * i)));
   }
-  uint64_t value() const { return h_ | 1; }  // never 0 (0: nothing written)
+  uint64_t value() const { return h_.value() | 1; }  // never 0 (0: nothing written)
 
  private:
-  void Byte(unsigned char c) {
-    h_ ^= c;
-    h_ *= 0x100000001b3ULL;
-  }
-  uint64_t h_ = 0xcbf29ce484222325ULL;
+  void Byte(unsigned char c) { h_.Byte(c); }
+  Fnv1a h_;  // store/fnv.h
 };
 
 // The columns an index depends on (SessionColumn::kIndexed).

@@ -1,7 +1,8 @@
 // Status and Result<T>: the error values every module boundary returns.
 //
 // Nothing on the request path throws. A Status carries a code (which decides
-// the HTTP answer, see ingest/http_server.cc) and a human-readable message
+// the HTTP answer: HttpStatusFor in server/status_codes.h; the exit code of
+// a command: ExitCodeFor beside it) and a human-readable message
 // that is safe to show to a client: it never contains a credential.
 #pragma once
 

@@ -251,9 +251,15 @@ class Writer::Impl {
     return Status::Ok();
   }
   void SideWritten() {
+    for (size_t i = 0; i < side_written_; ++i) {
+      if (!side_[i].rejects.empty()) new_dead_letters_ = true;
+    }
     side_.erase(side_.begin(), side_.begin() + static_cast<std::ptrdiff_t>(side_written_));
     side_written_ = 0;
   }
+  // Dead letters were added since the last call.
+  bool TakeNewDeadLetters() { return std::exchange(new_dead_letters_, false); }
+  void NoteDeadLetters() { new_dead_letters_ = true; }
   // Side effects wait that the watermark already covers.
   bool SideDue() const { return !side_.empty() && side_.front().upto_seq <= sessions_.watermark(); }
 
@@ -501,6 +507,7 @@ class Writer::Impl {
   uint64_t checkpoints_ = 0;
   bool catch_up_ = false;
   bool upgraded_ = false;                            // this start moved an older file's events out
+  bool new_dead_letters_ = false;                    // since TakeNewDeadLetters()
   std::map<std::string, int64_t> restart_at_;        // server → latest restart seen
   std::map<std::string, int64_t> pending_restarts_;  // server → restart time not yet applied
   std::string error_;
@@ -909,6 +916,7 @@ void Writer::SaveProgress(std::deque<Pending>& control) {
     }
     for (const KafkaDeadLetter& d : p.batch.kafka_dead_letters) {
       if (st.ok()) st = impl_->tables().AddKafkaDeadLetter(d, now);
+      impl_->NoteDeadLetters();
     }
   }
   if (st.ok()) st = impl_->Commit();
@@ -1174,9 +1182,12 @@ void Writer::Retention() {
     spdlog::info("store: retention deleted log segment {} (seqs {}–{}, {} events, {} bytes)",
                  seg.id, seg.first_seq, seg.last_seq, seg.events, seg.bytes);
   }
-  // Sessions and dead letters, a step at a time.
+  // Sessions and dead letters, a step at a time: a step is due when the
+  // last one was full, and otherwise once a minute.
   int64_t sessions_deleted = 0, trimmed = 0;
-  if (failed.ok()) {
+  const bool steps_due = impl_->TakeNewDeadLetters() || tick >= next_steps_ || more_steps_;
+  if (failed.ok() && steps_due) {
+    next_steps_ = tick + std::chrono::seconds(60);
     Status st = impl_->Begin();
     if (st.ok() && options_.retain_sessions_ms > 0) {
       Result<int64_t> n =
@@ -1193,6 +1204,7 @@ void Writer::Retention() {
     if (st.ok()) st = impl_->Commit();
     if (st.ok()) {
       impl_->CatalogWritten();
+      more_steps_ = sessions_deleted == 1000 || trimmed >= 1000;
     } else {
       impl_->Rollback();
       sessions_deleted = trimmed = 0;

@@ -310,7 +310,8 @@ class Writer {
   std::atomic<bool> rotate_requested_{false};  // by retention: close the open segment
   Backoff log_checkpoint_backoff_, rotate_backoff_;
   LogLimit log_checkpoint_log_, rotate_log_, retention_log_;
-  std::chrono::steady_clock::time_point next_retention_{};
+  std::chrono::steady_clock::time_point next_retention_{}, next_steps_{};
+  bool more_steps_ = false;  // the last step of --retain-sessions or the trim was full
   int64_t next_side_ms_ = 0;
   int64_t relay_events_cursor_ = 0;  // delivered, as saved in the main file
   std::thread log_thread_;

@@ -7,9 +7,9 @@
 #include <string>
 #include <unordered_map>
 
-#include "common/limits.h"
-#include "common/text.h"
 #include "ingest/json_check.h"
+#include "store/limits.h"
+#include "store/text.h"
 #include "store/timeutil.h"
 
 namespace sink {

@@ -6,9 +6,9 @@
 // ERROR (failed to activate). docs/platforms.md has the whole mapping.
 #include <string>
 
-#include "common/limits.h"
 #include "ingest/platforms/platforms.h"
 #include "ingest/platforms/record.h"
+#include "store/limits.h"
 
 namespace sink {
 

@@ -16,11 +16,11 @@
 #include <unordered_set>
 #include <utility>
 
-#include "common/text.h"
 #include "ingest/platforms/nginx_rtmp_stored.h"
 #include "ingest/platforms/platforms.h"
 #include "ingest/platforms/record.h"
 #include "store/json_text.h"
+#include "store/text.h"
 
 namespace sink {
 

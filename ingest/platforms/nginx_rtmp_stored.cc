@@ -1,9 +1,9 @@
 #include "ingest/platforms/nginx_rtmp_stored.h"
 
-#include "common/platform.h"
 #include "ingest/platforms/platforms.h"
 #include "ingest/platforms/record.h"
 #include "store/json_text.h"
+#include "store/platform.h"
 
 namespace sink {
 namespace nginx_rtmp {

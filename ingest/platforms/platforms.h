@@ -19,10 +19,10 @@
 
 #include <string_view>
 
-#include "common/platform.h"
 #include "ingest/body_items.h"
 #include "ingest/event_rules.h"
 #include "store/event_log.h"
+#include "store/platform.h"
 
 namespace sink {
 

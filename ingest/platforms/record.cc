@@ -2,9 +2,9 @@
 
 #include <charconv>
 
-#include "common/limits.h"
-#include "common/text.h"
 #include "store/json_text.h"
+#include "store/limits.h"
+#include "store/text.h"
 #include "store/timeutil.h"
 
 namespace sink {

@@ -1,10 +1,10 @@
-// The platform registry: for each Platform (common/platform.h), the route
+// The platform registry: for each Platform (store/platform.h), the route
 // its request bodies arrive on, the parser that turns a body into events and
 // the one that turns a stored event back into the Event it was (replay).
 // Everything that asks "which parser serves this platform" asks here: the
 // HTTP routes, replay at start (ReparseStoredEvent), the fuzzer and the tests.
 //
-// Adding a platform: its name in common/platform.h, one row in registry.cc,
+// Adding a platform: its name in store/platform.h, one row in registry.cc,
 // and its parser in ingest/platforms/.
 #pragma once
 
@@ -13,10 +13,10 @@
 #include <span>
 #include <string_view>
 
-#include "common/platform.h"
 #include "ingest/body_items.h"
 #include "ingest/event_rules.h"
 #include "store/event_log.h"
+#include "store/platform.h"
 
 namespace sink {
 

@@ -13,9 +13,9 @@
 #include <string>
 #include <unordered_map>
 
-#include "common/text.h"
 #include "ingest/json_check.h"
 #include "ingest/platforms/platforms.h"
+#include "store/text.h"
 #include "store/timeutil.h"
 
 namespace sink {

@@ -14,9 +14,9 @@
 #include <initializer_list>
 #include <string>
 
-#include "common/limits.h"
 #include "ingest/platforms/platforms.h"
 #include "ingest/platforms/record.h"
+#include "store/limits.h"
 
 namespace sink {
 

@@ -95,9 +95,9 @@ TEST(UpgradeTest, AFileThePreviousReleaseWroteIsUpgradedInPlace) {
 
   // New events continue the log after the old ones.
   httplib::Client up("127.0.0.1", sink.port());
-  auto r = up.Post("/events",
-                   R"({"event":"play_opened","id":"after-upgrade","utc_ms":1700000999000})",
-                   "application/json");
+  auto r =
+      up.Post("/events", R"({"event":"play_opened","id":"after-upgrade","utc_ms":1700000999000})",
+              "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(test::QueryRows(old_db, "SELECT max(seq), count(*) FROM events")[0], "26\t26");

@@ -67,7 +67,6 @@
 #include <tuple>
 #include <vector>
 
-#include "common/limits.h"
 #include "ingest/body_decoder.h"
 #include "ingest/platforms/flussonic.h"
 #include "ingest/platforms/nginx_rtmp.h"
@@ -77,6 +76,7 @@
 #include "server/http_framing.h"
 #include "store/event.h"
 #include "store/fnv.h"
+#include "store/limits.h"
 #include "store/session.h"
 #include "store/session_table.h"
 #include "store/status.h"

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "common/limits.h"
+#include "store/limits.h"
 #include "tests/test_util.h"
 
 namespace sink {

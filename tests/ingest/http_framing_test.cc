@@ -3,9 +3,9 @@
 
 #include <gtest/gtest.h>
 
-#include "common/limits.h"
 #include "ingest/body_decoder.h"
 #include "server/config.h"
+#include "store/limits.h"
 
 namespace sink {
 namespace {

@@ -30,8 +30,9 @@ Event Ev(const std::string& name, Phase phase, const std::string& id, int64_t ut
   e.id = id;
   e.server = "edge1";
   e.utc_ms = utc_ms;
-  e.body = "{\"event\":\"" + name + "\",\"id\":\"" + id + "\",\"utc_ms\":" +
-           std::to_string(utc_ms) + ",\"pad\":\"" + std::string(pad, 'x') + "\"}";
+  e.body = "{\"event\":\"" + name + "\",\"id\":\"" + id +
+           "\",\"utc_ms\":" + std::to_string(utc_ms) + ",\"pad\":\"" + std::string(pad, 'x') +
+           "\"}";
   return e;
 }
 
@@ -109,8 +110,8 @@ TEST_F(SegmentLogTest, SegmentsCloseBySizeAndSeqsContinueAcrossThemAndARestart) 
   for (int b = 0; b < 20; ++b) {
     std::vector<Event> batch;
     for (int i = 0; i < 10; ++i) {
-      batch.push_back(Ev("play_updated", Phase::kUpdated, "s" + std::to_string(i),
-                         kT0 + b * 100 + i, 1000));
+      batch.push_back(
+          Ev("play_updated", Phase::kUpdated, "s" + std::to_string(i), kT0 + b * 100 + i, 1000));
     }
     ASSERT_TRUE(Write(batch).ok());
   }
@@ -228,8 +229,8 @@ TEST_F(SegmentLogTest, MaxDiskKeepsTheStoreUnderTheCap) {
   for (int b = 0; b < 60; ++b) {
     std::vector<Event> batch;
     for (int i = 0; i < 20; ++i) {
-      batch.push_back(Ev("play_updated", Phase::kUpdated, "s" + std::to_string(i),
-                         kT0 + b * 100 + i, 3000));
+      batch.push_back(
+          Ev("play_updated", Phase::kUpdated, "s" + std::to_string(i), kT0 + b * 100 + i, 3000));
     }
     ASSERT_TRUE(Write(batch).ok()) << "batch " << b;
     if (b % 10 == 9) ASSERT_OK(writer_->FlushNow());
@@ -258,8 +259,8 @@ TEST_F(SegmentLogTest, ACapThatCannotBeMetIs503UntilTheRelayCatchesUp) {
   for (int b = 0; b < 200 && refused.ok(); ++b) {
     std::vector<Event> batch;
     for (int i = 0; i < 20; ++i) {
-      batch.push_back(Ev("play_updated", Phase::kUpdated, "s" + std::to_string(i),
-                         kT0 + b * 100 + i, 3000));
+      batch.push_back(
+          Ev("play_updated", Phase::kUpdated, "s" + std::to_string(i), kT0 + b * 100 + i, 3000));
     }
     Result<WriteOutcome> r = Write(batch);
     if (r.ok()) {
@@ -298,9 +299,8 @@ TEST_F(SegmentLogTest, FinishedSessionsAndDeadLettersAreBounded) {
                      Reject{4, "r5", "5", std::nullopt}})
                   .ok());
   ASSERT_OK(writer_->FlushNow());
-  ASSERT_TRUE(Eventually([](const WriterStats& s) {
-    return s.sessions_deleted == 1 && s.dead_letters_trimmed == 2;
-  }));
+  ASSERT_TRUE(Eventually(
+      [](const WriterStats& s) { return s.sessions_deleted == 1 && s.dead_letters_trimmed == 2; }));
   EXPECT_EQ(One("SELECT group_concat(id) FROM sessions"), "open") << "open sessions stay";
   EXPECT_EQ(One("SELECT group_concat(reason) FROM (SELECT reason FROM rejected ORDER BY id)"),
             "r3,r4,r5");
