@@ -53,9 +53,8 @@ std::optional<int64_t> Number(const Cell& c) {
 }
 
 ReportRunner Runner(const ClickHouseTarget& t) {
-  return [t](std::string_view name, const ReportParams& p) {
-    return RunClickHouseReport(t, name, p);
-  };
+  return
+      [t](std::string_view name, const ReportParams& p) { return RunClickHouseReport(t, name, p); };
 }
 
 }  // namespace
@@ -137,8 +136,7 @@ Result<std::string> ClickHouseListSessionsJson(const ClickHouseTarget& t, const 
   std::string page = TableRowsJson(rows.value());
   page.pop_back();
   return "{\"sessions\":" + page + ",\"offset\":" + std::to_string(q.offset) +
-         ",\"limit\":" + std::to_string(q.limit) + ",\"more\":" + (more ? "true" : "false") +
-         "}\n";
+         ",\"limit\":" + std::to_string(q.limit) + ",\"more\":" + (more ? "true" : "false") + "}\n";
 }
 
 Result<std::string> ClickHouseUsersJson(const ClickHouseTarget& t, const QueryParams& q) {
@@ -160,10 +158,11 @@ Result<std::string> ClickHouseUsersJson(const ClickHouseTarget& t, const QueryPa
   if (f->to) where += Cond("coalesce(opened_at, first_event_at) < " + Int(*f->to));
   if (f->platform) where += " AND platform = " + ClickHouseQuote(*f->platform);
   Result<Table> rows = ClickHouseTable(
-      t, "SELECT u AS user_id, sessions, last_event_at FROM (SELECT assumeNotNull(user_id) AS u, "
-         "toInt64(count()) AS sessions, max(last_event_at) AS last_event_at FROM " +
-             from.value() + " WHERE " + where + " GROUP BY u) ORDER BY sessions DESC, u LIMIT " +
-             std::to_string(limit.value()));
+      t,
+      "SELECT u AS user_id, sessions, last_event_at FROM (SELECT assumeNotNull(user_id) AS u, "
+      "toInt64(count()) AS sessions, max(last_event_at) AS last_event_at FROM " +
+          from.value() + " WHERE " + where + " GROUP BY u) ORDER BY sessions DESC, u LIMIT " +
+          std::to_string(limit.value()));
   if (!rows.ok()) return rows.status();
   return TableRowsJson(rows.value(), ",");
 }
