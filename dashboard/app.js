@@ -159,6 +159,13 @@
   async function refreshNow() {
     const { platform } = windowParams();
     const now = await get('/api/now', { platform });
+    // Pointed at ClickHouse (serve --reports-from): the fleet, except what stays this sink's own.
+    const fleet = $('#fleet');
+    fleet.hidden = !now.fleet;
+    if (now.fleet) {
+      fleet.textContent = `Fleet view: the panels read ClickHouse (database ${now.fleet.database}). ` +
+        `This sink only: ${now.fleet.local_only.map((p) => p.panel).join(', ')}.`;
+    }
     const by = new Map();
     const totals = { establishing: 0, running: 0, stalling: 0 };
     for (const r of now.live) {
@@ -405,6 +412,7 @@
     const s = t.session;
     $('#timeline').hidden = false;
     $('#tl-id').textContent = `${s.kind} ${s.id}`;
+    if (t.data_source === 'local') $('#tl-id').textContent += ' (from this sink: the timeline is not on ClickHouse)';
     kv($('#tl-summary'), [
       ['state', stateBadge(s.state)], ['platform', s.platform], ['server', s.server], ['media', s.media], ['user', s.user_id],
       ['IP', s.ip], ['protocol', s.proto], ['user agent', s.user_agent], ['opened', time(s.opened_at)], ['started', time(s.started_at)],

@@ -196,6 +196,14 @@ Result<std::string> ClickHouseQuery(const ClickHouseTarget& t, const std::string
   return res->body;
 }
 
+Result<Table> ClickHouseTable(const ClickHouseTarget& t, const std::string& sql) {
+  Result<std::string> body = ClickHouseQuery(t, sql + "\nFORMAT JSONCompact");
+  if (!body.ok()) return body.status();
+  return ParseJsonCompact(body.value());
+}
+
+std::string ClickHouseQuote(std::string_view s) { return Quote(s); }
+
 Result<std::string> ClickHouseInit(const ClickHouseInitOptions& o) {
   const ClickHouseTarget& t = o.target;
   if (!IsIdentifier(t.database)) {

@@ -29,6 +29,13 @@ struct ClickHouseTarget {
 // with ClickHouse's message when it refuses the statement.
 Result<std::string> ClickHouseQuery(const ClickHouseTarget& t, const std::string& sql);
 
+// Runs a SELECT (without a FORMAT clause) and returns its rows, typed by
+// ClickHouse's column types, as RunClickHouseReport() does.
+Result<Table> ClickHouseTable(const ClickHouseTarget& t, const std::string& sql);
+
+// `s` as a ClickHouse string literal ('…', quotes and backslashes escaped).
+std::string ClickHouseQuote(std::string_view s);
+
 struct ClickHouseInitOptions {
   ClickHouseTarget target;
   std::string brokers;  // bootstrap servers, as ClickHouse reaches them

@@ -81,8 +81,9 @@ Result<ReportParams> WindowParams(const QueryParams& q) {
   return p;
 }
 
-// The `limit` parameter: default `def`, at most `max`.
-Result<int64_t> Limit(const QueryParams& q, int64_t def, int64_t max) {
+}  // namespace
+
+Result<int64_t> DashboardLimit(const QueryParams& q, int64_t def, int64_t max) {
   std::optional<std::string> l = Param(q, "limit");
   if (!l) return def;
   const std::optional<int64_t> n = WholeInt64(*l);
@@ -93,8 +94,6 @@ Result<int64_t> Limit(const QueryParams& q, int64_t def, int64_t max) {
   }
   return v;
 }
-
-}  // namespace
 
 Result<std::string> LiveJson(Db& db, const std::optional<std::string>& platform) {
   Result<Stmt> s = db.Prepare(
@@ -109,6 +108,12 @@ Result<std::string> LiveJson(Db& db, const std::optional<std::string>& platform)
 }
 
 Result<std::string> ConcurrencyJson(Db& db, const QueryParams& q) {
+  return ConcurrencyJson(
+      [&db](std::string_view name, const ReportParams& p) { return RunNativeReport(db, name, p); },
+      q);
+}
+
+Result<std::string> ConcurrencyJson(const ReportRunner& run, const QueryParams& q) {
   Result<ReportParams> p = WindowParams(q);
   if (!p.ok()) return p.status();
   if (!p->from || !p->to) return Status::Invalid("from and to are required");
@@ -133,7 +138,7 @@ Result<std::string> ConcurrencyJson(Db& db, const QueryParams& q) {
     return Status::Invalid("bucket: the window holds more than " +
                            std::to_string(kMaxConcurrencyPoints) + " buckets; take a larger one");
   }
-  Result<Table> t = RunNativeReport(db, "concurrency", p.value());
+  Result<Table> t = run("concurrency", p.value());
   if (!t.ok()) return t.status();
   // With a media filter the report's '*' rows are that media's series.
   std::string ts, peaks;
@@ -159,11 +164,17 @@ Result<std::string> ConcurrencyJson(Db& db, const QueryParams& q) {
 }
 
 Result<std::string> StallsByMediaJson(Db& db, const QueryParams& q) {
+  return StallsByMediaJson(
+      [&db](std::string_view name, const ReportParams& p) { return RunNativeReport(db, name, p); },
+      q);
+}
+
+Result<std::string> StallsByMediaJson(const ReportRunner& run, const QueryParams& q) {
   Result<ReportParams> p = WindowParams(q);
   if (!p.ok()) return p.status();
-  Result<int64_t> limit = Limit(q, 20, 1000);
+  Result<int64_t> limit = DashboardLimit(q, 20, 1000);
   if (!limit.ok()) return limit.status();
-  Result<Table> t = RunNativeReport(db, "stalls", p.value());
+  Result<Table> t = run("stalls", p.value());
   if (!t.ok()) return t.status();
   auto col = [&t](std::string_view name) {
     return static_cast<size_t>(std::find(t->columns.begin(), t->columns.end(), name) -
@@ -198,7 +209,7 @@ Result<std::string> StallsByMediaJson(Db& db, const QueryParams& q) {
 Result<std::string> UsersJson(Db& db, const QueryParams& q) {
   Result<SessionFilter> f = ParseSessionFilter(q);
   if (!f.ok()) return f.status();
-  Result<int64_t> limit = Limit(q, 20, 100);
+  Result<int64_t> limit = DashboardLimit(q, 20, 100);
   if (!limit.ok()) return limit.status();
   const std::string prefix = Param(q, "q").value_or("");
   if (prefix.size() > 256) return Status::Invalid("q: longer than 256 bytes");
@@ -222,24 +233,31 @@ Result<std::string> UsersJson(Db& db, const QueryParams& q) {
   return out;
 }
 
-Result<std::string> UserJson(Db& db, const QueryParams& q) {
+std::string TableRowsJson(const Table& t, std::string_view separator) {
+  std::string out = "[";
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    if (r) out += separator;
+    AppendTableRow(&out, t, r);
+  }
+  out += "]\n";
+  return out;
+}
+
+Result<ReportParams> UserParams(const QueryParams& q) {
   const std::optional<std::string> user = Param(q, "id");
   if (!user) return Status::Invalid("id: the user id is required");
   Result<ReportParams> p = WindowParams(q);
   if (!p.ok()) return p.status();
   p->user = user;
   p->media.reset();
+  return p;
+}
 
-  std::string out = "{\"user\":";
-  AppendJsonString(&out, *user);
-  out += ",\n\"summary\":";
+Result<std::string> UserJson(Db& db, const QueryParams& q) {
+  Result<ReportParams> p = UserParams(q);
+  if (!p.ok()) return p.status();
   Result<Table> summary = RunNativeReport(db, "sessions-per-user", p.value());
   if (!summary.ok()) return summary.status();
-  if (summary->rows.empty()) {
-    out += "null";
-  } else {
-    AppendTableRow(&out, summary.value(), 0);
-  }
 
   // Networks and user agents, from one pass over the user's plays (the
   // sessions-per-user window: COALESCE(opened_at, first_event_at) in [from, to)).
@@ -251,10 +269,40 @@ Result<std::string> UserJson(Db& db, const QueryParams& q) {
       "AND (?3 IS NULL OR coalesce(opened_at, first_event_at) < ?3) "
       "AND (?4 IS NULL OR platform = ?4)");
   if (!s.ok()) return s.status();
-  s->Bind(1, std::string_view(*user));
+  s->Bind(1, std::string_view(*p->user));
   s->Bind(2, p->from);
   s->Bind(3, p->to);
   s->Bind(4, p->platform);
+  std::vector<UserPlay> plays;
+  for (;;) {
+    Result<bool> row = s->Step();
+    if (!row.ok()) return row.status();
+    if (!row.value()) break;
+    UserPlay u;
+    u.network = s->OptText(0);
+    u.ip = s->OptText(1);
+    u.started_at = s->OptInt(2);
+    u.closed_at = s->OptInt(3);
+    u.last_event_at = s->OptInt(4);
+    u.user_agent = s->OptText(5);
+    u.opened_at = s->OptInt(6);
+    plays.push_back(std::move(u));
+  }
+  Result<Table> sharing = RunNativeReport(db, "sharing", p.value());
+  if (!sharing.ok()) return sharing.status();
+  return UserPageJson(*p->user, summary.value(), plays, sharing.value());
+}
+
+std::string UserPageJson(const std::string& user, const Table& summary,
+                         const std::vector<UserPlay>& plays, const Table& sharing) {
+  std::string out = "{\"user\":";
+  AppendJsonString(&out, user);
+  out += ",\n\"summary\":";
+  if (summary.rows.empty()) {
+    out += "null";
+  } else {
+    AppendTableRow(&out, summary, 0);
+  }
   struct Net {
     int64_t sessions = 0, plays = 0, watch = 0;
     std::set<std::string> ips;
@@ -262,23 +310,20 @@ Result<std::string> UserJson(Db& db, const QueryParams& q) {
   };
   std::map<std::string, Net> nets;
   std::map<std::string, int64_t> agents;
-  for (;;) {
-    Result<bool> row = s->Step();
-    if (!row.ok()) return row.status();
-    if (!row.value()) break;
-    Net& n = nets[s->IsNull(0) ? std::string() : std::string(s->Text(0))];
+  for (const UserPlay& u : plays) {
+    Net& n = nets[u.network.value_or(std::string())];
     ++n.sessions;
-    if (!s->IsNull(1)) n.ips.insert(std::string(s->Text(1)));
-    if (!s->IsNull(2)) {
+    if (u.ip) n.ips.insert(*u.ip);
+    if (u.started_at) {
       ++n.plays;
-      const int64_t start = s->Int(2);
-      const int64_t end = !s->IsNull(3) ? s->Int(3) : !s->IsNull(4) ? s->Int(4) : start;
+      const int64_t start = *u.started_at;
+      const int64_t end = u.closed_at ? *u.closed_at : u.last_event_at ? *u.last_event_at : start;
       n.watch += std::max<int64_t>(0, end - start);
     }
-    const std::optional<int64_t> at = s->OptInt(6), last = s->OptInt(4);
+    const std::optional<int64_t> at = u.opened_at, last = u.last_event_at;
     if (at && (!n.first || *at < *n.first)) n.first = at;
     if (last && (!n.last || *last > *n.last)) n.last = last;
-    ++agents[s->IsNull(5) ? std::string() : std::string(s->Text(5))];
+    ++agents[u.user_agent.value_or(std::string())];
   }
   std::vector<std::pair<const std::string*, const Net*>> order;
   for (const auto& [k, v] : nets) order.emplace_back(&k, &v);
@@ -322,12 +367,10 @@ Result<std::string> UserJson(Db& db, const QueryParams& q) {
     out += ",\"sessions\":" + std::to_string(ua[i].first) + "}";
   }
   out += "],\n\"sharing\":";
-  Result<Table> sharing = RunNativeReport(db, "sharing", p.value());
-  if (!sharing.ok()) return sharing.status();
-  if (sharing->rows.empty()) {
+  if (sharing.rows.empty()) {
     out += "null";
   } else {
-    AppendTableRow(&out, sharing.value(), 0);
+    AppendTableRow(&out, sharing, 0);
   }
   out += "}\n";
   return out;

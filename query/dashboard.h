@@ -10,10 +10,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "query/explorer.h"
+#include "query/report.h"
 
 namespace sink {
 
@@ -31,10 +35,16 @@ inline constexpr int64_t kMaxConcurrencyPoints = 5000;
 // concurrency report's total ('*'), or the series of one media.
 Result<std::string> ConcurrencyJson(Db& db, const QueryParams& q);
 
+// Runs a report: the local file's native evaluation, or ClickHouse's SQL
+// (query/clickhouse_dashboard.h). The same answers from either.
+using ReportRunner = std::function<Result<Table>(std::string_view name, const ReportParams& p)>;
+Result<std::string> ConcurrencyJson(const ReportRunner& run, const QueryParams& q);
+
 // Reads from, to, platform, limit (1…1000, default 20).
 // [{stalls report row}, …]: the stalls report's media rows ('media' scope),
 // most stalled time first — the report without its (many) user rows.
 Result<std::string> StallsByMediaJson(Db& db, const QueryParams& q);
+Result<std::string> StallsByMediaJson(const ReportRunner& run, const QueryParams& q);
 
 // Reads q (a user id prefix; may be empty), from, to, platform, limit
 // (1…100, default 20). [{"user_id","sessions","last_event_at"}, …]: users
@@ -49,5 +59,25 @@ Result<std::string> UsersJson(Db& db, const QueryParams& q);
 //  "sharing":{sharing row}|null}
 // over the user's play sessions in the window.
 Result<std::string> UserJson(Db& db, const QueryParams& q);
+
+// The parts of UserJson, for another store (ClickHouse): the report
+// parameters of the user's page (kInvalid without an id), and the page
+// assembled from the sessions-per-user and sharing reports and the user's
+// play sessions in the window.
+Result<ReportParams> UserParams(const QueryParams& q);
+struct UserPlay {
+  std::optional<std::string> network, ip, user_agent;
+  std::optional<int64_t> started_at, closed_at, last_event_at;
+  std::optional<int64_t> opened_at;  // COALESCE(opened_at, first_event_at)
+};
+std::string UserPageJson(const std::string& user, const Table& summary,
+                         const std::vector<UserPlay>& plays, const Table& sharing);
+
+// [{row}, …]: the rows of `t` as JSON objects (column names as keys),
+// separated by `separator`, and a newline.
+std::string TableRowsJson(const Table& t, std::string_view separator = ",\n");
+
+// The `limit` parameter of a dashboard answer: default `def`, 1 … `max`.
+Result<int64_t> DashboardLimit(const QueryParams& q, int64_t def, int64_t max);
 
 }  // namespace sink

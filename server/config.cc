@@ -289,9 +289,10 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
       ->envname("SESSIONSINK_SINK_NAME")
       ->group("Kafka fan-out");
   cmd->add_option("--reports-from", cfg->reports_from,
-                  "Answer GET /reports/NAME from ClickHouse at this HTTP URL (the whole fleet, "
-                  "docs/clickhouse.md) for the reports it has; the others, and the dashboard, "
-                  "read the local database.")
+                  "Answer GET /reports/NAME and the dashboard's panels from ClickHouse at this "
+                  "HTTP URL (the whole fleet, docs/clickhouse.md); the reports ClickHouse does "
+                  "not have, the timeline and the ingest figures read this sink. Each answer "
+                  "says which (header Sessionsink-Data-Source).")
       ->envname("SESSIONSINK_REPORTS_FROM");
   cmd->add_option("--reports-database", cfg->reports_database,
                   "--reports-from: the ClickHouse database.")

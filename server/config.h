@@ -94,8 +94,9 @@ struct ServeConfig {
   // when empty. sink_name names this sink in them (default: host:port).
   std::string kafka_topic_clickhouse;
   std::string sink_name;
-  // GET /reports/NAME from ClickHouse (the fleet) instead of the local file,
-  // for the reports it has (query/clickhouse/); empty: the local file.
+  // GET /reports/NAME (for the reports it has, query/clickhouse/) and the
+  // dashboard's panels (query/clickhouse_dashboard.h) from ClickHouse (the
+  // fleet) instead of the local file; empty: the local file.
   std::string reports_from;
   std::string reports_database = "sessionsink";
   // On shutdown, how long to wait for deliveries in flight.

@@ -10,6 +10,12 @@
 //   /api/stalls        the stalls report's media rows
 //   /api/users         users matching a search
 //   /api/user          one user's page
+//
+// With --reports-from (ClickHouse), every panel but the ingest figures of
+// /api/now and the timeline answers from ClickHouse: the fleet
+// (query/clickhouse_dashboard.h). Each answer says where it came from in
+// its Sessionsink-Data-Source header (clickhouse or local), and /api/now
+// lists what stays local in "fleet".
 #include <httplib.h>
 #include <sqlite3.h>
 
@@ -17,6 +23,7 @@
 #include <cstdio>
 #include <string>
 
+#include "query/clickhouse_dashboard.h"
 #include "query/dashboard.h"
 #include "query/explorer.h"
 #include "server/connection_guard.h"
@@ -68,6 +75,12 @@ void AppendFlushLag(std::string* out, const WriterStats& w) {
   std::snprintf(seconds, sizeof seconds, "%.3f", static_cast<double>(w.flush_lag_ms) / 1000.0);
   *out += std::string("{\"seconds\":") + seconds +
           ",\"events\":" + std::to_string(w.unflushed_events) + "}";
+}
+
+// Where the answer to `path` comes from: ClickHouse with --reports-from,
+// except the timeline; this sink's file otherwise.
+const char* DataSource(const ServeConfig& cfg, const std::string& path) {
+  return !cfg.reports_from.empty() && path != "/api/session" ? "clickhouse" : "local";
 }
 
 }  // namespace
@@ -156,6 +169,17 @@ void HttpServer::DashboardRoutes() {
     if (a.path == "/") s.Get("/index.html", serve);
   }
 
+  // --reports-from: the panels that ClickHouse answers, for the fleet. Its
+  // statements get the API's deadline too.
+  const bool fleet = !cfg_.reports_from.empty();
+  ClickHouseTarget ch{cfg_.reports_from, cfg_.reports_database};
+  if (fleet) {
+    ch.url += std::string(ch.url.find('?') != std::string::npos ? "&"
+                          : ch.url.back() == '/'                ? "?"
+                                                                : "/?") +
+              "max_execution_time=" + std::to_string(kApiDeadline.count());
+  }
+
   // A JSON API route: read access, a read-only connection with a deadline;
   // an error answered by HttpStatusFor, unless the handler set another
   // status (404) in *code.
@@ -164,6 +188,7 @@ void HttpServer::DashboardRoutes() {
     s.Get(path, [this, h = std::move(h)](const httplib::Request& req, httplib::Response& res) {
       RequestTimer timer(counters_->request_seconds[HttpCounters::kDashboard]);
       SecurityHeaders(res);
+      res.set_header("Sessionsink-Data-Source", DataSource(cfg_, req.path));
       if (!Authorized(req, res, Access::kRead)) return;
       GuardedServer::Busy busy;  // the sink's own time is not the client's
       Result<Db> db = Db::Open(cfg_.db_path, false, /*read_only=*/true);
@@ -182,7 +207,7 @@ void HttpServer::DashboardRoutes() {
     });
   };
 
-  api("/api/now", [this](Db& db, const QueryParams& q, int*) -> Result<std::string> {
+  api("/api/now", [this, fleet, ch](Db& db, const QueryParams& q, int*) -> Result<std::string> {
     std::optional<std::string> platform;
     if (auto it = q.find("platform"); it != q.end() && !it->second.empty()) {
       QueryParams only{{"platform", it->second}};
@@ -190,7 +215,7 @@ void HttpServer::DashboardRoutes() {
       if (!f.ok()) return f.status();
       platform = f->platform;
     }
-    Result<std::string> live = LiveJson(db, platform);
+    Result<std::string> live = fleet ? ClickHouseLiveJson(ch, platform) : LiveJson(db, platform);
     if (!live.ok()) return live.status();
     const WriterStats w = writer_->Stats();
     std::string out = "{\"now_ms\":" + std::to_string(clock_->NowMs());
@@ -219,17 +244,30 @@ void HttpServer::DashboardRoutes() {
       AppendJsonString(&out, r.last_error);
       out += "}";
     }
+    // Where the panels come from: null (this sink's file), or ClickHouse
+    // for everything but what it lists as local.
+    out += ",\n\"fleet\":";
+    if (fleet) {
+      out += "{\"source\":\"clickhouse\",\"database\":";
+      AppendJsonString(&out, cfg_.reports_database);
+      out += std::string(",\"local_only\":") + kFleetLocalOnly + "}";
+    } else {
+      out += "null";
+    }
     out += "}\n";
     return out;
   });
-  api("/api/concurrency",
-      [](Db& db, const QueryParams& q, int*) { return ConcurrencyJson(db, q); });
-  api("/api/sessions", [](Db& db, const QueryParams& q, int*) -> Result<std::string> {
+  api("/api/concurrency", [fleet, ch](Db& db, const QueryParams& q, int*) {
+    return fleet ? ClickHouseConcurrencyJson(ch, q) : ConcurrencyJson(db, q);
+  });
+  api("/api/sessions", [fleet, ch](Db& db, const QueryParams& q, int*) -> Result<std::string> {
     Result<ExplorerQuery> e = ParseExplorerQuery(q);
     if (!e.ok()) return e.status();
-    return ListSessionsJson(db, e.value());
+    return fleet ? ClickHouseListSessionsJson(ch, e.value()) : ListSessionsJson(db, e.value());
   });
-  api("/api/session", [](Db& db, const QueryParams& q, int* code) -> Result<std::string> {
+  // The timeline is this sink's own, also with --reports-from (ClickHouse
+  // has no stall intervals, and its events are not indexed by session).
+  api("/api/session", [fleet](Db& db, const QueryParams& q, int* code) -> Result<std::string> {
     auto it = q.find("id");
     if (it == q.end() || it->second.empty())
       return Status::Invalid("id: the session id is required");
@@ -237,13 +275,24 @@ void HttpServer::DashboardRoutes() {
     if (!t.ok()) return t.status();
     if (!t.value()) {
       *code = 404;
-      return Status::Invalid("no session with id '" + it->second + "'");
+      return Status::Invalid("no session with id '" + it->second + "'" +
+                             (fleet ? " in this sink's file (the timeline is not on ClickHouse: "
+                                      "it shows the sessions of this sink only)"
+                                    : ""));
     }
-    return std::move(*t.value());
+    std::string body = std::move(*t.value());
+    if (fleet) body.insert(1, "\"data_source\":\"local\",");
+    return body;
   });
-  api("/api/stalls", [](Db& db, const QueryParams& q, int*) { return StallsByMediaJson(db, q); });
-  api("/api/users", [](Db& db, const QueryParams& q, int*) { return UsersJson(db, q); });
-  api("/api/user", [](Db& db, const QueryParams& q, int*) { return UserJson(db, q); });
+  api("/api/stalls", [fleet, ch](Db& db, const QueryParams& q, int*) {
+    return fleet ? ClickHouseStallsByMediaJson(ch, q) : StallsByMediaJson(db, q);
+  });
+  api("/api/users", [fleet, ch](Db& db, const QueryParams& q, int*) {
+    return fleet ? ClickHouseUsersJson(ch, q) : UsersJson(db, q);
+  });
+  api("/api/user", [fleet, ch](Db& db, const QueryParams& q, int*) {
+    return fleet ? ClickHouseUserJson(ch, q) : UserJson(db, q);
+  });
 }
 
 }  // namespace sink

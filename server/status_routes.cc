@@ -114,6 +114,9 @@ void HttpServer::HandleReport(const httplib::Request& req, httplib::Response& re
   if (FindReport(r.name) == nullptr && !fleet) {
     return SetError(res, 404, "no report named " + r.name);
   }
+  // Where the answer comes from: the fleet, or (a report ClickHouse does
+  // not have, or no --reports-from) this sink's file.
+  res.set_header("Sessionsink-Data-Source", fleet ? "clickhouse" : "local");
   Result<std::string> text = [&] {
     GuardedServer::Busy busy;  // the report's time is not the client's
     if (fleet) {

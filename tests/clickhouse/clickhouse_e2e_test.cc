@@ -342,6 +342,122 @@ TEST_F(ClickHouseE2eTest, SessionSeenFromTwoSinksIsShownNotDoubleCounted) {
       << want.value();  // x1 and ok1, once each
 }
 
+// One dashboard for the fleet: the golden cases of the media, per-user
+// and sharing reports, each session posted to one of two sinks (A, B).
+// A third sink with an empty file, pointed at ClickHouse with
+// --reports-from, answers the dashboard's API as one sink that received
+// every event does (R, no Kafka): the same live sessions, concurrency
+// series, stalls, users, user pages and explorer rows. Answers say where
+// they come from; the timeline, which is not on ClickHouse, says so.
+TEST_F(ClickHouseE2eTest, DashboardFromClickHouseShowsTheFleet) {
+  Query("TRUNCATE TABLE sessionsink.sessions");
+  Query("TRUNCATE TABLE sessionsink.events");
+  std::string all = "[", to_a = "[", to_b = "[";
+  auto add = [](std::string* body, const std::string& json) {
+    if (body->size() > 1) *body += ",";
+    *body += json;
+  };
+  for (const char* dir : {"media", "per_user", "sharing"}) {
+    for (const auto& f : fs::directory_iterator(kDir / dir)) {
+      if (f.path().extension() != ".json") continue;
+      for (const Ev& e : SplitBody(test::ReadFile(f.path()), false)) {
+        add(&all, e.json);
+        add(std::hash<std::string>()(e.session) % 2 ? &to_a : &to_b, e.json);
+      }
+    }
+  }
+  const std::string db_a = dir_->File("dash_a.db"), db_b = dir_->File("dash_b.db");
+  test::SinkProcess a, b, ref, fleet;
+  StartSink(&a, db_a, "sink-a");
+  StartSink(&b, db_b, "sink-b");
+  Post(a, to_a + "]");
+  Post(b, to_b + "]");
+  ASSERT_TRUE(ref.Start({"--db", dir_->File("dash_ref.db"), "--session-timeout", "1000000h"}))
+      << ref.log();
+  Post(ref, all + "]");
+  ASSERT_TRUE(a.Flush());
+  ASSERT_TRUE(b.Flush());
+  ASSERT_TRUE(ref.Flush());
+  WaitForClickHouse({db_a, db_b});
+  if (HasFailure()) return;
+  ASSERT_TRUE(fleet.Start({"--db", dir_->File("dash_fleet.db"), "--reports-from", ch_->url()}))
+      << fleet.log();
+
+  auto get = [](const test::SinkProcess& p, const std::string& path, int want = 200) {
+    httplib::Client cli("127.0.0.1", p.port());
+    cli.set_read_timeout(30, 0);
+    auto r = cli.Get(path.c_str());
+    EXPECT_TRUE(r) << path;
+    if (!r) return std::pair<std::string, std::string>();
+    EXPECT_EQ(r->status, want) << path << ": " << r->body;
+    return std::pair(r->body, r->get_header_value("Sessionsink-Data-Source"));
+  };
+  // The same answer from the fleet's ClickHouse as from the reference sink.
+  auto same = [&](const std::string& path) {
+    SCOPED_TRACE(path);
+    auto [want, want_source] = get(ref, path);
+    auto [got, got_source] = get(fleet, path);
+    EXPECT_EQ(want_source, "local");
+    EXPECT_EQ(got_source, "clickhouse");
+    EXPECT_EQ(got, want);
+    return got;
+  };
+  const std::string w = "from=1700000000000&to=1700086400000&now=1700013600000";
+  const std::string users = same("/api/users?" + w + "&limit=100");
+  EXPECT_NE(users.find("\"alice\""), std::string::npos) << users;
+  same("/api/users?q=a&" + w);
+  for (const char* u : {"alice", "u1", "bob", "cat", "dave", "fay", "nobody"}) {
+    same(std::string("/api/user?id=") + u + "&" + w);
+  }
+  const std::string conc = same("/api/concurrency?" + w + "&bucket=15m");
+  EXPECT_NE(conc.find("\"peak\":[0,"), std::string::npos) << conc;
+  same("/api/concurrency?" + w + "&media=ch_a");
+  const std::string stalls = same("/api/stalls?" + w);
+  EXPECT_NE(stalls.find("ch_a"), std::string::npos) << stalls;
+  // The explorer: the same rows, in the same order where the sort key
+  // has no ties (ties are broken by id on ClickHouse, by arrival in a file).
+  same("/api/sessions?" + w + "&sort=last_event_at&limit=3&offset=2");
+  auto rows = [](const std::string& page) {
+    std::multiset<std::string> out;
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc = parser.parse(page);
+    for (simdjson::dom::element s : doc["sessions"].get_array()) out.insert(simdjson::minify(s));
+    return out;
+  };
+  for (const char* q : {"&limit=500", "&kind=play&sort=stalled_ms&limit=500",
+                        "&user=alice&sort=media&order=asc", "&ip=10.0.0.*&state=finished",
+                        "&state=live&user_agent=", "&server=edge2&platform=flussonic"}) {
+    SCOPED_TRACE(q);
+    const std::string page = get(fleet, "/api/sessions?" + w + q).first;
+    EXPECT_EQ(rows(page), rows(get(ref, "/api/sessions?" + w + q).first));
+    EXPECT_FALSE(rows(page).empty());
+  }
+  EXPECT_GE(rows(get(fleet, "/api/sessions?limit=500&" + w).first).size(), 30u);
+
+  // /api/now: the live sessions are the fleet's; what stays local is listed.
+  auto live = [](const std::string& now) {
+    simdjson::dom::parser parser;
+    return simdjson::minify(parser.parse(now)["live"]);
+  };
+  const auto [fleet_now, fleet_source] = get(fleet, "/api/now");
+  EXPECT_EQ(fleet_source, "clickhouse");
+  EXPECT_EQ(live(fleet_now), live(get(ref, "/api/now").first));
+  EXPECT_NE(fleet_now.find("\"fleet\":{\"source\":\"clickhouse\",\"database\":\"sessionsink\","
+                           "\"local_only\":[{\"panel\":\"traffic\""),
+            std::string::npos)
+      << fleet_now;
+  EXPECT_NE(get(ref, "/api/now").first.find("\"fleet\":null"), std::string::npos);
+  // The timeline is this sink's own, and says so.
+  const auto [missing, timeline_source] = get(fleet, "/api/session?id=a1", 404);
+  EXPECT_EQ(timeline_source, "local");
+  EXPECT_NE(missing.find("the timeline is not on ClickHouse"), std::string::npos) << missing;
+  // A report ClickHouse does not have is answered from the file, and says so.
+  EXPECT_EQ(get(fleet, "/reports/media?" + w).second, "clickhouse");
+  EXPECT_EQ(get(fleet, "/reports/servers").second, "local");
+  a.Stop(SIGTERM);
+  b.Stop(SIGTERM);
+}
+
 // Whatever the media servers send, what ClickHouse reads parses: every
 // body of the fuzz corpus goes through a sink, and the envelope table
 // keeps consuming (every stored event arrives, and a last good one too).
