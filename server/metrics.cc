@@ -157,6 +157,11 @@ void HttpServer::RenderMetrics(httplib::Response& res) const {
   line("sessionsink_log_segment_failures_total",
        "Attempts to close the open segment and open the next that failed (retried).", "counter",
        w.rotate_failures);
+  line("sessionsink_log_segments_compacted_total",
+       "Closed log segments rewritten in their compact form (zstd blocks).", "counter",
+       w.segments_compacted);
+  line("sessionsink_log_compact_failures_total",
+       "Compactions that failed (the raw segment stays; retried).", "counter", w.compact_failures);
   line("sessionsink_retention_segments_deleted_total",
        "Closed log segments deleted whole by --retain-events or --max-disk.", "counter",
        w.segments_deleted);

@@ -33,6 +33,8 @@ void HttpServer::HandleReadyz(httplib::Response& res) const {
     status = "the store is at --max-disk: " + w.retention_error;
   } else if (!w.retention_error.empty()) {
     status = "retention cannot do its work: " + w.retention_error;
+  } else if (!w.compact_error.empty()) {
+    status = "closed log segments cannot be compacted: " + w.compact_error;
   } else if (!w.log_error.empty()) {
     status = "the event log cannot open its next segment: " + w.log_error;
   } else if (!w.checkpoint_error.empty()) {

@@ -181,6 +181,11 @@ void Compactor::Run() {
     if (next) {
       Status st = CompactOne(o_.dir, *next, o_.compact, catalog_.get(), &stop_);
       if (stop_) break;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        error_ =
+            st.ok() ? std::string() : "segment " + std::to_string(next->id) + ": " + st.message();
+      }
       if (st.ok()) {
         ++compacted_;
         backoff.erase(next->id);

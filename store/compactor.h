@@ -66,6 +66,11 @@ class Compactor {
 
   uint64_t compacted() const { return compacted_.load(); }
   uint64_t failures() const { return failures_.load(); }
+  // The last compaction's failure ("" once one succeeds again).
+  std::string error() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return error_;
+  }
 
   // Compacts segment `s` (closed, with events) now, on the caller's thread
   // (tests; the thread calls it). `stop`, when set, abandons it.
@@ -78,11 +83,12 @@ class Compactor {
 
   const CompactorOptions o_;
   std::shared_ptr<SegmentCatalog> catalog_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   bool wake_ = false;  // guarded by mu_
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> compacted_{0}, failures_{0};
+  std::string error_;  // guarded by mu_
   std::thread thread_;
 };
 

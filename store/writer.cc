@@ -655,6 +655,7 @@ WriterStats Writer::Stats() const {
       unflushed_since_ms_ < 0 ? 0 : std::max<int64_t>(0, clock_->NowMs() - unflushed_since_ms_);
   if (compactor_) {
     s.segments_compacted = compactor_->compacted();
+    s.compact_error = compactor_->error();
     s.compact_failures = compactor_->failures();
   }
   return s;

@@ -196,6 +196,7 @@ struct WriterStats {
   uint64_t rotate_failures = 0;
   uint64_t segments_compacted = 0;  // closed segments rewritten in their compact form
   uint64_t compact_failures = 0;    // compactions that failed (retried)
+  std::string compact_error;        // the last one's failure ("" once one works again)
   // Over --max-disk with nothing retention may delete: event batches get 503.
   bool disk_full = false;
   std::string retention_error;  // why retention cannot do its work ("" when it can)
