@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "store/compact_segment.h"
+#include "store/log_reader.h"
 #include "store/segment_log.h"
 
 namespace sink::test {
@@ -195,62 +196,52 @@ void ExposeLog(Db& db) {
   if (!has.ok() || has.value() > 0) return;
   const char* main_file = sqlite3_db_filename(db.get(), "main");
   if (main_file == nullptr || *main_file == '\0') return;
-  const std::string dir = SegmentDir(main_file);
-  Result<std::vector<SegmentFile>> files = ListSegmentFiles(dir);
-  if (!files.ok() || files->empty()) return;
-  std::string view = "CREATE TEMP VIEW events AS ";
-  std::string rejected = "CREATE TEMP VIEW log_rejected AS ";
-  for (size_t i = 0; i < files->size(); ++i) {
-    const SegmentFile& f = files.value()[i];
-    const std::string name = "seg" + std::to_string(i);
-    Result<Stmt> attach = db.Prepare("ATTACH DATABASE ?1 AS " + name);
-    if (!attach.ok()) return;
-    const std::string path = f.Path(dir);
-    attach->Bind(1, std::string_view(path));
-    const Status st = attach->RunAndReset();
-    EXPECT_TRUE(st.ok()) << "attaching log segment " << path << ": " << st.ToString();
-    if (i) {
-      view += " UNION ALL ";
-      rejected += " UNION ALL ";
-    }
-    rejected += "SELECT * FROM " + name + ".rejected";
-    if (!f.compact) {
-      view += "SELECT * FROM " + name + ".events";
-      continue;
-    }
-    // A compact segment's events are zstd blocks: decoded into a temporary
-    // table with the raw form's columns, so that tests read every event.
-    const std::string table = "temp." + name + "_events";
-    EXPECT_TRUE(db.Exec("CREATE TABLE " + table +
-                        "(seq INTEGER PRIMARY KEY, received_at INTEGER, server TEXT, event TEXT, "
-                        "kind TEXT, phase TEXT, session_id TEXT, utc_ms INTEGER, event_id INTEGER, "
-                        "dedup INTEGER, body TEXT, platform TEXT)")
-                    .ok());
-    Result<Stmt> put =
-        db.Prepare("INSERT INTO " + table + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    Result<CompactSegment> seg = CompactSegment::Open(path);
-    EXPECT_TRUE(put.ok() && seg.ok()) << "reading compact log segment " << path;
-    if (!put.ok() || !seg.ok()) return;
-    const Status read = seg->ForEachAfter(0, [&](const LogRecord& r) {
-      put->Bind(1, r.seq);
-      put->Bind(2, r.received_at);
-      put->Bind(3, r.server);
-      put->Bind(4, std::string_view(r.event));
-      put->Bind(5, r.kind);
-      put->Bind(6, r.phase);
-      put->Bind(7, r.session_id);
-      put->Bind(8, r.utc_ms);
-      put->Bind(9, r.event_id);
-      put->Bind(10, r.dedup);
-      put->Bind(11, std::string_view(r.body));
-      put->Bind(12, r.platform);
-      return put->RunAndReset();
-    });
-    EXPECT_TRUE(read.ok()) << "reading compact log segment " << path << ": " << read.ToString();
-    view += "SELECT * FROM " + table;
-  }
-  EXPECT_TRUE(db.Exec(view).ok());
-  EXPECT_TRUE(db.Exec(rejected).ok());
+  Result<LogReader> log = LogReader::Open(main_file);
+  if (!log.ok()) return;  // no log beside this file
+  // Every event (raw or compact segments alike) read through the log's own
+  // reader into temporary tables with the raw form's columns: a snapshot.
+  EXPECT_TRUE(db.Exec("CREATE TEMP TABLE events (seq INTEGER PRIMARY KEY, received_at INTEGER, "
+                      "server TEXT, event TEXT, kind TEXT, phase TEXT, session_id TEXT, utc_ms "
+                      "INTEGER, event_id INTEGER, dedup INTEGER, body TEXT, platform TEXT); "
+                      "CREATE TEMP TABLE log_rejected (segment INTEGER, id INTEGER, after_seq "
+                      "INTEGER, received_at INTEGER, remote_addr TEXT, reason TEXT, item_index "
+                      "INTEGER, server TEXT, body BLOB)")
+                  .ok());
+  Result<Stmt> put =
+      db.Prepare("INSERT INTO temp.events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  Result<Stmt> rej = db.Prepare("INSERT INTO temp.log_rejected VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  EXPECT_TRUE(put.ok() && rej.ok());
+  if (!put.ok() || !rej.ok()) return;
+  Status st = log->ForEachAfter(0, [&](const LogRecord& r) {
+    put->Bind(1, r.seq);
+    put->Bind(2, r.received_at);
+    put->Bind(3, r.server);
+    put->Bind(4, std::string_view(r.event));
+    put->Bind(5, r.kind);
+    put->Bind(6, r.phase);
+    put->Bind(7, r.session_id);
+    put->Bind(8, r.utc_ms);
+    put->Bind(9, r.event_id);
+    put->Bind(10, r.dedup);
+    put->Bind(11, std::string_view(r.body));
+    put->Bind(12, r.platform);
+    return put->RunAndReset();
+  });
+  EXPECT_TRUE(st.ok()) << "reading the event log of " << main_file << ": " << st.ToString();
+  st = log->ForEachRejectAfter(-1, [&](const LogReject& r) {
+    rej->Bind(1, r.segment);
+    rej->Bind(2, r.rowid);
+    rej->Bind(3, r.after_seq);
+    rej->Bind(4, r.received_at);
+    rej->Bind(5, r.remote_addr);
+    rej->Bind(6, std::string_view(r.reason));
+    rej->Bind(7, r.item_index);
+    rej->Bind(8, r.server);
+    rej->BindBlob(9, r.body);
+    return rej->RunAndReset();
+  });
+  EXPECT_TRUE(st.ok()) << "reading the log's dead letters of " << main_file << ": "
+                       << st.ToString();
 }
 
 std::vector<std::string> QueryRows(Db& db, const std::string& sql) {

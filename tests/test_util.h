@@ -73,9 +73,9 @@ std::vector<Event> Lifecycle(std::mt19937& rng, const std::string& id);
 
 // Runs `sql` and returns the rows as tab-separated lines, NULL as "NULL".
 // Makes the event log readable on `db` (the main file) as the temporary
-// views `events` and `log_rejected` over its segments, attached read-only
-// (QueryRows does it when a query names events). A compact segment's events
-// are decoded into a temporary table first.
+// tables `events` and `log_rejected`: a snapshot of every segment, raw or
+// compact, read through LogReader (QueryRows does it when a query names
+// them).
 void ExposeLog(Db& db);
 std::vector<std::string> QueryRows(Db& db, const std::string& sql);
 std::vector<std::string> QueryRows(const std::string& db_path, const std::string& sql);

@@ -28,6 +28,7 @@
 #include <set>
 #include <thread>
 
+#include "store/segment_log.h"
 #include "tests/e2e/sink_process.h"
 #include "tests/test_util.h"
 
@@ -331,6 +332,7 @@ class CrashTest : public ::testing::Test {
     if (!brokers_.empty()) {
       args.insert(args.end(), {"--kafka-brokers", brokers_, "--kafka-flush-timeout", "5s"});
     }
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     return args;
   }
 
@@ -503,7 +505,8 @@ class CrashTest : public ::testing::Test {
   uint64_t seed_ = 0;
   test::TempDir tmp_;
   std::string db_ = tmp_.File("sessions.db");
-  std::string brokers_;  // Kafka fan-out when set
+  std::string brokers_;                  // Kafka fan-out when set
+  std::vector<std::string> extra_args_;  // more serve flags
   test::SinkProcess sink_;
   std::unique_ptr<Load> load_;
   int kills_done_ = 0;
@@ -517,6 +520,19 @@ TEST_F(CrashTest, SigkillUnderLoadLosesNoAcknowledgedEvent) {
   RunWithKills(20, 0);
   if (HasFatalFailure()) return;
   CheckDatabase();
+}
+
+// Segments of 256 KiB close every fraction of a second under this load and
+// are compacted right after: the kills land while a segment is being
+// closed, while the next is being created and while one is being compacted.
+TEST_F(CrashTest, SigkillWhileSegmentsCloseAndCompactLosesNothing) {
+  extra_args_ = {"--segment-bytes", "256KiB"};
+  RunWithKills(12, 0);
+  if (HasFatalFailure()) return;
+  CheckDatabase();
+  Result<std::vector<int64_t>> segments = ListSegments(SegmentDir(db_));
+  ASSERT_TRUE(segments.ok());
+  EXPECT_GT(segments->size(), 3u) << "the load closed segments";
 }
 
 TEST_F(CrashTest, SigkillWithKafkaFanOutDeliversEveryAcknowledgedEvent) {
