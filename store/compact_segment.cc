@@ -306,14 +306,7 @@ Status CompactSegment::ForEachRejectAfter(int64_t after_seq,
       break;
     }
     if (!row.value()) break;
-    r.rowid = q.Int(0);
-    r.after_seq = q.Int(1);
-    r.received_at = q.Int(2);
-    r.remote_addr = q.OptText(3);
-    r.reason = std::string(q.Text(4));
-    r.item_index = q.OptInt(5);
-    r.server = q.OptText(6);
-    r.body = std::string(q.Blob(7));
+    ReadLogReject(q, &r);
     st = fn(r);
     if (!st.ok()) break;
   }

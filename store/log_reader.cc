@@ -50,6 +50,17 @@ Status EachRow(Stmt& q, Fn&& fn) {
 
 }  // namespace
 
+void ReadLogReject(const Stmt& q, LogReject* r) {
+  r->rowid = q.Int(0);
+  r->after_seq = q.Int(1);
+  r->received_at = q.Int(2);
+  r->remote_addr = q.OptText(3);
+  r->reason = std::string(q.Text(4));
+  r->item_index = q.OptInt(5);
+  r->server = q.OptText(6);
+  r->body = std::string(q.Blob(7));
+}
+
 struct LogReader::Segment {
   int64_t id = 0;
   bool compact = false;  // the form listed last
@@ -312,14 +323,7 @@ Status LogReader::ForEachRejectAfter(int64_t after_seq,
     s->rejects.Bind(1, after_seq);
     SINK_RETURN_IF_ERROR(EachRow(s->rejects, [&](const Stmt& q) {
       r.segment = s->id;
-      r.rowid = q.Int(0);
-      r.after_seq = q.Int(1);
-      r.received_at = q.Int(2);
-      r.remote_addr = q.OptText(3);
-      r.reason = std::string(q.Text(4));
-      r.item_index = q.OptInt(5);
-      r.server = q.OptText(6);
-      r.body = std::string(q.Blob(7));
+      ReadLogReject(q, &r);
       return fn(r);
     }));
   }

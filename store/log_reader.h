@@ -41,6 +41,11 @@ struct LogReject {
   std::string body;
 };
 
+// Reads a segment's `rejected` row (raw or compact form) selected as
+// "id, after_seq, received_at, remote_addr, reason, item_index, server,
+// body" into `r` (its `segment` is the caller's).
+void ReadLogReject(const Stmt& q, LogReject* r);
+
 class LogReader {
  public:
   // The log of the database whose main file is `db_path`. kIoError naming
