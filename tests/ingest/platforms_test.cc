@@ -477,3 +477,17 @@ TEST(PlatformIdTest, EveryPlatformNamespacesItsIds) {
 
 }  // namespace
 }  // namespace sink
+
+namespace sink {
+namespace {
+
+// Every platform in the registry can be read back at replay (store/platform.h
+// order; the route may be empty: nginx-rtmp has its own endpoint).
+TEST(PlatformRegistryTest, EveryPlatformHasAReplayParser) {
+  for (const PlatformSpec& spec : PlatformSpecs()) {
+    EXPECT_NE(spec.replay, nullptr) << NameOf(spec.platform);
+  }
+}
+
+}  // namespace
+}  // namespace sink
