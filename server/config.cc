@@ -55,10 +55,8 @@ CLI::Validator Duration() {
       "DURATION", "duration");
 }
 
-}  // namespace
-
-void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
-  cmd->option_defaults()->always_capture_default();
+// Where it listens, who may post and read.
+void AddHttpOptions(CLI::App* cmd, ServeConfig* cfg) {
   cmd->add_option("--db", cfg->db_path,
                   "SQLite database file; created (with its schema) when missing, migrated when "
                   "older. Its directory must exist.")
@@ -108,6 +106,10 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
                   "secret). Requests from other origins get 401. Comma-separated.")
       ->envname("SESSIONSINK_STREAMPIXEL_ORIGINS")
       ->delimiter(',');
+}
+
+// Sessions, requests and connections: what each may cost.
+void AddSessionOptions(CLI::App* cmd, ServeConfig* cfg) {
   cmd->add_option("--max-body-bytes", cfg->max_body_bytes,
                   "Largest request body, after gzip decoding (e.g. 64MiB, 500KB); larger gets 413.")
       ->envname("SESSIONSINK_MAX_BODY_BYTES")
@@ -190,6 +192,10 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
                   "Retry-After (the media server resends them).")
       ->envname("SESSIONSINK_MAX_PENDING_EVENTS")
       ->check(CLI::Range(uint64_t{1}, uint64_t{100000000}));
+}
+
+// The files on disk: caps, retention, segments.
+void AddStoreOptions(CLI::App* cmd, ServeConfig* cfg) {
   cmd->add_option("--max-db-bytes", cfg->max_db_bytes,
                   "Cap on each database file (the main file and each log segment; e.g. 20GiB; 0 = "
                   "no cap). When reached, requests get 503 and nothing is acknowledged until "
@@ -239,6 +245,10 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
       ->transform(CLI::AsSizeValue(false))
       ->check(CLI::Range(uint64_t{2} << 20, uint64_t{1} << 40))
       ->default_str("16MiB");
+}
+
+// Logs, nginx-rtmp arguments, Kafka and ClickHouse.
+void AddLogAndFanoutOptions(CLI::App* cmd, ServeConfig* cfg) {
   cmd->add_option("--request-timeout", cfg->request_timeout_ms,
                   "How long a request waits for its commit before it is answered 503.")
       ->envname("SESSIONSINK_REQUEST_TIMEOUT")
@@ -312,6 +322,16 @@ void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
       ->transform(Duration())
       ->default_str("10s")
       ->group("Kafka fan-out");
+}
+
+}  // namespace
+
+void AddServeOptions(CLI::App* cmd, ServeConfig* cfg) {
+  cmd->option_defaults()->always_capture_default();
+  AddHttpOptions(cmd, cfg);
+  AddSessionOptions(cmd, cfg);
+  AddStoreOptions(cmd, cfg);
+  AddLogAndFanoutOptions(cmd, cfg);
 }
 
 bool ParseKafkaOptions(const std::vector<std::string>& in,

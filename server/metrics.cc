@@ -55,45 +55,31 @@ void HistogramLines(std::string* m, std::string_view name, std::string_view labe
   *m += std::string(name) + "_count" + braces + " " + std::to_string(cumulative) + "\n";
 }
 
-}  // namespace
+// Appends one metric line (with its HELP and TYPE) to a page.
+struct Line {
+  std::string* m;
+  void operator()(std::string_view name, std::string_view help, std::string_view type,
+                  uint64_t v) const {
+    Header(m, name, help, type);
+    *m += name;
+    *m += ' ';
+    *m += std::to_string(v);
+    *m += '\n';
+  }
+};
+struct SecondsGauge {
+  std::string* m;
+  void operator()(std::string_view name, std::string_view help, double v) const {
+    Header(m, name, help, "gauge");
+    *m += std::string(name) + " " + Num(v) + "\n";
+  }
+};
 
-// Names follow Prometheus' conventions: base units (_seconds, _bytes),
-// _total only on counters, latencies as histograms. The README's "Metric
-// changes" lists every name that changed.
-void HttpServer::RenderMetrics(httplib::Response& res) const {
-  const WriterStats w = writer_->Stats();
-  std::string m;
-  auto line = [&m](std::string_view name, std::string_view help, std::string_view type,
-                   uint64_t v) {
-    Header(&m, name, help, type);
-    m += name;
-    m += ' ';
-    m += std::to_string(v);
-    m += '\n';
-  };
-  auto gauge_seconds = [&m](std::string_view name, std::string_view help, double v) {
-    Header(&m, name, help, "gauge");
-    m += std::string(name) + " " + Num(v) + "\n";
-  };
-  m += "# HELP sessionsink_http_requests_total POST /events requests by answer.\n";
-  m += "# TYPE sessionsink_http_requests_total counter\n";
-  for (size_t i = 0; i < HttpCounters::kCodes.size(); ++i) {
-    const int code = HttpCounters::kCodes[i];
-    m += "sessionsink_http_requests_total{code=\"" +
-         (code ? std::to_string(code) : std::string("other")) + "\"} " +
-         std::to_string(counters_->events_by_code[i].load()) + "\n";
-  }
-  line("sessionsink_http_body_bytes_total", "Request body bytes read (decoded).", "counter",
-       counters_->body_bytes.load());
-  Header(&m, "sessionsink_http_request_duration_seconds",
-         "Time to handle a request, by route (events: POST /events…, reports: GET /reports/NAME, "
-         "dashboard: GET /api/*).",
-         "histogram");
-  for (size_t i = 0; i < HttpCounters::kRouteCount; ++i) {
-    HistogramLines(&m, "sessionsink_http_request_duration_seconds",
-                   std::string("route=\"") + HttpCounters::kRouteNames[i] + "\"",
-                   counters_->request_seconds[i]);
-  }
+// The log writer's commits and the sessions writer's flushes.
+void AppendWriterMetrics(std::string& m, const WriterStats& w) {
+  Line line{&m};
+  SecondsGauge gauge_seconds{&m};
+
   line("sessionsink_events_accepted_total", "Distinct events committed.", "counter",
        w.events_accepted);
   line("sessionsink_events_duplicate_total", "Events already stored (resends).", "counter",
@@ -136,6 +122,12 @@ void HttpServer::RenderMetrics(httplib::Response& res) const {
        w.checkpoint_failures);
   line("sessionsink_wal_bytes", "Size of the database's WAL after the last commit or checkpoint.",
        "gauge", static_cast<uint64_t>(w.wal_bytes));
+}
+
+// The files on disk, the log's segments and retention.
+void AppendStoreMetrics(std::string& m, const WriterStats& w) {
+  Line line{&m};
+  SecondsGauge gauge_seconds{&m};
   // The files on disk and retention (docs/operations.md, "Retention").
   Header(&m, "sessionsink_store_bytes",
          "Bytes on disk by kind of file, WAL included: the main file (sessions), the open log "
@@ -179,6 +171,11 @@ void HttpServer::RenderMetrics(httplib::Response& res) const {
        "1 while the store is over --max-disk with nothing retention may delete: event requests "
        "get 503.",
        "gauge", static_cast<uint64_t>(w.disk_full ? 1 : 0));
+}
+
+// The sessions in memory and the writer's queue.
+void AppendSessionMetrics(std::string& m, const WriterStats& w) {
+  Line line{&m};
   line("sessionsink_sessions_behind", "1 while the sessions table cannot follow the log.", "gauge",
        static_cast<uint64_t>(w.sessions_error.empty() ? 0 : 1));
   line("sessionsink_sessions_open", "Sessions not finished (in memory or not).", "gauge",
@@ -200,6 +197,69 @@ void HttpServer::RenderMetrics(httplib::Response& res) const {
   line("sessionsink_queue_refusals_total", "Requests refused because the queue was full.",
        "counter", w.queue_refusals);
   line("sessionsink_pending_events", "Events queued for the writer.", "gauge", w.pending_events);
+}
+
+// The Kafka relay.
+void AppendRelayMetrics(std::string& m, const RelayStats& r) {
+  Line line{&m};
+  SecondsGauge gauge_seconds{&m};
+  line("sessionsink_kafka_backlog_events", "Committed events not yet delivered to Kafka.", "gauge",
+       static_cast<uint64_t>(r.backlog_events));
+  gauge_seconds("sessionsink_kafka_oldest_undelivered_age_seconds",
+                "Age of the oldest event not yet delivered to Kafka (0 when caught up).",
+                static_cast<double>(r.oldest_undelivered_age_ms) / 1000.0);
+  line("sessionsink_kafka_events_delivered_total", "Event messages acknowledged by Kafka.",
+       "counter", r.events_delivered);
+  line("sessionsink_kafka_sessions_delivered_total", "Session messages acknowledged by Kafka.",
+       "counter", r.sessions_delivered);
+  line("sessionsink_kafka_delivery_errors_total",
+       "Failed delivery reports (each is produced again from SQLite).", "counter",
+       r.delivery_errors);
+  line("sessionsink_kafka_chunk_retries_total", "Relay chunks produced again after a failure.",
+       "counter", r.chunk_retries);
+  line("sessionsink_kafka_producer_up",
+       "1 while the relay has a producer; 0 while creating one keeps failing.", "gauge",
+       r.producer_up ? 1u : 0u);
+  line("sessionsink_kafka_producer_failures_total",
+       "Producers that could not be created (retried with backoff).", "counter",
+       r.producer_failures);
+  line("sessionsink_kafka_dead_letters_total",
+       "Messages Kafka refused for good (see kafka_dead_letters).", "counter", r.dead_letters);
+  line("sessionsink_kafka_events_cursor", "Highest events.seq delivered.", "gauge",
+       static_cast<uint64_t>(r.events_cursor));
+}
+
+}  // namespace
+
+// Names follow Prometheus' conventions: base units (_seconds, _bytes),
+// _total only on counters, latencies as histograms. The README's "Metric
+// changes" lists every name that changed.
+void HttpServer::RenderMetrics(httplib::Response& res) const {
+  const WriterStats w = writer_->Stats();
+  std::string m;
+  Line line{&m};
+  m += "# HELP sessionsink_http_requests_total POST /events requests by answer.\n";
+  m += "# TYPE sessionsink_http_requests_total counter\n";
+  for (size_t i = 0; i < HttpCounters::kCodes.size(); ++i) {
+    const int code = HttpCounters::kCodes[i];
+    m += "sessionsink_http_requests_total{code=\"" +
+         (code ? std::to_string(code) : std::string("other")) + "\"} " +
+         std::to_string(counters_->events_by_code[i].load()) + "\n";
+  }
+  line("sessionsink_http_body_bytes_total", "Request body bytes read (decoded).", "counter",
+       counters_->body_bytes.load());
+  Header(&m, "sessionsink_http_request_duration_seconds",
+         "Time to handle a request, by route (events: POST /events…, reports: GET /reports/NAME, "
+         "dashboard: GET /api/*).",
+         "histogram");
+  for (size_t i = 0; i < HttpCounters::kRouteCount; ++i) {
+    HistogramLines(&m, "sessionsink_http_request_duration_seconds",
+                   std::string("route=\"") + HttpCounters::kRouteNames[i] + "\"",
+                   counters_->request_seconds[i]);
+  }
+  AppendWriterMetrics(m, w);
+  AppendStoreMetrics(m, w);
+  AppendSessionMetrics(m, w);
   const ConnectionStats c = svr_->stats();
   line("sessionsink_http_unauthorized_total",
        "Requests answered 401 (no token or a wrong one), every route.", "counter",
@@ -231,33 +291,7 @@ void HttpServer::RenderMetrics(httplib::Response& res) const {
   line("sessionsink_http_connections_unguarded_total",
        "Connections served without the limits above (their socket was not seen at accept).",
        "counter", c.unguarded);
-  if (relay_ != nullptr) {
-    const RelayStats r = relay_->Stats();
-    line("sessionsink_kafka_backlog_events", "Committed events not yet delivered to Kafka.",
-         "gauge", static_cast<uint64_t>(r.backlog_events));
-    gauge_seconds("sessionsink_kafka_oldest_undelivered_age_seconds",
-                  "Age of the oldest event not yet delivered to Kafka (0 when caught up).",
-                  static_cast<double>(r.oldest_undelivered_age_ms) / 1000.0);
-    line("sessionsink_kafka_events_delivered_total", "Event messages acknowledged by Kafka.",
-         "counter", r.events_delivered);
-    line("sessionsink_kafka_sessions_delivered_total", "Session messages acknowledged by Kafka.",
-         "counter", r.sessions_delivered);
-    line("sessionsink_kafka_delivery_errors_total",
-         "Failed delivery reports (each is produced again from SQLite).", "counter",
-         r.delivery_errors);
-    line("sessionsink_kafka_chunk_retries_total", "Relay chunks produced again after a failure.",
-         "counter", r.chunk_retries);
-    line("sessionsink_kafka_producer_up",
-         "1 while the relay has a producer; 0 while creating one keeps failing.", "gauge",
-         r.producer_up ? 1u : 0u);
-    line("sessionsink_kafka_producer_failures_total",
-         "Producers that could not be created (retried with backoff).", "counter",
-         r.producer_failures);
-    line("sessionsink_kafka_dead_letters_total",
-         "Messages Kafka refused for good (see kafka_dead_letters).", "counter", r.dead_letters);
-    line("sessionsink_kafka_events_cursor", "Highest events.seq delivered.", "gauge",
-         static_cast<uint64_t>(r.events_cursor));
-  }
+  if (relay_ != nullptr) AppendRelayMetrics(m, relay_->Stats());
   nginx_rtmp_->AppendMetrics(&m);
   for (const auto& append : extra_metrics_) append(&m);
   res.set_content(m, "text/plain; version=0.0.4");
