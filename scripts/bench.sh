@@ -83,7 +83,7 @@ ingest() {  # name load-array-name sync
       "$(kv p99_ms "$WORK/lg-$name.txt")" "$(kv max_ms "$WORK/lg-$name.txt")" \
       "$(bytes_per_event "$WORK/$name.db" "$(kv events "$WORK/lg-$name.txt")")" "$rss" \
       "errors=$(kv errors "$WORK/lg-$name.txt") 503s=$(kv retries "$WORK/lg-$name.txt")"
-  rm -f "$WORK/$name.db"*
+  rm -rf "$WORK/$name.db"*
 }
 ingest hard-normal HARD normal
 ingest hard-full HARD full
@@ -121,7 +121,7 @@ kafka() {  # name load-array-name rate-without [sink options…]
   row "$name" "$rate" "$(kv p50_ms "$WORK/lg-$name.txt")" "$(kv p99_ms "$WORK/lg-$name.txt")" \
       "$(kv max_ms "$WORK/lg-$name.txt")" "$(bytes_per_event "$WORK/$name.db" "$(kv events "$WORK/lg-$name.txt")")" "$rss" \
       "delivered=$delivered of $(kv events "$WORK/lg-$name.txt"), backlog 0 after ${waited} ms; $(pct "$rate" "$without") of the rate without"
-  rm -f "$WORK/$name.db"*
+  rm -rf "$WORK/$name.db"*
 }
 kafka kafka-hard HARD "$HARD_RATE"
 kafka kafka-easy EASY "$EASY_RATE"
@@ -139,7 +139,7 @@ RSS=$(rss_mb)
 stop_sink
 row half-load "$(kv events_per_s "$WORK/lg-half.txt")" "$(kv p50_ms "$WORK/lg-half.txt")" \
     "$(kv p99_ms "$WORK/lg-half.txt")" "$(kv max_ms "$WORK/lg-half.txt")" - "$RSS" "target $HALF events/s"
-rm -f "$WORK/half.db"*
+rm -rf "$WORK/half.db"*
 
 # http-ceiling: the same load against a no-op server
 "$B/sessionsink-noop" > "$WORK/noop.out" &
@@ -162,7 +162,7 @@ for mode in append upsert; do
   row "sqlite-$mode" "$CEIL" - - - - - \
       "hard-normal = $(pct "$HARD_RATE" "$CEIL") of it, easy-normal = $(pct "$EASY_RATE" "$CEIL")"
 done
-rm -f "$WORK/ceiling.db"*
+rm -rf "$WORK/ceiling.db"*
 
 # soak: first vs last million, peak RSS, bytes per event
 start_sink "$WORK/sink-soak.log" --db "$WORK/soak.db"
